@@ -1,0 +1,131 @@
+//! The `attendance-bridge` command line: one subcommand per operation.
+//!
+//! [`run`] is what `main` calls. It loads the configuration once (a bad value ends the program with one
+//! line on stderr and a non-zero exit, never a panic), sets up logging, and dispatches.
+
+mod accounts;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, ConfigSources, LogFormat, Loaded};
+use crate::store::{self, Store};
+
+/// Exit code for a configuration problem (distinct from a runtime failure, 1).
+const EXIT_CONFIG: u8 = 2;
+
+/// Attendance Bridge: ZKTeco time clocks in, processed attendance out to your CRM.
+#[derive(Debug, Parser)]
+#[command(name = "attendance-bridge", version, about, long_about = None)]
+pub struct Cli {
+    /// TOML configuration file [default: ./bridge.toml when present]
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the web dashboard, REST API and scheduled jobs
+    Serve(serve::ServeArgs),
+    /// Apply pending database migrations and exit
+    Migrate,
+    /// Validate the configuration and print a summary (secrets hidden)
+    CheckConfig,
+    /// Create a login account (the old `createsuperuser`)
+    CreateUser(accounts::CreateUserArgs),
+    /// Create an API token for an account; prints the token alone on the last line
+    CreateToken(accounts::CreateTokenArgs),
+}
+
+/// Parses the command line and runs the chosen subcommand.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let loaded = match Config::load(&ConfigSources::standard(cli.config.as_deref())) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            eprintln!("error: configuration: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    init_logging(&loaded.config);
+    for notice in &loaded.notices {
+        tracing::warn!("{notice}");
+    }
+    // reqwest and lettre both speak TLS through rustls; one process-wide provider avoids ambiguity.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(dispatch(cli.command, loaded)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn dispatch(command: Command, loaded: Loaded) -> anyhow::Result<()> {
+    let config = loaded.config;
+    match command {
+        Command::Serve(args) => serve::run(config, args).await,
+        Command::Migrate => migrate(&config).await,
+        Command::CheckConfig => check_config(&config),
+        Command::CreateUser(args) => accounts::create_user(&config, args).await,
+        Command::CreateToken(args) => accounts::create_token(&config, args).await,
+    }
+}
+
+async fn migrate(config: &Config) -> anyhow::Result<()> {
+    let url = config.database();
+    // Opening first creates the SQLite folder and file and sets WAL mode.
+    Store::open(&url, 1).await?;
+    let report = store::run_migrations(&url).await?;
+    if report.applied.is_empty() {
+        println!("database {} is up to date", url.redacted());
+    } else {
+        println!("applied {} migration(s) to {}: {}", report.applied.len(), url.redacted(), report.applied.join(", "));
+    }
+    Ok(())
+}
+
+fn check_config(config: &Config) -> anyhow::Result<()> {
+    println!("configuration is valid");
+    println!("  database:        {}", config.database().redacted());
+    println!("  listen:          {}", config.listen);
+    println!("  time zone:       {}", config.time_zone.0.name());
+    println!("  polling every:   {} min", config.devices.polling_interval_minutes);
+    println!(
+        "  default shift:   {} - {}{}",
+        config.shift.work_start_time.0.format("%H:%M"),
+        config.shift.work_end_time.0.format("%H:%M"),
+        if config.shift.overnight_shift { " (overnight)" } else { "" }
+    );
+    match &config.crm.api_url {
+        Some(url) => println!("  CRM:             {url:?}"),
+        None => println!("  CRM:             not configured (sync disabled)"),
+    }
+    Ok(())
+}
+
+fn init_logging(config: &Config) {
+    let default_level = if config.debug { "debug" } else { "info" };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{default_level},tower_http=warn,hyper=warn")));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match config.log_format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}

@@ -1,0 +1,309 @@
+//! Configuration: one typed [`Config`] read from layered sources.
+//!
+//! Lowest to highest precedence: the defaults written here, a TOML file (`bridge.toml` in the working
+//! directory, or the path given with `--config`), a `.env` file in the working directory, and the process
+//! environment. The flat upper-case names of the original Django `.env` (see [`sources::ENV_KEYS`]) are
+//! accepted unchanged, so a site can keep its file.
+//!
+//! Every value is validated while it is read ([`values`]) and once more across keys ([`Config::validate`]);
+//! a problem becomes a [`ConfigError`] whose one-line message names the key, the value (never for a
+//! secret) and the source. Secrets are [`SecretString`]s, so `Debug` output of a `Config` is safe to log.
+
+mod error;
+pub mod sources;
+pub mod values;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Format, Toml};
+use secrecy::SecretString;
+use serde::Deserialize;
+
+pub use error::ConfigError;
+use sources::FlatVars;
+pub use values::{CommaList, DatabaseUrl, EmailBackend, HttpUrl, TimeZone, WallClock};
+
+/// Everything the bridge can be told, with the defaults a fresh install runs on.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Signs session cookies (`DJANGO_SECRET_KEY` or `SECRET_KEY`). Generated per process when unset,
+    /// which logs everyone out on restart.
+    pub secret_key: Option<SecretString>,
+    /// More detailed logs and error pages (`DEBUG`).
+    pub debug: bool,
+    /// Host names the web server answers to (`ALLOWED_HOSTS`, comma-separated); empty means any.
+    pub allowed_hosts: CommaList,
+    /// The site's IANA time zone (`TIME_ZONE`): device wall times without their own zone are read in it.
+    pub time_zone: TimeZone,
+    /// `postgres://…` for PostgreSQL; unset means the SQLite file `<data_dir>/bridge.db` (`DATABASE_URL`).
+    pub database_url: Option<DatabaseUrl>,
+    /// Most connections held open to the database (`DATABASE_POOL_SIZE`).
+    pub database_pool_size: u32,
+    /// Address the web server and API listen on (`BRIDGE_LISTEN`); `serve --listen` overrides it.
+    pub listen: SocketAddr,
+    /// Folder for the SQLite file, the compiled-plugin cache and other local state (`BRIDGE_DATA_DIR`).
+    pub data_dir: PathBuf,
+    /// `text` for people, `json` for log collectors (`LOG_FORMAT`).
+    pub log_format: LogFormat,
+    /// Device defaults.
+    pub devices: DeviceSettings,
+    /// The built-in default shift (the original single-shift settings).
+    pub shift: ShiftSettings,
+    /// Where processed attendance goes.
+    pub crm: CrmSettings,
+    /// Outlier e-mail alerts.
+    pub email: EmailSettings,
+    /// Accepted so an old `.env` keeps working, and ignored: scheduling is built in (`CELERY_BROKER_URL`).
+    pub celery_broker_url: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            secret_key: None,
+            debug: false,
+            allowed_hosts: CommaList::default(),
+            time_zone: TimeZone(chrono_tz::UTC),
+            database_url: None,
+            database_pool_size: 8,
+            listen: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            data_dir: PathBuf::from("data"),
+            log_format: LogFormat::Text,
+            devices: DeviceSettings::default(),
+            shift: ShiftSettings::default(),
+            crm: CrmSettings::default(),
+            email: EmailSettings::default(),
+            celery_broker_url: None,
+        }
+    }
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Defaults for the time clocks.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeviceSettings {
+    /// Port used when a device does not name one (`ZKTECO_DEFAULT_PORT`).
+    pub default_port: u16,
+    /// Minutes between two downloads from each device (`POLLING_INTERVAL_MINUTES`).
+    pub polling_interval_minutes: u32,
+}
+
+impl Default for DeviceSettings {
+    fn default() -> Self {
+        Self { default_port: 4370, polling_interval_minutes: 15 }
+    }
+}
+
+/// The original single-shift settings; they define the built-in default shift template.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ShiftSettings {
+    /// Shift start, local wall time (`WORK_START_TIME`).
+    pub work_start_time: WallClock,
+    /// Shift end, local wall time (`WORK_END_TIME`); before the start for a night shift.
+    pub work_end_time: WallClock,
+    /// Whether the default shift crosses midnight (`OVERNIGHT_SHIFT`).
+    pub overnight_shift: bool,
+    /// Hours after the end a clock-out still belongs to the night shift (`OVERNIGHT_SHIFT_BUFFER_HOURS`).
+    pub overnight_shift_buffer_hours: u32,
+}
+
+impl Default for ShiftSettings {
+    fn default() -> Self {
+        let at = |h| WallClock(chrono::NaiveTime::from_hms_opt(h, 0, 0).unwrap_or_default());
+        Self { work_start_time: at(8), work_end_time: at(17), overnight_shift: false, overnight_shift_buffer_hours: 4 }
+    }
+}
+
+/// The remote CRM/HR endpoint.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CrmSettings {
+    /// Endpoint receiving one POST per processed day (`CRM_API_URL`); unset disables sync.
+    pub api_url: Option<HttpUrl>,
+    /// Sent as `Authorization: Token …` (`CRM_API_TOKEN`).
+    pub api_token: Option<SecretString>,
+    /// Attempts before a delivery is marked failed (`CRM_MAX_RETRIES`).
+    pub max_retries: u32,
+    /// Most deliveries sent per sync run (`CRM_SYNC_BATCH_SIZE`).
+    pub sync_batch_size: u32,
+}
+
+impl Default for CrmSettings {
+    fn default() -> Self {
+        Self { api_url: None, api_token: None, max_retries: 5, sync_batch_size: 100 }
+    }
+}
+
+/// Outlier alerts by e-mail.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmailSettings {
+    /// Send an e-mail when processing finds outliers (`OUTLIER_EMAIL_NOTIFICATIONS`).
+    pub outlier_notifications: bool,
+    /// Who receives them (`OUTLIER_EMAIL_RECIPIENTS`, comma-separated).
+    pub outlier_recipients: CommaList,
+    /// `smtp`, `console` or `disabled`; Django's dotted class names are accepted (`EMAIL_BACKEND`).
+    pub backend: EmailBackend,
+    /// SMTP server (`EMAIL_HOST`).
+    pub host: String,
+    /// SMTP port (`EMAIL_PORT`).
+    pub port: u16,
+    /// STARTTLS (`EMAIL_USE_TLS`).
+    pub use_tls: bool,
+    /// SMTP login (`EMAIL_HOST_USER`).
+    pub host_user: Option<String>,
+    /// SMTP password (`EMAIL_HOST_PASSWORD`).
+    pub host_password: Option<SecretString>,
+    /// Sender address (`DEFAULT_FROM_EMAIL`).
+    pub default_from: String,
+}
+
+impl Default for EmailSettings {
+    fn default() -> Self {
+        Self {
+            outlier_notifications: false,
+            outlier_recipients: CommaList::default(),
+            backend: EmailBackend::Smtp,
+            host: "localhost".into(),
+            port: 25,
+            use_tls: false,
+            host_user: None,
+            host_password: None,
+            default_from: "attendance-bridge@localhost".into(),
+        }
+    }
+}
+
+/// Where to look for configuration; [`ConfigSources::standard`] is what the binary uses.
+#[derive(Debug, Clone)]
+pub struct ConfigSources {
+    /// A TOML file; it must exist when `required` is set (given with `--config`).
+    pub toml: Option<(PathBuf, bool)>,
+    /// A `.env` file, read when it exists.
+    pub dotenv: Option<PathBuf>,
+    /// The environment (tests pass an explicit set instead of the process's).
+    pub env: FlatVars,
+}
+
+impl ConfigSources {
+    /// `--config PATH` (required) or `./bridge.toml` (optional), `./.env`, and the process environment.
+    pub fn standard(config_path: Option<&Path>) -> Self {
+        let toml = match config_path {
+            Some(path) => (path.to_path_buf(), true),
+            None => (PathBuf::from("bridge.toml"), false),
+        };
+        Self { toml: Some(toml), dotenv: Some(PathBuf::from(".env")), env: FlatVars::from_process_env() }
+    }
+}
+
+/// A valid configuration plus the notices worth logging once logging is up.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The configuration.
+    pub config: Config,
+    /// One-line notices (ignored keys, insecure-but-allowed choices).
+    pub notices: Vec<String>,
+}
+
+impl Config {
+    /// Reads and validates the configuration from `sources`.
+    ///
+    /// # Errors
+    /// The first problem found, as a one-line [`ConfigError`].
+    pub fn load(sources: &ConfigSources) -> Result<Loaded, ConfigError> {
+        let mut figment = Figment::new();
+        if let Some((path, required)) = &sources.toml {
+            if path.exists() {
+                figment = figment.merge(Toml::file_exact(path));
+            } else if *required {
+                return Err(ConfigError::MissingFile(path.clone()));
+            }
+        }
+        let mut dotenv_has_celery = false;
+        if let Some(path) = &sources.dotenv {
+            if let Some(vars) = FlatVars::from_dotenv(path).map_err(ConfigError::DotEnv)? {
+                dotenv_has_celery = vars.contains("CELERY_BROKER_URL");
+                figment = figment.merge(vars);
+            }
+        }
+        figment = figment.merge(sources.env.clone());
+
+        let config: Config = figment.extract_lossy().map_err(|e| ConfigError::from_figment(&figment, e))?;
+        config.validate(&figment)?;
+
+        let mut notices = Vec::new();
+        if config.celery_broker_url.is_some() || dotenv_has_celery {
+            notices.push("CELERY_BROKER_URL is ignored: scheduling is built into the bridge".to_owned());
+        }
+        if config.crm.api_url.as_ref().is_some_and(HttpUrl::is_plain_http) {
+            notices.push("CRM_API_URL uses plain http://: attendance data travels unencrypted".to_owned());
+        }
+        if config.secret_key.is_none() {
+            notices.push("SECRET_KEY is not set: a random one is used, sessions end at restart".to_owned());
+        }
+        Ok(Loaded { config, notices })
+    }
+
+    /// Checks that span several keys or need more than a type can say.
+    fn validate(&self, figment: &Figment) -> Result<(), ConfigError> {
+        let invalid = |key: &str, value: String, problem: &str| {
+            Err(ConfigError::invalid(figment, key, Some(value), problem.to_owned()))
+        };
+        if self.devices.polling_interval_minutes == 0 {
+            return invalid("devices.polling_interval_minutes", "0".into(), "must be at least 1 minute");
+        }
+        if self.devices.default_port == 0 {
+            return invalid("devices.default_port", "0".into(), "must be a TCP port from 1 to 65535");
+        }
+        if self.database_pool_size == 0 {
+            return invalid("database_pool_size", "0".into(), "must be at least 1");
+        }
+        if self.crm.sync_batch_size == 0 {
+            return invalid("crm.sync_batch_size", "0".into(), "must be at least 1");
+        }
+        let shift = &self.shift;
+        if shift.work_start_time == shift.work_end_time {
+            let value = format!("{:?}", shift.work_end_time.0);
+            return invalid("shift.work_end_time", value, "must differ from WORK_START_TIME");
+        }
+        if shift.work_end_time < shift.work_start_time && !shift.overnight_shift {
+            let value = shift.work_end_time.0.format("%H:%M").to_string();
+            return invalid("shift.work_end_time", value, "is before WORK_START_TIME; set OVERNIGHT_SHIFT=True for a night shift");
+        }
+        if shift.overnight_shift_buffer_hours > 12 {
+            let value = shift.overnight_shift_buffer_hours.to_string();
+            return invalid("shift.overnight_shift_buffer_hours", value, "must be at most 12 hours");
+        }
+        for address in &self.email.outlier_recipients.0 {
+            if address.parse::<lettre::Address>().is_err() {
+                return invalid("email.outlier_recipients", address.clone(), "is not an e-mail address");
+            }
+        }
+        if self.email.default_from.parse::<lettre::message::Mailbox>().is_err() {
+            return invalid("email.default_from", self.email.default_from.clone(), "is not an e-mail address");
+        }
+        Ok(())
+    }
+
+    /// The database to use: `DATABASE_URL`, or the SQLite file in the data folder.
+    pub fn database(&self) -> DatabaseUrl {
+        self.database_url.clone().unwrap_or_else(|| DatabaseUrl::Sqlite(self.data_dir.join("bridge.db")))
+    }
+}
+
+#[cfg(test)]
+mod tests;

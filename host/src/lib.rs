@@ -1,0 +1,18 @@
+//! Attendance Bridge: ZKTeco time clocks in, processed attendance out to a CRM.
+//!
+//! # Layout
+//! Dependencies point one way, and the folders say so:
+//! - [`cli`] and [`web`] are the edges: command-line subcommands and the HTTP server.
+//! - [`config`] reads the layered configuration; [`auth`] hashes passwords and API tokens.
+//! - [`store`] is the database (SQLite or PostgreSQL behind the same functions); it knows no HTTP or jobs.
+//!
+//! [`serve`] is the whole server as a function, so tests start the real application on `127.0.0.1:0`.
+
+pub mod auth;
+pub mod domain;
+pub mod cli;
+pub mod config;
+pub mod store;
+pub mod web;
+
+pub use web::serve;

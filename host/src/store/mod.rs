@@ -1,0 +1,79 @@
+//! Storage: one [`Store`] over SQLite (the embedded default) or PostgreSQL (production).
+//!
+//! Repository functions are written once and compiled for both backends through [`with_conn!`], which
+//! hands the body a connection of the right type. Both backends share [`schema`]; their migrations live
+//! under `migrations/sqlite` and `migrations/postgres`, are embedded in the binary, and run at start-up
+//! and through `attendance-bridge migrate`.
+//!
+//! Storage knows nothing of HTTP or jobs: it takes and returns plain values from [`crate::domain`].
+
+mod connect;
+pub mod devices;
+mod error;
+pub mod punches;
+pub mod schema;
+pub mod users;
+
+use diesel_async::AsyncPgConnection;
+use diesel_async::pooled_connection::deadpool::Pool;
+use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
+
+pub use connect::{MigrationReport, ReadyState, run_migrations};
+pub use error::StoreError;
+
+/// A SQLite connection usable from async code (diesel runs it on a blocking thread).
+pub type SqliteConn = SyncConnectionWrapper<diesel::SqliteConnection>;
+
+/// The database, whichever backend it is. Cheap to clone: both variants are shared pools.
+#[derive(Clone)]
+pub enum Store {
+    /// An embedded SQLite file, in WAL mode.
+    Sqlite(Pool<SqliteConn>),
+    /// A PostgreSQL server.
+    Postgres(Pool<AsyncPgConnection>),
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.backend_name())
+    }
+}
+
+impl Store {
+    /// `"sqlite"` or `"postgres"`, for logs and `/readyz`.
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            Store::Sqlite(_) => "sqlite",
+            Store::Postgres(_) => "postgres",
+        }
+    }
+}
+
+/// Runs `$body` with `$conn` bound to a pooled connection of the store's backend.
+///
+/// The body is compiled once per backend, so a query that one backend cannot express fails the build.
+/// It must evaluate to a `Result<_, StoreError>` (diesel and pool errors convert with `?`).
+#[macro_export]
+macro_rules! with_conn {
+    ($store:expr, |$conn:ident| $body:expr) => {
+        match $store {
+            $crate::store::Store::Sqlite(pool) => {
+                let mut pooled = pool.get().await?;
+                let $conn: &mut $crate::store::SqliteConn = &mut pooled;
+                $body
+            }
+            $crate::store::Store::Postgres(pool) => {
+                let mut pooled = pool.get().await?;
+                let $conn: &mut diesel_async::AsyncPgConnection = &mut pooled;
+                $body
+            }
+        }
+    };
+}
+
+/// The current time as stored in `TIMESTAMP` columns: UTC, microsecond precision.
+pub(crate) fn now_utc() -> chrono::NaiveDateTime {
+    let now = chrono::Utc::now().naive_utc();
+    // PostgreSQL keeps microseconds; truncating here makes values read back equal to values written.
+    chrono::DurationRound::duration_trunc(now, chrono::TimeDelta::microseconds(1)).unwrap_or(now)
+}

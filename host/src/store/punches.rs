@@ -1,0 +1,160 @@
+//! The `raw_punches` table: every punch exactly as a device reported it.
+//!
+//! A punch is identified by device, employee and wall time; storing one that is already there is a
+//! no-op, so re-downloading a device log (or a push terminal re-sending it) never duplicates anything.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection as _, RunQueryDsl};
+
+use super::schema::raw_punches;
+use super::{Store, StoreError, now_utc};
+use crate::domain::{DeviceId, EmployeeId, WallTime};
+
+/// Rows per INSERT statement: well under both backends' bound-parameter limits.
+const CHUNK: usize = 500;
+
+/// A punch to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPunch {
+    /// The device that recorded it.
+    pub device_id: DeviceId,
+    /// The employee's number on the device.
+    pub employee: EmployeeId,
+    /// The wall time the device wrote.
+    pub local_time: WallTime,
+    /// The instant that wall time resolves to in the device's zone.
+    pub utc_time: DateTime<Utc>,
+    /// The device's status byte.
+    pub status: u8,
+    /// Punch state (0 in, 1 out, 2 break-out, 3 break-in, 4 OT-in, 5 OT-out, 255 unknown).
+    pub punch_state: u8,
+    /// How the employee was verified (finger, card, password…).
+    pub verify_type: u8,
+    /// Position in the device's log, when known.
+    pub device_seq: Option<i64>,
+}
+
+/// A stored punch.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = raw_punches)]
+pub struct StoredPunch {
+    /// Row id.
+    pub id: i64,
+    /// The device that recorded it.
+    pub device_id: DeviceId,
+    /// The employee's number on the device.
+    #[diesel(column_name = device_user_id)]
+    pub employee: EmployeeId,
+    /// The wall time the device wrote.
+    pub local_time: WallTime,
+    /// The resolved instant, UTC.
+    pub utc_time: chrono::NaiveDateTime,
+    /// Status byte.
+    pub status: i32,
+    /// Punch state.
+    pub punch_state: i32,
+    /// Verification method.
+    pub verify_type: i32,
+    /// Position in the device log.
+    pub device_seq: Option<i64>,
+    /// When the bridge stored it, UTC.
+    pub received_at: chrono::NaiveDateTime,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = raw_punches, treat_none_as_default_value = false)]
+struct PunchRow<'a> {
+    device_id: DeviceId,
+    device_user_id: &'a EmployeeId,
+    local_time: WallTime,
+    utc_time: chrono::NaiveDateTime,
+    status: i32,
+    punch_state: i32,
+    verify_type: i32,
+    device_seq: Option<i64>,
+    received_at: chrono::NaiveDateTime,
+}
+
+/// Stores `punches` in one transaction, skipping those already stored; returns how many were new.
+///
+/// All or nothing: a failure part-way leaves none of this call's punches behind, so a caller that
+/// retries the whole batch cannot end up with a silent gap.
+///
+/// # Errors
+/// When the database fails; nothing is stored then.
+pub async fn insert(store: &Store, punches: &[NewPunch]) -> Result<usize, StoreError> {
+    if punches.is_empty() {
+        return Ok(0);
+    }
+    let received_at = now_utc();
+    let rows: Vec<PunchRow<'_>> = punches
+        .iter()
+        .map(|p| PunchRow {
+            device_id: p.device_id,
+            device_user_id: &p.employee,
+            local_time: p.local_time,
+            utc_time: p.utc_time.naive_utc(),
+            status: i32::from(p.status),
+            punch_state: i32::from(p.punch_state),
+            verify_type: i32::from(p.verify_type),
+            device_seq: p.device_seq,
+            received_at,
+        })
+        .collect();
+    let rows = &rows;
+    // PostgreSQL takes a chunk per statement; diesel cannot combine a multi-row INSERT with
+    // ON CONFLICT on SQLite, where one prepared statement per row inside the transaction is as fast.
+    match store {
+        Store::Sqlite(pool) => {
+            let mut pooled = pool.get().await?;
+            let conn: &mut super::SqliteConn = &mut pooled;
+            conn.transaction::<usize, StoreError, _>(async |conn| {
+                let mut inserted = 0;
+                for row in rows {
+                    inserted +=
+                        diesel::insert_into(raw_punches::table).values(row).on_conflict_do_nothing().execute(conn).await?;
+                }
+                Ok(inserted)
+            })
+            .await
+        }
+        Store::Postgres(pool) => {
+            let mut pooled = pool.get().await?;
+            let conn: &mut diesel_async::AsyncPgConnection = &mut pooled;
+            conn.transaction::<usize, StoreError, _>(async |conn| {
+                let mut inserted = 0;
+                for chunk in rows.chunks(CHUNK) {
+                    inserted +=
+                        diesel::insert_into(raw_punches::table).values(chunk).on_conflict_do_nothing().execute(conn).await?;
+                }
+                Ok(inserted)
+            })
+            .await
+        }
+    }
+}
+
+/// How many punches are stored.
+///
+/// # Errors
+/// When the query fails.
+pub async fn count(store: &Store) -> Result<i64, StoreError> {
+    crate::with_conn!(store, |conn| raw_punches::table.count().get_result(conn).await.map_err(StoreError::from))
+}
+
+/// A device's punches in log order.
+///
+/// # Errors
+/// When the query fails.
+pub async fn list_for_device(store: &Store, device: DeviceId) -> Result<Vec<StoredPunch>, StoreError> {
+    crate::with_conn!(store, |conn| {
+        raw_punches::table
+            .filter(raw_punches::device_id.eq(device))
+            .order((raw_punches::local_time, raw_punches::id))
+            .select(StoredPunch::as_select())
+            .load(conn)
+            .await
+            .map_err(StoreError::from)
+    })
+}

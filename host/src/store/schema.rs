@@ -1,0 +1,120 @@
+//! Table definitions shared by both backends (the migrations under `migrations/` keep the columns equal).
+
+diesel::table! {
+    devices (id) {
+        id -> BigInt,
+        name -> Text,
+        address -> Nullable<Text>,
+        port -> Integer,
+        comm_key -> Integer,
+        serial_number -> Nullable<Text>,
+        enabled -> Bool,
+        time_zone -> Nullable<Text>,
+        last_sync_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    raw_punches (id) {
+        id -> BigInt,
+        device_id -> BigInt,
+        device_user_id -> Text,
+        local_time -> Timestamp,
+        utc_time -> Timestamp,
+        status -> Integer,
+        punch_state -> Integer,
+        verify_type -> Integer,
+        device_seq -> Nullable<BigInt>,
+        received_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    processed_attendance (id) {
+        id -> BigInt,
+        user_id -> Text,
+        work_date -> Date,
+        shift_code -> Text,
+        status -> Text,
+        clock_in_local -> Nullable<Timestamp>,
+        clock_in_utc -> Nullable<Timestamp>,
+        clock_out_local -> Nullable<Timestamp>,
+        clock_out_utc -> Nullable<Timestamp>,
+        worked_min -> Nullable<Integer>,
+        break_min -> Nullable<Integer>,
+        payable_min -> Nullable<Integer>,
+        scheduled_min -> Nullable<Integer>,
+        overtime_min -> Nullable<Integer>,
+        late_min -> Nullable<Integer>,
+        early_min -> Nullable<Integer>,
+        duplicates -> Integer,
+        flags -> Text,
+        is_final -> Bool,
+        reason -> Nullable<Text>,
+        revision -> Integer,
+        rule_plugin -> Text,
+        rule_version -> Text,
+        manual_override -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        username -> Text,
+        password_hash -> Text,
+        is_superuser -> Bool,
+        is_active -> Bool,
+        created_at -> Timestamp,
+        last_login_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    api_tokens (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        name -> Text,
+        token_hash -> Text,
+        token_prefix -> Text,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+        expires_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    job_schedules (name) {
+        name -> Text,
+        interval_seconds -> Nullable<Integer>,
+        daily_at -> Nullable<Text>,
+        paused -> Bool,
+        next_run_at -> Nullable<Timestamp>,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    job_runs (id) {
+        id -> BigInt,
+        job_name -> Text,
+        instance -> Text,
+        started_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+        outcome -> Text,
+        counts -> Text,
+        error -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(raw_punches -> devices (device_id));
+diesel::joinable!(api_tokens -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(devices, raw_punches, processed_attendance, users, api_tokens, job_schedules, job_runs);

@@ -1,0 +1,62 @@
+//! The web edge's error type: every handler returns `Result<_, AppError>`.
+//!
+//! Client mistakes (4xx) answer with a JSON `{"error": "..."}` saying what to fix. Server faults (5xx)
+//! are logged in full and answer with a generic message, so internals never leak to a caller.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::store::StoreError;
+
+/// Why a request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// No valid credentials were presented.
+    #[error("authentication required")]
+    Unauthorized,
+    /// The request names something that does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The request is malformed; the message says how.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl AppError {
+    fn status(&self) -> StatusCode {
+        match self {
+            AppError::Unauthorized => StatusCode::UNAUTHORIZED,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Store(StoreError::NotFound(_)) => StatusCode::NOT_FOUND,
+            AppError::Store(StoreError::AlreadyExists(_)) => StatusCode::CONFLICT,
+            AppError::Store(StoreError::Pool(_) | StoreError::Connect { .. }) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let message = if status.is_server_error() {
+            tracing::error!(error = %self, "request failed");
+            "internal error; see the bridge's log".to_owned()
+        } else {
+            self.to_string()
+        };
+        let mut response = (status, Json(json!({ "error": message }))).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer realm=\"attendance-bridge\""),
+            );
+        }
+        response
+    }
+}

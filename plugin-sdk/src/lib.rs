@@ -1,0 +1,1 @@
+//! The plugin SDK (filled in by the plugin-platform issue).
