@@ -1,1 +1,53 @@
-//! Shared helpers for the end-to-end suites.
+//! Shared helpers for the end-to-end suites in `tests/tests/`.
+//!
+//! - [`TestDb`]: a throwaway database on SQLite (a temp file) or PostgreSQL (a new database on the
+//!   server at `BRIDGE_TEST_PG_URL`, default `postgres://postgres@127.0.0.1:5432/postgres`, dropped
+//!   afterwards). PostgreSQL being unreachable fails the test: it is never skipped.
+//! - [`TestApp`]: the real application served on `127.0.0.1:0` in-process.
+//! - [`bridge_command`]: the real `attendance-bridge` binary, freshly built.
+
+pub mod app;
+pub mod db;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+
+pub use app::TestApp;
+pub use db::{Backend, TestDb};
+
+/// The workspace root (the folder holding the root `Cargo.toml`).
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().map(PathBuf::from).unwrap_or_default()
+}
+
+/// The `attendance-bridge` binary, built once per test process so it is never stale.
+pub fn bridge_binary() -> PathBuf {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY
+        .get_or_init(|| {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let status = Command::new(cargo)
+                .args(["build", "--quiet", "-p", "attendance-bridge", "--bin", "attendance-bridge"])
+                .current_dir(workspace_root())
+                .status()
+                .expect("cargo runs");
+            assert!(status.success(), "building attendance-bridge failed");
+            let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| workspace_root().join("target"), PathBuf::from);
+            let target = if target.is_absolute() { target } else { workspace_root().join(target) };
+            target.join("debug").join("attendance-bridge")
+        })
+        .clone()
+}
+
+/// A command running the binary in an empty working folder with no inherited bridge settings,
+/// so a developer's own `.env` or environment cannot change a test's outcome.
+pub fn bridge_command(workdir: &std::path::Path) -> Command {
+    let mut command = Command::new(bridge_binary());
+    command.current_dir(workdir);
+    for (name, _) in attendance_bridge::config::sources::ENV_KEYS {
+        command.env_remove(name);
+    }
+    command.env_remove("RUST_LOG");
+    command
+}

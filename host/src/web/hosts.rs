@@ -2,6 +2,7 @@
 //!
 //! An empty list or `*` allows any host; `.example.com` allows the domain and its subdomains.
 //! This blocks DNS-rebinding pages from talking to a bridge on the LAN through a victim's browser.
+//! The probes `/healthz` and `/readyz` are exempt: supervisors and load balancers call them by IP.
 
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
@@ -12,7 +13,8 @@ use super::AppState;
 
 pub(super) async fn check_host(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let allowed = &state.config.allowed_hosts.0;
-    if allowed.is_empty() || allowed.iter().any(|h| h == "*") {
+    let probe = matches!(request.uri().path(), "/healthz" | "/readyz");
+    if probe || allowed.is_empty() || allowed.iter().any(|h| h == "*") {
         return next.run(request).await;
     }
     let host = request

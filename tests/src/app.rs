@@ -1,0 +1,80 @@
+//! The real application on an ephemeral loopback port, in-process.
+
+use std::net::SocketAddr;
+
+use attendance_bridge::config::Config;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::db::{Backend, TestDb};
+
+/// A running bridge; dropping it stops the server.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`.
+    pub base_url: String,
+    /// The database it runs on.
+    pub db: TestDb,
+    /// The configuration it was started with.
+    pub config: Config,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl TestApp {
+    /// Starts the bridge on `backend` with default configuration.
+    pub async fn start(backend: Backend) -> TestApp {
+        Self::start_with(backend, |_| {}).await
+    }
+
+    /// Starts the bridge on `backend` after `adjust` edits the configuration.
+    pub async fn start_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let db = TestDb::new(backend).await;
+        let mut config = Config { database_url: Some(db.url.clone()), data_dir: db.dir.path().join("data"), ..Config::default() };
+        adjust(&mut config);
+        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.expect("bind");
+        let address = listener.local_addr().expect("local addr");
+        let (tx, rx) = oneshot::channel();
+        let task = tokio::spawn(attendance_bridge::serve(config.clone(), listener, async {
+            let _ = rx.await;
+        }));
+        let app = TestApp { base_url: format!("http://{address}"), db, config, shutdown: Some(tx), task: Some(task) };
+        app.wait_ready().await;
+        app
+    }
+
+    /// `GET path` on the app.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        reqwest::get(format!("{}{path}", self.base_url)).await.expect("request")
+    }
+
+    async fn wait_ready(&self) {
+        for _ in 0..200 {
+            if let Ok(response) = reqwest::get(format!("{}/readyz", self.base_url)).await {
+                if response.status().is_success() {
+                    return;
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!("the bridge did not become ready");
+    }
+
+    /// Stops the server and waits for it to finish, returning what `serve` returned.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        match self.task.take() {
+            Some(task) => task.await?,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}

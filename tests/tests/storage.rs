@@ -1,0 +1,138 @@
+//! Storage behaves the same on SQLite and PostgreSQL: every check here runs on both.
+
+use attendance_bridge::auth;
+use attendance_bridge::domain::{EmployeeId, WallTime};
+use attendance_bridge::store::devices::{self, NewDevice};
+use attendance_bridge::store::punches::{self, NewPunch};
+use attendance_bridge::store::{StoreError, users};
+use bridge_e2e::{Backend, TestDb};
+use chrono::NaiveDate;
+
+/// Generates `<check>::sqlite` and `<check>::postgres` tests from one `async fn check(Backend)`.
+macro_rules! on_both_backends {
+    ($($check:ident),* $(,)?) => {$(
+        mod $check {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$check(super::Backend::Sqlite).await;
+            }
+            #[tokio::test]
+            async fn postgres() {
+                super::$check(super::Backend::Postgres).await;
+            }
+        }
+    )*};
+}
+
+on_both_backends!(
+    migrations_apply_once_and_report_ready,
+    same_punch_twice_is_stored_once,
+    wall_times_round_trip_exactly,
+    device_names_are_unique,
+    users_and_tokens,
+);
+
+fn new_device(name: &str) -> NewDevice {
+    NewDevice {
+        name: name.into(),
+        address: Some("127.0.0.1".into()),
+        port: 4370,
+        comm_key: 0,
+        serial_number: None,
+        time_zone: None,
+    }
+}
+
+fn punch(device: attendance_bridge::domain::DeviceId, user: &str, h: u32, m: u32, s: u32) -> NewPunch {
+    let local = NaiveDate::from_ymd_opt(2025, 6, 2).and_then(|d| d.and_hms_opt(h, m, s)).expect("valid time");
+    NewPunch {
+        device_id: device,
+        employee: EmployeeId(user.into()),
+        local_time: WallTime(local),
+        utc_time: local.and_utc(),
+        status: 1,
+        punch_state: 0,
+        verify_type: 1,
+        device_seq: None,
+    }
+}
+
+async fn migrations_apply_once_and_report_ready(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = attendance_bridge::store::Store::open(&db.url, 2).await.expect("open");
+    assert!(!store.ready().await.expect("ready check").pending.is_empty(), "fresh database has pending migrations");
+    let first = attendance_bridge::store::run_migrations(&db.url).await.expect("migrate");
+    assert!(!first.applied.is_empty());
+    let second = attendance_bridge::store::run_migrations(&db.url).await.expect("migrate again");
+    assert!(second.applied.is_empty(), "second run applies nothing");
+    assert!(store.ready().await.expect("ready check").pending.is_empty());
+}
+
+async fn same_punch_twice_is_stored_once(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    let device = devices::insert(&store, &new_device("Gate")).await.expect("device");
+    let a = punch(device.id, "1001", 8, 57, 12);
+    let b = punch(device.id, "1001", 17, 3, 40);
+
+    assert_eq!(punches::insert(&store, &[a.clone()]).await.expect("insert"), 1);
+    assert_eq!(punches::insert(&store, &[a.clone()]).await.expect("insert again"), 0, "a stored punch is skipped");
+    assert_eq!(punches::insert(&store, &[a.clone(), b.clone(), b.clone()]).await.expect("batch"), 1);
+    assert_eq!(punches::count(&store).await.expect("count"), 2);
+
+    // The same wall time for another employee or on another device is a different punch.
+    let other_device = devices::insert(&store, &new_device("Back door")).await.expect("device");
+    let mut c = a.clone();
+    c.employee = EmployeeId("1002".into());
+    let mut d = a.clone();
+    d.device_id = other_device.id;
+    assert_eq!(punches::insert(&store, &[c, d]).await.expect("insert"), 2);
+    assert_eq!(punches::count(&store).await.expect("count"), 4);
+}
+
+async fn wall_times_round_trip_exactly(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    let device = devices::insert(&store, &new_device("Gate")).await.expect("device");
+    let written = punch(device.id, "7", 23, 59, 59);
+    punches::insert(&store, &[written.clone()]).await.expect("insert");
+    let stored = punches::list_for_device(&store, device.id).await.expect("list");
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].local_time, written.local_time);
+    assert_eq!(stored[0].utc_time, written.utc_time.naive_utc());
+    assert_eq!(stored[0].employee, written.employee);
+    assert_eq!((stored[0].status, stored[0].punch_state, stored[0].verify_type), (1, 0, 1));
+}
+
+async fn device_names_are_unique(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    devices::insert(&store, &new_device("Gate")).await.expect("first");
+    let again = devices::insert(&store, &new_device("Gate")).await;
+    assert!(matches!(again, Err(StoreError::AlreadyExists(_))), "{again:?}");
+    let listed = devices::list(&store).await.expect("list");
+    assert_eq!(listed.len(), 1);
+    let at = chrono::Utc::now();
+    devices::record_sync(&store, listed[0].id, at, Some("timeout")).await.expect("record error");
+    devices::record_sync(&store, listed[0].id, at, None).await.expect("record success");
+    let device = &devices::list(&store).await.expect("list")[0];
+    assert_eq!(device.last_error, None);
+    assert!(device.last_sync_at.is_some());
+}
+
+async fn users_and_tokens(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    let hash = auth::hash_password("correct horse battery").expect("hash");
+    let user = users::create(&store, "admin", &hash, true).await.expect("create");
+    assert!(matches!(users::create(&store, "admin", &hash, false).await, Err(StoreError::AlreadyExists(_))));
+    let found = users::find_by_username(&store, "admin").await.expect("find").expect("exists");
+    assert!(auth::verify_password("correct horse battery", &found.password_hash));
+
+    let token = auth::generate_token();
+    users::create_token(&store, user.id, "ci", &token.hash, &token.prefix).await.expect("token");
+    let owner = users::find_by_token_hash(&store, &auth::hash_token(&token.token)).await.expect("lookup");
+    assert_eq!(owner.map(|u| u.username).as_deref(), Some("admin"));
+    let nobody = users::find_by_token_hash(&store, &auth::hash_token("zkb_wrong")).await.expect("lookup");
+    assert!(nobody.is_none());
+}
