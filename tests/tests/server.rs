@@ -25,6 +25,9 @@ async fn health_and_readiness(backend: Backend) {
     let app = TestApp::start(backend).await;
     let health = app.get("/healthz").await;
     assert_eq!(health.status(), 200);
+    let overview = app.get("/").await;
+    assert_eq!(overview.status(), 200);
+    assert!(overview.text().await.expect("page").contains("Stored punches"));
     let ready = app.get("/readyz").await;
     assert_eq!(ready.status(), 200);
     let body: serde_json::Value = ready.json().await.expect("json");

@@ -201,12 +201,14 @@ pub struct ConfigSources {
 
 impl ConfigSources {
     /// `--config PATH` (required) or `./bridge.toml` (optional), `./.env`, and the process environment.
+    /// Paths are made absolute so messages say exactly which file was read.
     pub fn standard(config_path: Option<&Path>) -> Self {
+        let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
         let toml = match config_path {
-            Some(path) => (path.to_path_buf(), true),
-            None => (PathBuf::from("bridge.toml"), false),
+            Some(path) => (absolute(path), true),
+            None => (absolute(Path::new("bridge.toml")), false),
         };
-        Self { toml: Some(toml), dotenv: Some(PathBuf::from(".env")), env: FlatVars::from_process_env() }
+        Self { toml: Some(toml), dotenv: Some(absolute(Path::new(".env"))), env: FlatVars::from_process_env() }
     }
 }
 

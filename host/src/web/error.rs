@@ -22,6 +22,9 @@ pub enum AppError {
     /// The request is malformed; the message says how.
     #[error("{0}")]
     BadRequest(String),
+    /// Something inside the bridge failed (the message is logged, not shown).
+    #[error("{0}")]
+    Internal(String),
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -36,7 +39,7 @@ impl AppError {
             AppError::Store(StoreError::NotFound(_)) => StatusCode::NOT_FOUND,
             AppError::Store(StoreError::AlreadyExists(_)) => StatusCode::CONFLICT,
             AppError::Store(StoreError::Pool(_) | StoreError::Connect { .. }) => StatusCode::SERVICE_UNAVAILABLE,
-            AppError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::Store(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }

@@ -8,6 +8,7 @@ mod auth;
 mod error;
 mod health;
 mod hosts;
+mod pages;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -44,6 +45,7 @@ impl std::ops::Deref for AppState {
 pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
+        .merge(pages::router())
         .nest("/api/v1", api::router())
         .layer(axum::middleware::from_fn_with_state(state.clone(), hosts::check_host))
         .layer(tower_http::trace::TraceLayer::new_for_http())

@@ -1,0 +1,57 @@
+//! Server-rendered pages. Templates live in the workspace's `templates/` folder and are compiled into
+//! the binary, so a deployed bridge needs no files beside it.
+
+use std::sync::LazyLock;
+
+use axum::extract::State;
+use axum::response::Html;
+use axum::routing::get;
+use axum::Router;
+use minijinja::{Environment, context};
+
+use super::{AppError, AppState};
+use crate::store::{devices, punches};
+
+/// The page templates, parsed once.
+static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
+    let mut env = Environment::new();
+    for (name, source) in [
+        ("web/base.html", include_str!("../../../templates/web/base.html")),
+        ("web/index.html", include_str!("../../../templates/web/index.html")),
+    ] {
+        // The templates are part of the binary and covered by tests; a syntax error cannot ship.
+        if let Err(e) = env.add_template(name, source) {
+            tracing::error!(template = name, error = %e, "template does not compile");
+        }
+    }
+    env
+});
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new().route("/", get(overview))
+}
+
+fn render(name: &str, ctx: minijinja::Value) -> Result<Html<String>, AppError> {
+    TEMPLATES
+        .get_template(name)
+        .and_then(|t| t.render(ctx))
+        .map(Html)
+        .map_err(|e| AppError::Internal(format!("template {name}: {e}")))
+}
+
+/// The landing page: devices and how much has been collected.
+async fn overview(State(state): State<AppState>) -> Result<Html<String>, AppError> {
+    let devices = devices::list(&state.store).await?;
+    let punches = punches::count(&state.store).await?;
+    let devices: Vec<_> = devices
+        .into_iter()
+        .map(|d| {
+            context! {
+                name => d.name, address => d.address, port => d.port, enabled => d.enabled,
+                last_sync_at => d.last_sync_at.map(|t| t.format("%Y-%m-%d %H:%M").to_string()),
+                last_error => d.last_error,
+            }
+        })
+        .collect();
+    render("web/index.html", context! { devices, punches, database => state.store.backend_name() })
+}

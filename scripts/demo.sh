@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The demo: builds the bridge, starts it on SQLite with demo data under ./data/demo, and prints
+# the dashboard URL and a login. Stop it with Ctrl-C. Everything listens on 127.0.0.1 only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+say() { printf '==> %s\n' "$*"; }
+
+toolchain=$(sed -n 's/^channel *= *"\(.*\)"/\1/p' rust-toolchain.toml)
+rustup toolchain list | grep -q "^$toolchain" || rustup toolchain install "$toolchain" --profile minimal
+rustup target list --installed --toolchain "$toolchain" | grep -q '^wasm32-unknown-unknown$' \
+  || rustup target add --toolchain "$toolchain" wasm32-unknown-unknown
+
+say "building attendance-bridge"
+cargo build --quiet -p attendance-bridge
+bin="${CARGO_TARGET_DIR:-target}/debug/attendance-bridge"
+
+port="${DEMO_PORT:-8000}"
+export BRIDGE_DATA_DIR="$PWD/data/demo"
+unset DATABASE_URL
+mkdir -p "$BRIDGE_DATA_DIR"
+cd "$BRIDGE_DATA_DIR"
+
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
+trap cleanup EXIT INT TERM
+
+"$bin" migrate
+if [ ! -f admin-password.txt ]; then
+  password=$(python3 -c 'import secrets; print(secrets.token_urlsafe(12))')
+  printf '%s\n' "$password" | "$bin" create-user --username admin --password-stdin --superuser
+  printf '%s\n' "$password" > admin-password.txt
+fi
+
+"$bin" serve --listen "127.0.0.1:$port" &
+pids+=($!)
+for _ in $(seq 1 100); do
+  curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
+  sleep 0.2
+done
+cat <<MSG
+
+  Attendance Bridge demo is running (SQLite at $BRIDGE_DATA_DIR/bridge.db)
+  Dashboard:  http://127.0.0.1:$port/
+  Health:     http://127.0.0.1:$port/readyz
+  Login:      admin / $(cat admin-password.txt)
+
+  Press Ctrl-C to stop.
+MSG
+wait "${pids[0]}"

@@ -1,0 +1,214 @@
+//! The real `attendance-bridge` binary: help, configuration errors, accounts, and `serve` on both backends.
+
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use bridge_e2e::{Backend, TestDb, bridge_command};
+
+fn run(command: &mut Command) -> Output {
+    command.output().expect("binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn help_lists_every_subcommand_with_a_description() {
+    let dir = tempfile::tempdir().expect("dir");
+    let out = run(bridge_command(dir.path()).arg("--help"));
+    assert!(out.status.success());
+    let help = text(&out.stdout);
+    for command in ["serve", "migrate", "check-config", "create-user", "create-token"] {
+        let line = help
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{command} ")))
+            .unwrap_or_else(|| panic!("{command} missing from --help:\n{help}"));
+        assert!(line.trim().len() > command.len() + 5, "{command} has a description: {line:?}");
+    }
+}
+
+/// Each bad configuration stops the program with one line naming key, value and source.
+#[test]
+fn bad_configuration_is_one_clear_line() {
+    struct Case {
+        env: &'static [(&'static str, &'static str)],
+        dotenv: Option<&'static str>,
+        toml: Option<&'static str>,
+        expect: &'static [&'static str],
+    }
+    let cases = [
+        Case { env: &[("WORK_START_TIME", "8am")], dotenv: None, toml: None, expect: &["WORK_START_TIME", "8am", "environment variable"] },
+        Case { env: &[("CRM_API_URL", "ftp://x")], dotenv: None, toml: None, expect: &["CRM_API_URL", "ftp://x", "environment variable"] },
+        Case { env: &[], dotenv: Some("WORK_START_TIME=8am\n"), toml: None, expect: &["WORK_START_TIME", "8am", ".env file"] },
+        Case { env: &[], dotenv: None, toml: Some("[crm]\napi_url = \"ftp://x\"\n"), expect: &["crm.api_url", "ftp://x", "bridge.toml"] },
+        Case { env: &[], dotenv: None, toml: Some("[shift\nwork_start_time = 8\n"), expect: &["bridge.toml", "not valid TOML"] },
+    ];
+    for case in cases {
+        let dir = tempfile::tempdir().expect("dir");
+        if let Some(dotenv) = case.dotenv {
+            std::fs::write(dir.path().join(".env"), dotenv).expect("write .env");
+        }
+        if let Some(toml) = case.toml {
+            std::fs::write(dir.path().join("bridge.toml"), toml).expect("write toml");
+        }
+        let mut command = bridge_command(dir.path());
+        command.arg("check-config").envs(case.env.iter().copied());
+        let out = run(&mut command);
+        let stderr = text(&out.stderr);
+        assert!(!out.status.success(), "non-zero exit for {:?}", case.expect);
+        assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"), "{stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+        for needle in case.expect {
+            assert!(stderr.contains(needle), "{stderr:?} should name {needle:?}");
+        }
+    }
+}
+
+#[test]
+fn valid_configuration_checks_out() {
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(dir.path().join(".env"), "CRM_API_TOKEN=very-secret-token\nTIME_ZONE=Africa/Nairobi\n").expect("write");
+    let out = run(bridge_command(dir.path()).arg("check-config"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let all = text(&out.stdout) + &text(&out.stderr);
+    assert!(all.contains("Africa/Nairobi"));
+    assert!(!all.contains("very-secret-token"), "secrets stay hidden");
+}
+
+#[test]
+fn celery_broker_url_is_ignored_with_a_notice() {
+    let dir = tempfile::tempdir().expect("dir");
+    let out = run(bridge_command(dir.path()).arg("check-config").env("CELERY_BROKER_URL", "redis://localhost:6379/0"));
+    assert!(out.status.success());
+    let notices: Vec<String> =
+        text(&out.stderr).lines().filter(|l| l.contains("CELERY_BROKER_URL")).map(str::to_owned).collect();
+    assert_eq!(notices.len(), 1, "{notices:?}");
+}
+
+/// A running `serve` child process, killed if a test fails.
+struct Server {
+    child: Child,
+    base_url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `serve --listen 127.0.0.1:0` and reads the chosen address from its log.
+fn start_server(dir: &std::path::Path, database_url: &str) -> Server {
+    let mut child = bridge_command(dir)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("DATABASE_URL", database_url)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("serve starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                let _ = tx.send(rest.split_whitespace().next().unwrap_or_default().to_owned());
+            }
+        }
+    });
+    let address = rx.recv_timeout(Duration::from_secs(60)).expect("server reports its address");
+    Server { child, base_url: format!("http://{address}") }
+}
+
+fn create_account_and_token(dir: &std::path::Path, database_url: &str) -> String {
+    let mut create = bridge_command(dir)
+        .args(["create-user", "--username", "admin", "--password-stdin", "--superuser"])
+        .env("DATABASE_URL", database_url)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("create-user");
+    create.stdin.take().expect("stdin").write_all(b"a long enough password\n").expect("write password");
+    let out = create.wait_with_output().expect("create-user finishes");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let out = run(bridge_command(dir).args(["create-token", "--username", "admin"]).env("DATABASE_URL", database_url));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let token = stdout.trim_end().lines().last().expect("token line").to_owned();
+    assert!(token.starts_with("zkb_") && !token.contains(' '), "token alone on the last line: {token:?}");
+    token
+}
+
+async fn serve_answers_ready(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let dir = db.dir.path().to_path_buf();
+    let database_url = db.database_url();
+
+    let out = run(bridge_command(&dir).arg("migrate").env("DATABASE_URL", &database_url));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let token = create_account_and_token(&dir, &database_url);
+
+    let mut server = start_server(&dir, &database_url);
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match client.get(format!("{}/readyz", server.base_url)).send().await {
+            Ok(r) if r.status() == 200 => break,
+            _ if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(50)).await,
+            other => panic!("/readyz never answered 200: {other:?}"),
+        }
+    }
+    let me = client.get(format!("{}/api/v1/me", server.base_url)).bearer_auth(&token).send().await.expect("me");
+    assert_eq!(me.status(), 200);
+
+    // SIGTERM ends the server cleanly.
+    let status = Command::new("kill").args(["-TERM", &server.child.id().to_string()]).status().expect("kill");
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let exit = loop {
+        if let Some(exit) = server.child.try_wait().expect("wait") {
+            break exit;
+        }
+        assert!(Instant::now() < deadline, "server did not stop on SIGTERM");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(exit.success(), "clean exit: {exit:?}");
+}
+
+#[tokio::test]
+async fn serve_answers_ready_on_sqlite() {
+    serve_answers_ready(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn serve_answers_ready_on_postgres() {
+    serve_answers_ready(Backend::Postgres).await;
+}
+
+#[test]
+fn sqlite_is_the_default_and_lives_in_the_data_folder() {
+    let dir = tempfile::tempdir().expect("dir");
+    let out = run(bridge_command(dir.path()).arg("migrate"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(dir.path().join("data").join("bridge.db").exists());
+}
+
+/// The shipped examples document every key and must themselves be valid.
+#[test]
+fn shipped_example_files_are_valid() {
+    let root = bridge_e2e::workspace_root();
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::copy(root.join(".env.example"), dir.path().join(".env")).expect("copy .env.example");
+    std::fs::copy(root.join("bridge.example.toml"), dir.path().join("bridge.toml")).expect("copy toml");
+    let out = run(bridge_command(dir.path()).arg("check-config"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let documented = std::fs::read_to_string(root.join(".env.example")).expect("read") +
+        &std::fs::read_to_string(root.join("bridge.example.toml")).expect("read");
+    for (name, _) in attendance_bridge::config::sources::ENV_KEYS {
+        assert!(documented.contains(name), "{name} is documented in the example files");
+    }
+}
