@@ -10,6 +10,7 @@
 
 pub mod auth;
 pub mod domain;
+pub mod pipeline;
 pub mod cli;
 pub mod config;
 pub mod store;

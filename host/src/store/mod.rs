@@ -9,6 +9,7 @@
 
 mod connect;
 pub mod devices;
+pub mod jobs;
 mod error;
 pub mod punches;
 pub mod schema;

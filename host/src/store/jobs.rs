@@ -1,0 +1,235 @@
+//! Job schedules (`job_schedules`) and their run history (`job_runs`).
+//!
+//! A tick is claimed with one conditional `UPDATE`: it succeeds only when the job is due, not paused and
+//! not leased to another instance, and it moves `next_run_at` forward in the same statement. Both
+//! backends execute that atomically (PostgreSQL re-checks the condition after a concurrent update
+//! commits; SQLite serialises writers), so a tick runs once however many instances share the database.
+
+use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection as _, RunQueryDsl};
+
+use super::schema::{job_runs, job_schedules};
+use super::{Store, StoreError, now_utc};
+
+/// A job's schedule as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = job_schedules)]
+pub struct JobSchedule {
+    /// Job name (`poll_devices`, …).
+    pub name: String,
+    /// Run every this many seconds…
+    pub interval_seconds: Option<i32>,
+    /// …or once a day at this `HH:MM` site time.
+    pub daily_at: Option<String>,
+    /// Paused jobs are skipped until resumed.
+    pub paused: bool,
+    /// When the next tick is due, UTC; `None` = now.
+    pub next_run_at: Option<NaiveDateTime>,
+    /// The instance running it now, if any.
+    pub lease_owner: Option<String>,
+    /// Until when that instance holds it, UTC.
+    pub lease_until: Option<NaiveDateTime>,
+    /// Last change, UTC.
+    pub updated_at: NaiveDateTime,
+}
+
+/// One recorded run of a job.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = job_runs)]
+pub struct JobRun {
+    /// Row id.
+    pub id: i64,
+    /// Job name.
+    pub job_name: String,
+    /// The instance that ran it.
+    pub instance: String,
+    /// Start, UTC.
+    pub started_at: NaiveDateTime,
+    /// End, UTC; `None` while running (or if the instance died).
+    pub finished_at: Option<NaiveDateTime>,
+    /// `running`, `ok` or `failed`.
+    pub outcome: String,
+    /// JSON object of figures (`{"devices": 3, "punches": 120}`).
+    pub counts: String,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+/// Every schedule, by name.
+///
+/// # Errors
+/// When the query fails.
+pub async fn list(store: &Store) -> Result<Vec<JobSchedule>, StoreError> {
+    crate::with_conn!(store, |conn| {
+        job_schedules::table.order(job_schedules::name).select(JobSchedule::as_select()).load(conn).await.map_err(StoreError::from)
+    })
+}
+
+/// Claims the due tick of `job` for `instance`: returns whether this instance won it.
+///
+/// `next_run_at` becomes `next`, and the lease lasts until `lease_until`; a crashed instance's lease
+/// simply runs out.
+///
+/// # Errors
+/// When the query fails.
+pub async fn claim_tick(
+    store: &Store,
+    job: &str,
+    instance: &str,
+    now: DateTime<Utc>,
+    next: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let now = now.naive_utc();
+    crate::with_conn!(store, |conn| {
+        let claimed = diesel::update(
+            job_schedules::table
+                .filter(job_schedules::name.eq(job))
+                .filter(job_schedules::paused.eq(false))
+                .filter(job_schedules::next_run_at.is_null().or(job_schedules::next_run_at.le(now)))
+                .filter(job_schedules::lease_until.is_null().or(job_schedules::lease_until.lt(now))),
+        )
+        .set((
+            job_schedules::lease_owner.eq(instance),
+            job_schedules::lease_until.eq(lease_until.naive_utc()),
+            job_schedules::next_run_at.eq(next.naive_utc()),
+        ))
+        .execute(conn)
+        .await?;
+        Ok(claimed == 1)
+    })
+}
+
+/// Extends `instance`'s lease on `job` while a long run is still going; false if the lease was lost.
+///
+/// # Errors
+/// When the query fails.
+pub async fn renew_lease(store: &Store, job: &str, instance: &str, until: DateTime<Utc>) -> Result<bool, StoreError> {
+    crate::with_conn!(store, |conn| {
+        let renewed = diesel::update(
+            job_schedules::table.filter(job_schedules::name.eq(job)).filter(job_schedules::lease_owner.eq(instance)),
+        )
+        .set(job_schedules::lease_until.eq(until.naive_utc()))
+        .execute(conn)
+        .await?;
+        Ok(renewed == 1)
+    })
+}
+
+/// Gives the lease back after a run (only if `instance` still holds it).
+///
+/// # Errors
+/// When the query fails.
+pub async fn release(store: &Store, job: &str, instance: &str) -> Result<(), StoreError> {
+    crate::with_conn!(store, |conn| {
+        diesel::update(job_schedules::table.filter(job_schedules::name.eq(job)).filter(job_schedules::lease_owner.eq(instance)))
+            .set((job_schedules::lease_owner.eq(None::<String>), job_schedules::lease_until.eq(None::<NaiveDateTime>)))
+            .execute(conn)
+            .await
+            .map(drop)
+            .map_err(StoreError::from)
+    })
+}
+
+/// Changes a schedule: a new interval (clears any daily time), pause or resume, or "run now".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScheduleChange {
+    /// Run every this many seconds from now on.
+    pub interval_seconds: Option<u32>,
+    /// Pause (`Some(true)`) or resume (`Some(false)`).
+    pub paused: Option<bool>,
+    /// Make the next tick due immediately.
+    pub run_now: bool,
+}
+
+/// Applies `change` to `job`; the scheduler picks it up at its next look, no restart needed.
+///
+/// # Errors
+/// [`StoreError::NotFound`] for an unknown job.
+pub async fn update_schedule(store: &Store, job: &str, change: &ScheduleChange) -> Result<(), StoreError> {
+    let now = now_utc();
+    let updated = crate::with_conn!(store, |conn| {
+        conn.transaction::<usize, StoreError, _>(async |conn| {
+            let target = job_schedules::table.filter(job_schedules::name.eq(job));
+            let mut updated = diesel::update(target).set(job_schedules::updated_at.eq(now)).execute(conn).await?;
+            if let Some(seconds) = change.interval_seconds {
+                let seconds = i32::try_from(seconds).map_err(|_| StoreError::Invalid("interval too long".into()))?;
+                updated = diesel::update(target)
+                    .set((
+                        job_schedules::interval_seconds.eq(Some(seconds)),
+                        job_schedules::daily_at.eq(None::<String>),
+                        job_schedules::next_run_at.eq(now + TimeDelta::seconds(i64::from(seconds))),
+                    ))
+                    .execute(conn)
+                    .await?;
+            }
+            if let Some(paused) = change.paused {
+                updated = diesel::update(target).set(job_schedules::paused.eq(paused)).execute(conn).await?;
+            }
+            if change.run_now {
+                updated = diesel::update(target).set(job_schedules::next_run_at.eq(now)).execute(conn).await?;
+            }
+            Ok(updated)
+        })
+        .await
+    })?;
+    if updated == 0 { Err(StoreError::NotFound(format!("job {job:?}"))) } else { Ok(()) }
+}
+
+/// Records that `instance` started `job`; returns the run's id.
+///
+/// # Errors
+/// When the query fails.
+pub async fn start_run(store: &Store, job: &str, instance: &str, at: DateTime<Utc>) -> Result<i64, StoreError> {
+    let values = (
+        job_runs::job_name.eq(job),
+        job_runs::instance.eq(instance),
+        job_runs::started_at.eq(at.naive_utc()),
+        job_runs::outcome.eq("running"),
+    );
+    crate::with_conn!(store, |conn| {
+        diesel::insert_into(job_runs::table).values(values).returning(job_runs::id).get_result(conn).await.map_err(StoreError::from)
+    })
+}
+
+/// Records how a run ended: `counts` (a JSON object) on success, `error` on failure.
+///
+/// # Errors
+/// When the query fails.
+pub async fn finish_run(
+    store: &Store,
+    run: i64,
+    at: DateTime<Utc>,
+    counts: &serde_json::Value,
+    error: Option<&str>,
+) -> Result<(), StoreError> {
+    let outcome = if error.is_some() { "failed" } else { "ok" };
+    crate::with_conn!(store, |conn| {
+        diesel::update(job_runs::table.find(run))
+            .set((
+                job_runs::finished_at.eq(at.naive_utc()),
+                job_runs::outcome.eq(outcome),
+                job_runs::counts.eq(counts.to_string()),
+                job_runs::error.eq(error),
+            ))
+            .execute(conn)
+            .await
+            .map(drop)
+            .map_err(StoreError::from)
+    })
+}
+
+/// The latest runs, newest first, optionally of one job.
+///
+/// # Errors
+/// When the query fails.
+pub async fn recent_runs(store: &Store, job: Option<&str>, limit: i64) -> Result<Vec<JobRun>, StoreError> {
+    crate::with_conn!(store, |conn| {
+        let mut query = job_runs::table.select(JobRun::as_select()).order(job_runs::id.desc()).limit(limit).into_boxed();
+        if let Some(job) = job {
+            query = query.filter(job_runs::job_name.eq(job));
+        }
+        query.load(conn).await.map_err(StoreError::from)
+    })
+}
