@@ -8,7 +8,7 @@ use rand::RngCore as _;
 
 use crate::auth;
 use crate::config::Config;
-use crate::store::{self, Store, users};
+use crate::store::users;
 
 #[derive(Debug, Args)]
 pub(super) struct CreateUserArgs {
@@ -31,13 +31,6 @@ pub(super) struct CreateTokenArgs {
     /// What the token is for, shown in token lists
     #[arg(long, default_value = "cli")]
     name: String,
-}
-
-async fn open(config: &Config) -> anyhow::Result<Store> {
-    let url = config.database();
-    let store = Store::open(&url, 2).await?;
-    store::run_migrations(&url).await?;
-    Ok(store)
 }
 
 pub(super) async fn create_user(config: &Config, args: CreateUserArgs) -> anyhow::Result<()> {
@@ -63,7 +56,7 @@ pub(super) async fn create_user(config: &Config, args: CreateUserArgs) -> anyhow
     let hash = tokio::task::spawn_blocking(move || auth::hash_password(&password).map(|h| (h, password)))
         .await
         .context("password hashing task failed")??;
-    let store = open(config).await?;
+    let store = super::open_store(config).await?;
     let user = users::create(&store, &username, &hash.0, args.superuser).await?;
     println!("created {} {:?}", if user.is_superuser { "superuser" } else { "user" }, user.username);
     if generated {
@@ -73,7 +66,7 @@ pub(super) async fn create_user(config: &Config, args: CreateUserArgs) -> anyhow
 }
 
 pub(super) async fn create_token(config: &Config, args: CreateTokenArgs) -> anyhow::Result<()> {
-    let store = open(config).await?;
+    let store = super::open_store(config).await?;
     let Some(user) = users::find_by_username(&store, &args.username).await? else {
         bail!("no user {:?}; create it first with `attendance-bridge create-user`", args.username);
     };

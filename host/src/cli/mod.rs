@@ -4,6 +4,9 @@
 //! line on stderr and a non-zero exit, never a panic), sets up logging, and dispatches.
 
 mod accounts;
+mod devices;
+mod jobs;
+mod rosters;
 mod serve;
 
 use std::path::PathBuf;
@@ -41,6 +44,21 @@ enum Command {
     CreateUser(accounts::CreateUserArgs),
     /// Create an API token for an account; prints the token alone on the last line
     CreateToken(accounts::CreateTokenArgs),
+    /// Register, list, enable, disable or remove time clocks
+    #[command(subcommand)]
+    Devices(devices::DevicesCommand),
+    /// List background jobs; pause, resume or re-time them without a restart
+    #[command(subcommand)]
+    Jobs(jobs::JobsCommand),
+    /// Manage shift templates
+    #[command(subcommand)]
+    Shifts(rosters::ShiftsCommand),
+    /// Manage who works which shift (weekly patterns and per-date entries)
+    #[command(subcommand)]
+    Roster(rosters::RosterCommand),
+    /// Manage holidays
+    #[command(subcommand)]
+    Holidays(rosters::HolidaysCommand),
 }
 
 /// Parses the command line and runs the chosen subcommand.
@@ -84,7 +102,21 @@ async fn dispatch(command: Command, loaded: Loaded) -> anyhow::Result<()> {
         Command::CheckConfig => check_config(&config),
         Command::CreateUser(args) => accounts::create_user(&config, args).await,
         Command::CreateToken(args) => accounts::create_token(&config, args).await,
+        Command::Devices(command) => devices::run(&config, command).await,
+        Command::Jobs(command) => jobs::run(&config, command).await,
+        Command::Shifts(command) => rosters::shifts(&config, command).await,
+        Command::Roster(command) => rosters::roster(&config, command).await,
+        Command::Holidays(command) => rosters::holidays(&config, command).await,
     }
+}
+
+/// Opens the configured database, applying pending migrations first (commands never run on an
+/// outdated schema).
+pub(super) async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    let url = config.database();
+    let store = Store::open(&url, 2).await?;
+    store::run_migrations(&url).await?;
+    Ok(store)
 }
 
 async fn migrate(config: &Config) -> anyhow::Result<()> {

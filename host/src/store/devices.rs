@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection as _, RunQueryDsl};
 
 use super::schema::devices;
 use super::{Store, StoreError, now_utc};
@@ -36,6 +36,16 @@ pub struct Device {
     pub created_at: NaiveDateTime,
     /// When the row last changed, UTC.
     pub updated_at: NaiveDateTime,
+    /// The instance polling it now, if any.
+    pub poll_lease_owner: Option<String>,
+    /// Until when that instance holds the poll, UTC.
+    pub poll_lease_until: Option<NaiveDateTime>,
+    /// The latest instant the device has fully delivered, UTC.
+    pub watermark_at: Option<NaiveDateTime>,
+    /// Device clock minus bridge clock at the last poll, seconds.
+    pub clock_offset_s: Option<i32>,
+    /// Whether a real-time event subscription is kept open.
+    pub live_mode: bool,
 }
 
 /// What it takes to register a device.
@@ -120,5 +130,97 @@ pub async fn record_sync(store: &Store, id: DeviceId, at: DateTime<Utc>, error: 
         }
         .map(drop)
         .map_err(StoreError::from)
+    })
+}
+
+/// One device by id.
+///
+/// # Errors
+/// [`StoreError::NotFound`] when there is no such device.
+pub async fn get(store: &Store, id: DeviceId) -> Result<Device, StoreError> {
+    crate::with_conn!(store, |conn| {
+        devices::table.find(id).select(Device::as_select()).first(conn).await.optional().map_err(StoreError::from)
+    })?
+    .ok_or_else(|| StoreError::NotFound(format!("device {id}")))
+}
+
+/// Enables or disables polling of a device.
+///
+/// # Errors
+/// [`StoreError::NotFound`] when there is no such device.
+pub async fn set_enabled(store: &Store, id: DeviceId, enabled: bool) -> Result<(), StoreError> {
+    let now = now_utc();
+    let changed = crate::with_conn!(store, |conn| {
+        diesel::update(devices::table.find(id))
+            .set((devices::enabled.eq(enabled), devices::updated_at.eq(now)))
+            .execute(conn)
+            .await
+            .map_err(StoreError::from)
+    })?;
+    if changed == 0 { Err(StoreError::NotFound(format!("device {id}"))) } else { Ok(()) }
+}
+
+/// Removes a device that has no stored punches; a device with history can only be disabled, so no
+/// punch ever loses the device it came from.
+///
+/// # Errors
+/// [`StoreError::NotFound`], or [`StoreError::Invalid`] when punches refer to it.
+pub async fn remove(store: &Store, id: DeviceId) -> Result<(), StoreError> {
+    use super::schema::raw_punches;
+    crate::with_conn!(store, |conn| {
+        conn.transaction::<(), StoreError, _>(async |conn| {
+            let punches: i64 =
+                raw_punches::table.filter(raw_punches::device_id.eq(id)).count().get_result(conn).await?;
+            if punches > 0 {
+                return Err(StoreError::Invalid(format!(
+                    "device {id} has {punches} stored punches; disable it instead of removing it"
+                )));
+            }
+            let removed = diesel::delete(devices::table.find(id)).execute(conn).await?;
+            if removed == 0 { Err(StoreError::NotFound(format!("device {id}"))) } else { Ok(()) }
+        })
+        .await
+    })
+}
+
+/// Claims the right to poll `id` until `until`; false when another instance holds it.
+///
+/// One conditional UPDATE, atomic on both backends: a device is polled by one instance at a time.
+///
+/// # Errors
+/// When the query fails.
+pub async fn claim_poll(
+    store: &Store,
+    id: DeviceId,
+    instance: &str,
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let now = now.naive_utc();
+    crate::with_conn!(store, |conn| {
+        let claimed = diesel::update(
+            devices::table
+                .find(id)
+                .filter(devices::poll_lease_until.is_null().or(devices::poll_lease_until.lt(now)).or(devices::poll_lease_owner.eq(instance))),
+        )
+        .set((devices::poll_lease_owner.eq(instance), devices::poll_lease_until.eq(until.naive_utc())))
+        .execute(conn)
+        .await?;
+        Ok(claimed == 1)
+    })
+}
+
+/// Gives back a poll lease.
+///
+/// # Errors
+/// When the query fails.
+pub async fn release_poll(store: &Store, id: DeviceId, instance: &str) -> Result<(), StoreError> {
+    crate::with_conn!(store, |conn| {
+        diesel::update(devices::table.find(id).filter(devices::poll_lease_owner.eq(instance)))
+            .set((devices::poll_lease_owner.eq(None::<String>), devices::poll_lease_until.eq(None::<NaiveDateTime>)))
+            .execute(conn)
+            .await
+            .map(drop)
+            .map_err(StoreError::from)
     })
 }

@@ -9,9 +9,11 @@
 
 mod connect;
 pub mod devices;
+pub mod employees;
 pub mod jobs;
 mod error;
 pub mod punches;
+pub mod rosters;
 pub mod schema;
 pub mod users;
 

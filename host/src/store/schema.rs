@@ -14,6 +14,11 @@ diesel::table! {
         last_error -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        poll_lease_owner -> Nullable<Text>,
+        poll_lease_until -> Nullable<Timestamp>,
+        watermark_at -> Nullable<Timestamp>,
+        clock_offset_s -> Nullable<Integer>,
+        live_mode -> Bool,
     }
 }
 
@@ -115,6 +120,72 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    employees (id) {
+        id -> BigInt,
+        employee_code -> Text,
+        name -> Nullable<Text>,
+        default_shift -> Nullable<Text>,
+        weekly_shift -> Nullable<Text>,
+        weekly_days -> Text,
+        active -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    shift_templates (code) {
+        code -> Text,
+        name -> Text,
+        start_time -> Text,
+        end_time -> Text,
+        early_in_window_min -> Integer,
+        late_out_window_min -> Integer,
+        late_in_outlier_min -> Integer,
+        early_out_outlier_min -> Integer,
+        late_grace_min -> Integer,
+        early_grace_min -> Integer,
+        dedup_window_s -> Integer,
+        min_span_min -> Integer,
+        overtime_min_min -> Integer,
+        absent_below_min -> Integer,
+        half_day_below_min -> Integer,
+        rounding_interval_min -> Nullable<Integer>,
+        rounding_mode -> Nullable<Text>,
+        settle_min -> Integer,
+        unscheduled_day_boundary -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    roster_entries (employee_code, work_date) {
+        employee_code -> Text,
+        work_date -> Date,
+        shift_code -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    holidays (holiday_date) {
+        holiday_date -> Date,
+        name -> Text,
+    }
+}
+
 diesel::joinable!(raw_punches -> devices (device_id));
 diesel::joinable!(api_tokens -> users (user_id));
-diesel::allow_tables_to_appear_in_same_query!(devices, raw_punches, processed_attendance, users, api_tokens, job_schedules, job_runs);
+diesel::allow_tables_to_appear_in_same_query!(
+    devices,
+    raw_punches,
+    processed_attendance,
+    users,
+    api_tokens,
+    job_schedules,
+    job_runs,
+    employees,
+    shift_templates,
+    roster_entries,
+    holidays,
+);

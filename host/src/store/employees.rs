@@ -1,0 +1,106 @@
+//! Employees (`employees`): names learned from the devices, and each person's shift pattern.
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use super::schema::employees;
+use super::{Store, StoreError, now_utc};
+use crate::domain::EmployeeId;
+
+/// An employee as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = employees)]
+pub struct Employee {
+    /// Row id.
+    pub id: i64,
+    /// The user id on the time clocks.
+    #[diesel(column_name = employee_code)]
+    pub code: EmployeeId,
+    /// Name, as the device or an admin gave it.
+    pub name: Option<String>,
+    /// Template for unrostered days (off-days and holidays are grouped with it).
+    pub default_shift: Option<String>,
+    /// Template worked on `weekly_days`.
+    pub weekly_shift: Option<String>,
+    /// Comma-separated weekdays (`mon,tue,…`) the weekly template applies to.
+    pub weekly_days: String,
+    /// Inactive people are kept for history but not processed.
+    pub active: bool,
+    /// Created, UTC.
+    pub created_at: chrono::NaiveDateTime,
+    /// Last change, UTC.
+    pub updated_at: chrono::NaiveDateTime,
+}
+
+/// Records names reported by a device: new people are added, known ones get the device's name
+/// only when they have none yet (an admin's correction is never overwritten). Returns how many were new.
+///
+/// # Errors
+/// When the database fails.
+pub async fn upsert_names(store: &Store, people: &[(EmployeeId, Option<String>)]) -> Result<usize, StoreError> {
+    let now = now_utc();
+    crate::with_conn!(store, |conn| {
+        let mut added = 0;
+        for (code, name) in people {
+            added += diesel::insert_into(employees::table)
+                .values((
+                    employees::employee_code.eq(code),
+                    employees::name.eq(name),
+                    employees::created_at.eq(now),
+                    employees::updated_at.eq(now),
+                ))
+                .on_conflict_do_nothing()
+                .execute(conn)
+                .await?;
+            if let Some(name) = name.as_deref().filter(|n| !n.trim().is_empty()) {
+                diesel::update(employees::table.filter(employees::employee_code.eq(code)).filter(employees::name.is_null()))
+                    .set((employees::name.eq(name), employees::updated_at.eq(now)))
+                    .execute(conn)
+                    .await?;
+            }
+        }
+        Ok(added)
+    })
+}
+
+/// Every employee, by code.
+///
+/// # Errors
+/// When the query fails.
+pub async fn list(store: &Store) -> Result<Vec<Employee>, StoreError> {
+    crate::with_conn!(store, |conn| {
+        employees::table.order(employees::employee_code).select(Employee::as_select()).load(conn).await.map_err(StoreError::from)
+    })
+}
+
+/// Sets a person's default template and weekly pattern (creating the employee if needed).
+///
+/// # Errors
+/// When the database fails.
+pub async fn set_pattern(
+    store: &Store,
+    code: &EmployeeId,
+    default_shift: Option<&str>,
+    weekly_shift: Option<&str>,
+    weekly_days: &str,
+) -> Result<(), StoreError> {
+    let now = now_utc();
+    crate::with_conn!(store, |conn| {
+        diesel::insert_into(employees::table)
+            .values((employees::employee_code.eq(code), employees::created_at.eq(now), employees::updated_at.eq(now)))
+            .on_conflict_do_nothing()
+            .execute(conn)
+            .await?;
+        diesel::update(employees::table.filter(employees::employee_code.eq(code)))
+            .set((
+                employees::default_shift.eq(default_shift),
+                employees::weekly_shift.eq(weekly_shift),
+                employees::weekly_days.eq(weekly_days),
+                employees::updated_at.eq(now),
+            ))
+            .execute(conn)
+            .await
+            .map(drop)
+            .map_err(StoreError::from)
+    })
+}
