@@ -6,14 +6,17 @@
 //! - [`config`] reads the layered configuration; [`auth`] hashes passwords and API tokens.
 //! - [`store`] is the database (SQLite or PostgreSQL behind the same functions); it knows no HTTP or jobs.
 //!
+//! - [`pipeline`] runs the scheduled jobs; [`server`] wires everything into one process.
+//!
 //! [`serve`] is the whole server as a function, so tests start the real application on `127.0.0.1:0`.
 
 pub mod auth;
 pub mod domain;
 pub mod pipeline;
+pub mod server;
 pub mod cli;
 pub mod config;
 pub mod store;
 pub mod web;
 
-pub use web::serve;
+pub use server::serve;

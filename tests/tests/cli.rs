@@ -102,7 +102,12 @@ impl Drop for Server {
 
 /// Starts `serve --listen 127.0.0.1:0` and reads the chosen address from its log.
 fn start_server(dir: &std::path::Path, database_url: &str) -> Server {
-    let mut child = bridge_command(dir)
+    start_server_with(bridge_command(dir), database_url)
+}
+
+/// Starts `serve --listen 127.0.0.1:0` from a prepared command.
+fn start_server_with(mut command: Command, database_url: &str) -> Server {
+    let mut child = command
         .args(["serve", "--listen", "127.0.0.1:0"])
         .env("DATABASE_URL", database_url)
         .stdout(Stdio::null())
@@ -211,4 +216,29 @@ fn shipped_example_files_are_valid() {
     for (name, _) in attendance_bridge::config::sources::ENV_KEYS {
         assert!(documented.contains(name), "{name} is documented in the example files");
     }
+}
+
+#[tokio::test]
+async fn a_second_server_on_one_sqlite_file_is_refused() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let dir = db.dir.path().to_path_buf();
+    let _first = start_server(&dir, &db.database_url());
+    let second = run(bridge_command(&dir).args(["serve", "--listen", "127.0.0.1:0"]).env("DATABASE_URL", db.database_url()));
+    assert!(!second.status.success());
+    let stderr = text(&second.stderr);
+    assert!(stderr.contains("another attendance-bridge instance is already serving"), "{stderr}");
+    assert!(!stderr.contains("panicked"));
+}
+
+#[tokio::test]
+async fn a_worker_answers_only_the_probes() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let dir = db.dir.path().to_path_buf();
+    let mut command = bridge_command(&dir);
+    command.env("BRIDGE_ROLE", "worker");
+    let server = start_server_with(command, &db.database_url());
+    let ready = reqwest::get(format!("{}/readyz", server.base_url)).await.expect("readyz");
+    assert_eq!(ready.status(), 200);
+    let api = reqwest::get(format!("{}/api/v1/me", server.base_url)).await.expect("api");
+    assert_eq!(api.status(), 404, "the API is served by web processes only");
 }

@@ -4,16 +4,22 @@ use std::net::SocketAddr;
 
 use clap::Args;
 
-use crate::config::Config;
+use crate::config::{Config, Role};
 
 #[derive(Debug, Args)]
 pub(super) struct ServeArgs {
     /// Address to listen on [default: BRIDGE_LISTEN or 127.0.0.1:8000]
     #[arg(long, value_name = "ADDR")]
     listen: Option<SocketAddr>,
+    /// What to run: all, web (HTTP only) or worker (jobs only) [default: BRIDGE_ROLE or all]
+    #[arg(long, value_enum)]
+    role: Option<Role>,
 }
 
-pub(super) async fn run(config: Config, args: ServeArgs) -> anyhow::Result<()> {
+pub(super) async fn run(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
+    if let Some(role) = args.role {
+        config.role = role;
+    }
     let address = args.listen.unwrap_or(config.listen);
     let listener = tokio::net::TcpListener::bind(address)
         .await

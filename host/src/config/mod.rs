@@ -44,6 +44,10 @@ pub struct Config {
     pub database_pool_size: u32,
     /// Address the web server and API listen on (`BRIDGE_LISTEN`); `serve --listen` overrides it.
     pub listen: SocketAddr,
+    /// What `serve` runs (`BRIDGE_ROLE`): `all`, `web` (HTTP only) or `worker` (jobs only);
+    /// `serve --role` overrides it. Split roles let operators run the dashboard and the device work
+    /// on different machines against one PostgreSQL.
+    pub role: Role,
     /// Folder for the SQLite file, the compiled-plugin cache and other local state (`BRIDGE_DATA_DIR`).
     pub data_dir: PathBuf,
     /// `text` for people, `json` for log collectors (`LOG_FORMAT`).
@@ -70,6 +74,7 @@ impl Default for Config {
             database_url: None,
             database_pool_size: 8,
             listen: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            role: Role::All,
             data_dir: PathBuf::from("data"),
             log_format: LogFormat::Text,
             devices: DeviceSettings::default(),
@@ -78,6 +83,30 @@ impl Default for Config {
             email: EmailSettings::default(),
             celery_broker_url: None,
         }
+    }
+}
+
+/// Which parts of the bridge a `serve` process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// HTTP and background jobs.
+    All,
+    /// HTTP only: dashboard, API, push endpoints.
+    Web,
+    /// Background jobs only (the HTTP listener answers the health probes).
+    Worker,
+}
+
+impl Role {
+    /// Whether this process serves the dashboard and API.
+    pub fn runs_web(self) -> bool {
+        matches!(self, Role::All | Role::Web)
+    }
+
+    /// Whether this process runs scheduled jobs.
+    pub fn runs_jobs(self) -> bool {
+        matches!(self, Role::All | Role::Worker)
     }
 }
 

@@ -22,6 +22,7 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("DATABASE_URL", "database_url"),
     ("DATABASE_POOL_SIZE", "database_pool_size"),
     ("BRIDGE_LISTEN", "listen"),
+    ("BRIDGE_ROLE", "role"),
     ("BRIDGE_DATA_DIR", "data_dir"),
     ("LOG_FORMAT", "log_format"),
     ("ZKTECO_DEFAULT_PORT", "devices.default_port"),

@@ -233,3 +233,16 @@ pub async fn recent_runs(store: &Store, job: Option<&str>, limit: i64) -> Result
         query.load(conn).await.map_err(StoreError::from)
     })
 }
+
+/// Deletes finished run records that started before `before`; returns how many went.
+///
+/// # Errors
+/// When the query fails.
+pub async fn delete_runs_before(store: &Store, before: DateTime<Utc>) -> Result<usize, StoreError> {
+    crate::with_conn!(store, |conn| {
+        diesel::delete(job_runs::table.filter(job_runs::started_at.lt(before.naive_utc())).filter(job_runs::finished_at.is_not_null()))
+            .execute(conn)
+            .await
+            .map_err(StoreError::from)
+    })
+}

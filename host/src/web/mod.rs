@@ -1,7 +1,7 @@
 //! The HTTP edge: the axum application, its shared state, and [`serve`].
 //!
 //! Handlers stay thin: they parse, call into the layers below, and map errors through [`AppError`].
-//! Each area has its own module with a `router()`; [`app`] merges them.
+//! Each area has its own module with a `router()`; [`app`] merges them. [`crate::serve`] runs it.
 
 mod api;
 mod auth;
@@ -10,14 +10,11 @@ mod health;
 mod hosts;
 mod pages;
 
-use std::future::Future;
 use std::sync::Arc;
 
 use axum::Router;
-use tokio::net::TcpListener;
-
 use crate::config::Config;
-use crate::store::{self, Store};
+use crate::store::Store;
 pub use auth::Authenticated;
 pub use error::AppError;
 
@@ -41,6 +38,11 @@ impl std::ops::Deref for AppState {
     }
 }
 
+/// Only `/healthz` and `/readyz`: what a `worker` process answers so supervisors can watch it.
+pub fn probes_only(state: AppState) -> Router {
+    Router::new().merge(health::router()).with_state(state)
+}
+
 /// The whole HTTP application, without a socket (tests may drive it with `tower::ServiceExt::oneshot`).
 pub fn app(state: AppState) -> Router {
     Router::new()
@@ -50,30 +52,4 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), hosts::check_host))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
-}
-
-/// Opens the database, applies migrations, and serves HTTP on `listener` until `shutdown` completes.
-///
-/// This is the server as a library call: the binary passes its configured address and a signal
-/// future; tests pass `127.0.0.1:0` and a channel.
-///
-/// # Errors
-/// When the database cannot be opened or migrated, or the listener fails.
-pub async fn serve(
-    config: Config,
-    listener: TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    let url = config.database();
-    let store = Store::open(&url, config.database_pool_size).await?;
-    let report = store::run_migrations(&url).await?;
-    if !report.applied.is_empty() {
-        tracing::info!(applied = ?report.applied, "database migrated");
-    }
-    let address = listener.local_addr()?;
-    tracing::info!(%address, database = store.backend_name(), "attendance bridge listening on http://{address}");
-    let state = AppState(Arc::new(App { config, store }));
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await?;
-    tracing::info!("attendance bridge stopped");
-    Ok(())
 }

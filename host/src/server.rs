@@ -1,0 +1,85 @@
+//! The server process as a library call: [`serve`] wires storage, the scheduled jobs and the HTTP
+//! application together according to the configured role, and runs until told to stop.
+
+use std::fs::File;
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, DatabaseUrl};
+use crate::pipeline::{self, Scheduler};
+use crate::store::{self, Store};
+use crate::web::{self, App, AppState};
+
+/// Opens the database, applies migrations, starts the jobs (roles `all`, `worker`) and serves HTTP on
+/// `listener` until `shutdown` completes; then lets jobs in progress finish.
+///
+/// The binary passes its configured address and a signal future; tests pass `127.0.0.1:0` and a channel.
+///
+/// # Errors
+/// When the database cannot be opened or migrated, another instance already serves the same SQLite
+/// file, or the listener fails.
+pub async fn serve(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let url = config.database();
+    let _instance_lock = lock_sqlite_instance(&url)?;
+    let store = Store::open(&url, config.database_pool_size).await?;
+    let report = store::run_migrations(&url).await?;
+    if !report.applied.is_empty() {
+        tracing::info!(applied = ?report.applied, "database migrated");
+    }
+
+    let stop_jobs = CancellationToken::new();
+    let jobs = config.role.runs_jobs().then(|| {
+        let scheduler = pipeline::standard_jobs(&store, &config)
+            .into_iter()
+            .fold(Scheduler::new(store.clone(), instance_name(), config.time_zone.0), Scheduler::with_job);
+        tokio::spawn(scheduler.run(stop_jobs.clone()))
+    });
+
+    let address = listener.local_addr()?;
+    tracing::info!(%address, database = store.backend_name(), role = ?config.role, "attendance bridge listening on http://{address}");
+    let runs_web = config.role.runs_web();
+    let state = AppState(Arc::new(App { config, store }));
+    let router = if runs_web { web::app(state) } else { web::probes_only(state) };
+    let served = axum::serve(listener, router).with_graceful_shutdown(shutdown).await;
+
+    stop_jobs.cancel();
+    if let Some(jobs) = jobs {
+        let _ = jobs.await;
+    }
+    served?;
+    tracing::info!("attendance bridge stopped");
+    Ok(())
+}
+
+/// A name for this process among the instances sharing a database: host, process id, random suffix.
+fn instance_name() -> String {
+    let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_owned()).unwrap_or_else(|_| "host".into());
+    format!("{host}:{}:{:04x}", std::process::id(), rand::random::<u16>())
+}
+
+/// On SQLite only one `serve` may run per database file: the scheduler's leases would work, but two
+/// processes writing one file over a network share is how SQLite files get corrupted, and PostgreSQL
+/// is the supported way to run several instances. The lock is held until the returned file drops.
+fn lock_sqlite_instance(url: &DatabaseUrl) -> anyhow::Result<Option<File>> {
+    let DatabaseUrl::Sqlite(path) = url else { return Ok(None) };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let lock_path = path.with_extension("db.serve-lock");
+    let file = File::options().create(true).truncate(false).write(true).open(&lock_path)?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another attendance-bridge instance is already serving {} (SQLite runs a single instance; use PostgreSQL to run several)",
+            path.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => Err(e.into()),
+    }
+}
