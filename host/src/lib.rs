@@ -14,8 +14,10 @@ pub mod auth;
 pub mod domain;
 pub mod pipeline;
 pub mod server;
+pub mod simulator;
 pub mod cli;
 pub mod config;
+pub mod device;
 pub mod store;
 pub mod web;
 

@@ -33,14 +33,7 @@ on_both_backends!(
 );
 
 fn new_device(name: &str) -> NewDevice {
-    NewDevice {
-        name: name.into(),
-        address: Some("127.0.0.1".into()),
-        port: 4370,
-        comm_key: 0,
-        serial_number: None,
-        time_zone: None,
-    }
+    NewDevice::pull(name, "127.0.0.1", 4370, 0)
 }
 
 fn punch(device: attendance_bridge::domain::DeviceId, user: &str, h: u32, m: u32, s: u32) -> NewPunch {

@@ -6,18 +6,25 @@ use clap::Subcommand;
 use crate::config::Config;
 use crate::domain::DeviceId;
 use crate::store::Store;
-use crate::store::devices::{self, Device, NewDevice};
+use crate::device::push::PushCommand;
+use crate::store::devices::{self, Device, NewDevice, Transport};
 
 #[derive(Debug, Subcommand)]
 pub(super) enum DevicesCommand {
-    /// Register a device polled over the ZK protocol
+    /// Register a device: polled over the ZK protocol (--ip), or a push terminal (--serial SN --push)
     Add {
         /// A unique name ("Main entrance")
         #[arg(long)]
         name: String,
-        /// Host name or IP address of the device
-        #[arg(long)]
-        ip: String,
+        /// Host name or IP address of a polled device
+        #[arg(long, required_unless_present = "push")]
+        ip: Option<String>,
+        /// Serial number (required for push terminals)
+        #[arg(long, required_if_eq("push", "true"))]
+        serial: Option<String>,
+        /// The device pushes over HTTP (ADMS "Cloud Server" set to this bridge); registered approved
+        #[arg(long, conflicts_with = "ip")]
+        push: bool,
         /// Port [default: ZKTECO_DEFAULT_PORT]
         #[arg(long)]
         port: Option<u16>,
@@ -45,23 +52,88 @@ pub(super) enum DevicesCommand {
         /// Device id or name
         device: String,
     },
+    /// Approve a push terminal that registered itself (its kept data becomes processable)
+    Approve {
+        /// Serial number
+        serial: String,
+    },
+    /// Queue a command for a push terminal; it runs at the device's next poll
+    Command {
+        /// Device id, name or serial number
+        device: String,
+        #[command(subcommand)]
+        command: PushCommandArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(super) enum PushCommandArg {
+    /// Set the device clock to the bridge's time in the device's zone
+    SetTime,
+    /// Ask the device to upload its attendance for a date range again
+    Resend {
+        /// First day (YYYY-MM-DD)
+        #[arg(long)]
+        from: chrono::NaiveDate,
+        /// Last day (YYYY-MM-DD)
+        #[arg(long)]
+        to: chrono::NaiveDate,
+    },
+    /// Restart the device
+    Reboot,
+    /// Ask the device to report its information
+    Info,
 }
 
 pub(super) async fn run(config: &Config, command: DevicesCommand) -> anyhow::Result<()> {
     let store = super::open_store(config).await?;
     match command {
-        DevicesCommand::Add { name, ip, port, comm_key, time_zone } => {
+        DevicesCommand::Add { name, ip, serial, push, port, comm_key, time_zone } => {
             let name = name.trim().to_owned();
-            if name.is_empty() || ip.trim().is_empty() {
-                bail!("--name and --ip must not be empty");
+            if name.is_empty() {
+                bail!("--name must not be empty");
             }
             if let Some(tz) = &time_zone {
                 tz.parse::<chrono_tz::Tz>().map_err(|_| anyhow::anyhow!("--time-zone {tz:?} is not an IANA time zone"))?;
             }
-            let port = port.unwrap_or(config.devices.default_port);
-            let new = NewDevice { name, address: Some(ip.trim().to_owned()), port, comm_key, serial_number: None, time_zone };
+            let serial = serial.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+            let new = match (push, ip.as_deref().map(str::trim)) {
+                (true, _) => {
+                    let serial = serial.context("--push needs --serial")?;
+                    NewDevice { time_zone, ..NewDevice::push(&name, &serial, true) }
+                }
+                (false, Some(ip)) if !ip.is_empty() => {
+                    let port = port.unwrap_or(config.devices.default_port);
+                    NewDevice { time_zone, serial_number: serial, ..NewDevice::pull(&name, ip, port, comm_key) }
+                }
+                _ => bail!("--ip must not be empty"),
+            };
             let device = devices::insert(&store, &new).await?;
-            println!("added device {:?} (id {}) at {}:{}", device.name, device.id, ip.trim(), port);
+            println!("added device {:?} (id {}): {}", device.name, device.id, describe(&device));
+        }
+        DevicesCommand::Approve { serial } => {
+            let device = devices::approve(&store, serial.trim()).await?;
+            println!("approved {:?} (serial {})", device.name, serial.trim());
+        }
+        DevicesCommand::Command { device, command } => {
+            let device = match devices::find_by_serial(&store, &device).await? {
+                Some(found) => found,
+                None => find(&store, &device).await?,
+            };
+            if device.transport != Transport::Push {
+                bail!("{:?} is polled, not a push terminal; commands are queued for push terminals only", device.name);
+            }
+            let command = match command {
+                PushCommandArg::SetTime => {
+                    let zone = device.time_zone.as_deref().and_then(|tz| tz.parse().ok()).unwrap_or(config.time_zone.0);
+                    PushCommand::SetTime(chrono::Utc::now().with_timezone(&zone).naive_local())
+                }
+                PushCommandArg::Resend { from, to } => PushCommand::Resend { from, to },
+                PushCommandArg::Reboot => PushCommand::Reboot,
+                PushCommandArg::Info => PushCommand::Info,
+            };
+            let id = crate::pipeline::push::queue_command(&store, device.id, &command).await?;
+            println!("queued command {id} for {:?}: {}", device.name, command.to_line());
         }
         DevicesCommand::List => {
             for device in devices::list(&store).await? {
@@ -89,8 +161,15 @@ pub(super) async fn run(config: &Config, command: DevicesCommand) -> anyhow::Res
 
 /// `3  Main entrance  192.0.2.10:4370  enabled  last sync 2025-06-02 08:00 UTC`.
 fn describe(d: &Device) -> String {
-    let address = d.address.as_deref().map_or_else(|| "push".to_owned(), |a| format!("{a}:{}", d.port));
-    let state = if d.enabled { "enabled" } else { "disabled" };
+    let address = match (d.transport, d.address.as_deref()) {
+        (Transport::Pull, Some(a)) => format!("{a}:{}", d.port),
+        _ => format!("push serial {}", d.serial_number.as_deref().unwrap_or("?")),
+    };
+    let state = match (d.approved, d.enabled) {
+        (false, _) => "pending approval",
+        (true, true) => "enabled",
+        (true, false) => "disabled",
+    };
     let sync = d.last_sync_at.map_or_else(|| "never synced".to_owned(), |t| format!("last sync {} UTC", t.format("%Y-%m-%d %H:%M")));
     let error = d.last_error.as_deref().map(|e| format!("  last error: {e}")).unwrap_or_default();
     format!("{}\t{}\t{address}\t{state}\t{sync}{error}", d.id, d.name)

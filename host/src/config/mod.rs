@@ -23,7 +23,7 @@ use serde::Deserialize;
 
 pub use error::ConfigError;
 use sources::FlatVars;
-pub use values::{CommaList, DatabaseUrl, EmailBackend, HttpUrl, TimeZone, WallClock};
+pub use values::{CommaList, DatabaseUrl, EmailBackend, HttpUrl, Networks, TimeZone, WallClock};
 
 /// Everything the bridge can be told, with the defaults a fresh install runs on.
 #[derive(Debug, Clone, Deserialize)]
@@ -60,6 +60,8 @@ pub struct Config {
     pub crm: CrmSettings,
     /// Outlier e-mail alerts.
     pub email: EmailSettings,
+    /// Terminals that push over HTTP (ADMS / iclock).
+    pub push: PushSettings,
     /// Accepted so an old `.env` keeps working, and ignored: scheduling is built in (`CELERY_BROKER_URL`).
     pub celery_broker_url: Option<String>,
 }
@@ -81,6 +83,7 @@ impl Default for Config {
             shift: ShiftSettings::default(),
             crm: CrmSettings::default(),
             email: EmailSettings::default(),
+            push: PushSettings::default(),
             celery_broker_url: None,
         }
     }
@@ -217,6 +220,44 @@ impl Default for EmailSettings {
     }
 }
 
+/// What happens to a push terminal whose serial number the bridge does not know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnknownDevices {
+    /// Register it unapproved: its data is kept but not processed until an admin approves it.
+    Pending,
+    /// Refuse it (403) and keep nothing.
+    Reject,
+}
+
+/// Push (ADMS / iclock) terminals.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PushSettings {
+    /// Unknown serial numbers: `pending` or `reject` (`PUSH_UNKNOWN_DEVICES`).
+    pub unknown_devices: UnknownDevices,
+    /// Source networks allowed on `/iclock/…`, comma-separated CIDRs; empty = any (`PUSH_ALLOWED_NETWORKS`).
+    pub allowed_networks: Networks,
+    /// Largest upload accepted, bytes (`PUSH_MAX_BODY_BYTES`).
+    pub max_body_bytes: u32,
+    /// Seconds terminals wait between command polls (`PUSH_POLL_DELAY_SECONDS`).
+    pub poll_delay_seconds: u32,
+    /// An extra listener serving only `/iclock/…`, to expose to devices alone (`PUSH_LISTEN`).
+    pub listen: Option<SocketAddr>,
+}
+
+impl Default for PushSettings {
+    fn default() -> Self {
+        Self {
+            unknown_devices: UnknownDevices::Pending,
+            allowed_networks: Networks::default(),
+            max_body_bytes: 4 << 20,
+            poll_delay_seconds: 10,
+            listen: None,
+        }
+    }
+}
+
 /// Where to look for configuration; [`ConfigSources::standard`] is what the binary uses.
 #[derive(Debug, Clone)]
 pub struct ConfigSources {
@@ -302,6 +343,12 @@ impl Config {
         }
         if self.database_pool_size == 0 {
             return invalid("database_pool_size", "0".into(), "must be at least 1");
+        }
+        if self.push.max_body_bytes < 1024 {
+            return invalid("push.max_body_bytes", self.push.max_body_bytes.to_string(), "must be at least 1024");
+        }
+        if self.push.poll_delay_seconds == 0 {
+            return invalid("push.poll_delay_seconds", "0".into(), "must be at least 1 second");
         }
         if self.crm.sync_batch_size == 0 {
             return invalid("crm.sync_batch_size", "0".into(), "must be at least 1");

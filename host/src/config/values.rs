@@ -177,6 +177,33 @@ impl<'de> Deserialize<'de> for EmailBackend {
     }
 }
 
+/// Source networks in CIDR form (`192.168.1.0/24`, `10.0.0.5/32`), as a TOML array or comma-separated.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Networks(pub Vec<ipnet::IpNet>);
+
+impl Networks {
+    /// Whether `ip` may connect: an empty list allows everyone.
+    pub fn allows(&self, ip: std::net::IpAddr) -> bool {
+        self.0.is_empty() || self.0.iter().any(|net| net.contains(&ip))
+    }
+}
+
+impl<'de> Deserialize<'de> for Networks {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let items = CommaList::deserialize(d)?;
+        items
+            .0
+            .iter()
+            .map(|item| {
+                item.parse::<ipnet::IpNet>()
+                    .or_else(|_| item.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| de::Error::invalid_value(Unexpected::Str(item), &"networks like 192.168.1.0/24"))
+            })
+            .collect::<Result<_, _>>()
+            .map(Networks)
+    }
+}
+
 /// A list written either as a TOML array or as one comma-separated string (`ALLOWED_HOSTS=a,b`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(transparent)]

@@ -4,6 +4,7 @@
 //! each job decides *what* it does.
 
 pub mod cleanup;
+pub mod push;
 pub mod scheduler;
 
 use std::sync::Arc;

@@ -46,6 +46,59 @@ pub struct Device {
     pub clock_offset_s: Option<i32>,
     /// Whether a real-time event subscription is kept open.
     pub live_mode: bool,
+    /// How the device talks to the bridge.
+    pub transport: Transport,
+    /// Whether an admin approved it; data from unapproved devices is kept but not processed.
+    pub approved: bool,
+    /// The last ATTLOG stamp a push device sent and the bridge stored.
+    pub attlog_stamp: Option<String>,
+    /// The last OPERLOG stamp a push device sent and the bridge stored.
+    pub operlog_stamp: Option<String>,
+    /// The last request from a push device, UTC.
+    pub last_seen_at: Option<NaiveDateTime>,
+}
+
+/// Whether the bridge pulls from the device (ZK protocol) or the device pushes (ADMS over HTTP).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, diesel::FromSqlRow, diesel::AsExpression)]
+#[diesel(sql_type = diesel::sql_types::Text)]
+pub enum Transport {
+    /// The bridge connects to the device on port 4370.
+    Pull,
+    /// The device calls the bridge's `/iclock/…` endpoints.
+    Push,
+}
+
+impl Transport {
+    fn as_str(self) -> &'static str {
+        match self {
+            Transport::Pull => "pull",
+            Transport::Push => "push",
+        }
+    }
+}
+
+impl<DB> diesel::deserialize::FromSql<diesel::sql_types::Text, DB> for Transport
+where
+    DB: diesel::backend::Backend,
+    String: diesel::deserialize::FromSql<diesel::sql_types::Text, DB>,
+{
+    fn from_sql(bytes: DB::RawValue<'_>) -> diesel::deserialize::Result<Self> {
+        match String::from_sql(bytes)?.as_str() {
+            "pull" => Ok(Transport::Pull),
+            "push" => Ok(Transport::Push),
+            other => Err(format!("unknown device transport {other:?}").into()),
+        }
+    }
+}
+
+impl<DB> diesel::serialize::ToSql<diesel::sql_types::Text, DB> for Transport
+where
+    DB: diesel::backend::Backend,
+    str: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
+{
+    fn to_sql<'b>(&'b self, out: &mut diesel::serialize::Output<'b, '_, DB>) -> diesel::serialize::Result {
+        self.as_str().to_sql(out)
+    }
 }
 
 /// What it takes to register a device.
@@ -63,6 +116,40 @@ pub struct NewDevice {
     pub serial_number: Option<String>,
     /// IANA zone override.
     pub time_zone: Option<String>,
+    /// Pull (ZK protocol) or push (ADMS).
+    pub transport: Transport,
+    /// Approved by an admin (unknown push serials start unapproved).
+    pub approved: bool,
+}
+
+impl NewDevice {
+    /// A pulled device at `address:port`, approved.
+    pub fn pull(name: &str, address: &str, port: u16, comm_key: u32) -> Self {
+        Self {
+            name: name.to_owned(),
+            address: Some(address.to_owned()),
+            port,
+            comm_key,
+            serial_number: None,
+            time_zone: None,
+            transport: Transport::Pull,
+            approved: true,
+        }
+    }
+
+    /// A push device known by its serial number.
+    pub fn push(name: &str, serial: &str, approved: bool) -> Self {
+        Self {
+            name: name.to_owned(),
+            address: None,
+            port: 0,
+            comm_key: 0,
+            serial_number: Some(serial.to_owned()),
+            time_zone: None,
+            transport: Transport::Push,
+            approved,
+        }
+    }
 }
 
 /// Registers a device.
@@ -80,6 +167,8 @@ pub async fn insert(store: &Store, new: &NewDevice) -> Result<Device, StoreError
         devices::comm_key.eq(comm_key),
         devices::serial_number.eq(&new.serial_number),
         devices::time_zone.eq(&new.time_zone),
+        devices::transport.eq(new.transport),
+        devices::approved.eq(new.approved),
         devices::created_at.eq(now),
         devices::updated_at.eq(now),
     );
@@ -95,7 +184,11 @@ pub async fn insert(store: &Store, new: &NewDevice) -> Result<Device, StoreError
         Err(StoreError::Query(diesel::result::Error::DatabaseError(
             diesel::result::DatabaseErrorKind::UniqueViolation,
             _,
-        ))) => Err(StoreError::AlreadyExists(format!("device {:?}", new.name))),
+        ))) => Err(StoreError::AlreadyExists(format!(
+            "device {:?}{}",
+            new.name,
+            new.serial_number.as_deref().map(|sn| format!(" or serial {sn}")).unwrap_or_default()
+        ))),
         other => other,
     }
 }
@@ -222,5 +315,110 @@ pub async fn release_poll(store: &Store, id: DeviceId, instance: &str) -> Result
             .await
             .map(drop)
             .map_err(StoreError::from)
+    })
+}
+
+/// The device with this serial number, if any.
+///
+/// # Errors
+/// When the query fails.
+pub async fn find_by_serial(store: &Store, serial: &str) -> Result<Option<Device>, StoreError> {
+    crate::with_conn!(store, |conn| {
+        devices::table
+            .filter(devices::serial_number.eq(serial))
+            .select(Device::as_select())
+            .first(conn)
+            .await
+            .optional()
+            .map_err(StoreError::from)
+    })
+}
+
+/// The push device with this serial, registering it unapproved (named `pending <serial>`) when it is
+/// new. Two first requests racing each other end up with the same single row.
+///
+/// # Errors
+/// When the database fails.
+pub async fn find_or_register_push(store: &Store, serial: &str) -> Result<Device, StoreError> {
+    if let Some(device) = find_by_serial(store, serial).await? {
+        return Ok(device);
+    }
+    let now = now_utc();
+    crate::with_conn!(store, |conn| {
+        diesel::insert_into(devices::table)
+            .values((
+                devices::name.eq(format!("pending {serial}")),
+                devices::serial_number.eq(serial),
+                devices::port.eq(0),
+                devices::transport.eq(Transport::Push),
+                devices::approved.eq(false),
+                devices::created_at.eq(now),
+                devices::updated_at.eq(now),
+            ))
+            .on_conflict_do_nothing()
+            .execute(conn)
+            .await
+            .map(drop)
+            .map_err(StoreError::from)
+    })?;
+    find_by_serial(store, serial).await?.ok_or_else(|| StoreError::NotFound(format!("device with serial {serial}")))
+}
+
+/// Approves a device (by serial); its stored data becomes eligible for processing.
+///
+/// # Errors
+/// [`StoreError::NotFound`] for an unknown serial.
+pub async fn approve(store: &Store, serial: &str) -> Result<Device, StoreError> {
+    let now = now_utc();
+    let changed = crate::with_conn!(store, |conn| {
+        diesel::update(devices::table.filter(devices::serial_number.eq(serial)))
+            .set((devices::approved.eq(true), devices::enabled.eq(true), devices::updated_at.eq(now)))
+            .execute(conn)
+            .await
+            .map_err(StoreError::from)
+    })?;
+    if changed == 0 {
+        return Err(StoreError::NotFound(format!("device with serial {serial}")));
+    }
+    find_by_serial(store, serial).await?.ok_or_else(|| StoreError::NotFound(format!("device with serial {serial}")))
+}
+
+/// Which push table a stamp belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StampTable {
+    /// Attendance records.
+    AttLog,
+    /// Operation log (and user records riding in it).
+    OperLog,
+}
+
+/// Records a push device's request: when it was seen and, after a table upload was stored, its stamp.
+/// A failed download leaves the stamp alone, so the device sends the same records again.
+///
+/// # Errors
+/// When the query fails.
+pub async fn record_push(
+    store: &Store,
+    id: DeviceId,
+    stamp: Option<(StampTable, &str)>,
+    error: Option<&str>,
+) -> Result<(), StoreError> {
+    let now = now_utc();
+    crate::with_conn!(store, |conn| {
+        let target = devices::table.find(id);
+        diesel::update(target).set((devices::last_seen_at.eq(now), devices::updated_at.eq(now))).execute(conn).await?;
+        match stamp {
+            Some((StampTable::AttLog, stamp)) => {
+                diesel::update(target).set(devices::attlog_stamp.eq(stamp)).execute(conn).await?;
+            }
+            Some((StampTable::OperLog, stamp)) => {
+                diesel::update(target).set(devices::operlog_stamp.eq(stamp)).execute(conn).await?;
+            }
+            None => {}
+        }
+        if let Some(error) = error {
+            diesel::update(target).set(devices::last_error.eq(error)).execute(conn).await?;
+        }
+        Ok(())
     })
 }

@@ -8,6 +8,7 @@
 //! Storage knows nothing of HTTP or jobs: it takes and returns plain values from [`crate::domain`].
 
 mod connect;
+pub mod device_commands;
 pub mod devices;
 pub mod employees;
 pub mod jobs;

@@ -19,6 +19,25 @@ diesel::table! {
         watermark_at -> Nullable<Timestamp>,
         clock_offset_s -> Nullable<Integer>,
         live_mode -> Bool,
+        transport -> Text,
+        approved -> Bool,
+        attlog_stamp -> Nullable<Text>,
+        operlog_stamp -> Nullable<Text>,
+        last_seen_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    device_commands (id) {
+        id -> BigInt,
+        device_id -> BigInt,
+        command -> Text,
+        status -> Text,
+        return_code -> Nullable<Integer>,
+        result -> Nullable<Text>,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+        done_at -> Nullable<Timestamp>,
     }
 }
 
@@ -175,6 +194,7 @@ diesel::table! {
 }
 
 diesel::joinable!(raw_punches -> devices (device_id));
+diesel::joinable!(device_commands -> devices (device_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
     devices,
@@ -188,4 +208,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     shift_templates,
     roster_entries,
     holidays,
+    device_commands,
 );

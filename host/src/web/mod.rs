@@ -8,6 +8,7 @@ mod auth;
 mod error;
 mod health;
 mod hosts;
+mod iclock;
 mod pages;
 
 use std::sync::Arc;
@@ -29,6 +30,16 @@ pub struct App {
     pub config: Config,
     /// The database.
     pub store: Store,
+    /// Ingestion from push terminals.
+    pub push: crate::pipeline::push::PushIngest,
+}
+
+impl App {
+    /// The shared parts, built from configuration and an open store.
+    pub fn new(config: Config, store: Store) -> Self {
+        let push = crate::pipeline::push::PushIngest::new(store.clone(), &config);
+        Self { config, store, push }
+    }
 }
 
 impl std::ops::Deref for AppState {
@@ -43,13 +54,22 @@ pub fn probes_only(state: AppState) -> Router {
     Router::new().merge(health::router()).with_state(state)
 }
 
+/// Only the push endpoints (and probes), for a listener exposed to devices alone (`PUSH_LISTEN`).
+pub fn push_only(state: AppState) -> Router {
+    Router::new().merge(health::router()).merge(iclock::router(&state)).with_state(state)
+}
+
 /// The whole HTTP application, without a socket (tests may drive it with `tower::ServiceExt::oneshot`).
 pub fn app(state: AppState) -> Router {
-    Router::new()
-        .merge(health::router())
+    // Terminals address the bridge by IP: the push endpoints sit outside the ALLOWED_HOSTS check.
+    let browser_facing = Router::new()
         .merge(pages::router())
         .nest("/api/v1", api::router())
-        .layer(axum::middleware::from_fn_with_state(state.clone(), hosts::check_host))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), hosts::check_host));
+    Router::new()
+        .merge(health::router())
+        .merge(iclock::router(&state))
+        .merge(browser_facing)
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -1,0 +1,300 @@
+//! The ADMS ("iclock") push protocol: the text formats terminals send and the commands they accept.
+//!
+//! In push mode the terminal is the HTTP client. It fetches its options (`GET /iclock/cdata?options=all`),
+//! uploads tables as tab-separated lines (`POST /iclock/cdata?table=ATTLOG`), polls for commands
+//! (`GET /iclock/getrequest`, answered with `C:<id>:<command>` lines) and reports their results
+//! (`POST /iclock/devicecmd`, `ID=<id>&Return=<code>&CMD=<name>` lines). This module parses and
+//! formats those messages; it knows nothing of HTTP or storage. Parsing never fails as a whole: each
+//! bad line is reported with its number and the good lines are kept.
+
+use std::fmt;
+
+use chrono::{Datelike as _, NaiveDate, NaiveDateTime, Timelike as _};
+
+use crate::domain::{EmployeeId, WallTime};
+
+/// One attendance line from an `ATTLOG` upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushPunch {
+    /// The employee's number on the device (`PIN`).
+    pub employee: EmployeeId,
+    /// Device-local wall time, as written.
+    pub time: WallTime,
+    /// Punch state (0 in, 1 out, 2 break-out, 3 break-in, 4 OT-in, 5 OT-out).
+    pub state: u8,
+    /// Verification method (0 password, 1 fingerprint, 4 card, 15 face…).
+    pub verify: u8,
+}
+
+/// A line that could not be used, with its 1-based number and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineError {
+    /// 1-based line number in the body.
+    pub line: usize,
+    /// What was wrong.
+    pub reason: String,
+}
+
+impl fmt::Display for LineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}", self.line, self.reason)
+    }
+}
+
+/// Parses an `ATTLOG` body: `PIN \t YYYY-MM-DD HH:MM:SS \t state \t verify \t workcode …` per line.
+pub fn parse_attlog(body: &str) -> (Vec<PushPunch>, Vec<LineError>) {
+    let mut punches = Vec::new();
+    let mut errors = Vec::new();
+    for (index, raw) in body.lines().enumerate() {
+        let line = raw.trim_end_matches('\r');
+        if line.trim().is_empty() {
+            continue;
+        }
+        match parse_attlog_line(line) {
+            Ok(punch) => punches.push(punch),
+            Err(reason) => errors.push(LineError { line: index + 1, reason }),
+        }
+    }
+    (punches, errors)
+}
+
+fn parse_attlog_line(line: &str) -> Result<PushPunch, String> {
+    let fields: Vec<&str> = line.split('\t').map(str::trim).collect();
+    let pin = fields.first().copied().unwrap_or_default();
+    if pin.is_empty() || pin.len() > 24 || !pin.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(format!("bad user id {pin:?}"));
+    }
+    let stamp = fields.get(1).copied().ok_or("missing time")?;
+    let time = NaiveDateTime::parse_from_str(stamp, "%Y-%m-%d %H:%M:%S")
+        .map_err(|_| format!("bad time {stamp:?} (expected YYYY-MM-DD HH:MM:SS)"))?;
+    let small = |index: usize, what: &str| -> Result<u8, String> {
+        match fields.get(index).copied().filter(|f| !f.is_empty()) {
+            None => Ok(0),
+            Some(text) => text.parse::<u8>().map_err(|_| format!("bad {what} {text:?}")),
+        }
+    };
+    Ok(PushPunch { employee: EmployeeId(pin.to_owned()), time: WallTime(time), state: small(2, "state")?, verify: small(3, "verify type")? })
+}
+
+/// Parses user records from `USERINFO` (`PIN=1\tName=Ann…`) or `OPERLOG` (`USER PIN=1\tName=Ann…`)
+/// bodies into `(user id, name)`; other OPERLOG lines (operations) are skipped.
+pub fn parse_users(body: &str) -> Vec<(EmployeeId, Option<String>)> {
+    body.lines()
+        .filter_map(|line| {
+            let line = line.trim_end_matches('\r');
+            let rest = line.strip_prefix("USER ").unwrap_or(line);
+            let mut pin = None;
+            let mut name = None;
+            for field in rest.split('\t') {
+                match field.split_once('=') {
+                    Some(("PIN", value)) if !value.trim().is_empty() => pin = Some(value.trim().to_owned()),
+                    Some(("Name", value)) if !value.trim().is_empty() => name = Some(value.trim().to_owned()),
+                    _ => {}
+                }
+            }
+            pin.map(|pin| (EmployeeId(pin), name))
+        })
+        .collect()
+}
+
+/// The outcome of one command, as reported on `/iclock/devicecmd`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandResult {
+    /// The id the bridge gave the command.
+    pub id: i64,
+    /// 0 = done; negative = failed (−1 unsupported, −1002 bad syntax, …).
+    pub return_code: i32,
+    /// The command's name as the device echoes it.
+    pub command: String,
+}
+
+/// Parses `ID=<id>&Return=<code>&CMD=<name>` lines; lines without a usable id and code are skipped.
+pub fn parse_command_results(body: &str) -> Vec<CommandResult> {
+    body.lines()
+        .filter_map(|line| {
+            let mut id = None;
+            let mut code = None;
+            let mut command = String::new();
+            for pair in line.trim_end_matches('\r').split('&') {
+                match pair.split_once('=') {
+                    Some(("ID", v)) => id = v.trim().parse().ok(),
+                    Some(("Return", v)) => code = v.trim().parse().ok(),
+                    Some(("CMD", v)) => command = v.trim().to_owned(),
+                    _ => {}
+                }
+            }
+            Some(CommandResult { id: id?, return_code: code?, command })
+        })
+        .collect()
+}
+
+/// A command the bridge can queue for a push terminal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PushCommand {
+    /// Set the device clock to this local wall time.
+    SetTime(NaiveDateTime),
+    /// Upload attendance again for a date range (inclusive).
+    Resend {
+        /// First day.
+        from: NaiveDate,
+        /// Last day.
+        to: NaiveDate,
+    },
+    /// Restart the terminal.
+    Reboot,
+    /// Report device information.
+    Info,
+}
+
+impl PushCommand {
+    /// The command text after `C:<id>:`.
+    pub fn to_line(&self) -> String {
+        match self {
+            PushCommand::SetTime(t) => format!("SET OPTION DateTime={}", encode_time(*t)),
+            PushCommand::Resend { from, to } => format!(
+                "DATA QUERY ATTLOG StartTime={} 00:00:00\tEndTime={} 23:59:59",
+                from.format("%Y-%m-%d"),
+                to.format("%Y-%m-%d")
+            ),
+            PushCommand::Reboot => "REBOOT".to_owned(),
+            PushCommand::Info => "INFO".to_owned(),
+        }
+    }
+
+    /// Reads a queued command line back (the push simulator executes them).
+    pub fn parse(line: &str) -> Option<PushCommand> {
+        if let Some(value) = line.strip_prefix("SET OPTION DateTime=") {
+            return decode_time(value.trim().parse().ok()?).map(PushCommand::SetTime);
+        }
+        if let Some(rest) = line.strip_prefix("DATA QUERY ATTLOG ") {
+            let mut from = None;
+            let mut to = None;
+            for field in rest.split('\t') {
+                match field.split_once('=') {
+                    Some(("StartTime", v)) => from = NaiveDate::parse_from_str(v.get(..10)?, "%Y-%m-%d").ok(),
+                    Some(("EndTime", v)) => to = NaiveDate::parse_from_str(v.get(..10)?, "%Y-%m-%d").ok(),
+                    _ => {}
+                }
+            }
+            return Some(PushCommand::Resend { from: from?, to: to? });
+        }
+        match line.trim() {
+            "REBOOT" => Some(PushCommand::Reboot),
+            "INFO" => Some(PushCommand::Info),
+            _ => None,
+        }
+    }
+}
+
+/// The terminals' compact time: seconds in a calendar of 12 months × 31 days since 2000-01-01.
+pub fn encode_time(t: NaiveDateTime) -> u32 {
+    let years = u32::try_from(t.year().rem_euclid(100)).unwrap_or(0);
+    let days = (years * 12 + t.month0()) * 31 + t.day0();
+    days * 86_400 + t.num_seconds_from_midnight()
+}
+
+/// Inverse of [`encode_time`]; `None` for a value that names no real date (31 February).
+pub fn decode_time(value: u32) -> Option<NaiveDateTime> {
+    let seconds = value % 86_400;
+    let days = value / 86_400;
+    let day = days % 31 + 1;
+    let month = (days / 31) % 12 + 1;
+    let year = 2000 + i32::try_from(days / 31 / 12).ok()?;
+    NaiveDate::from_ymd_opt(year, month, day)?
+        .and_hms_opt(seconds / 3600, seconds / 60 % 60, seconds % 60)
+}
+
+/// What the handshake tells a terminal: the last stamps stored per table (so it sends only what
+/// the bridge lacks), how often to poll, real-time uploads on, and the site's UTC offset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// Last ATTLOG stamp stored, or `None` to ask for everything.
+    pub attlog_stamp: Option<String>,
+    /// Last OPERLOG stamp stored.
+    pub operlog_stamp: Option<String>,
+    /// Seconds between command polls.
+    pub delay_s: u32,
+    /// The site's UTC offset in minutes, at the time of the handshake.
+    pub utc_offset_min: i32,
+}
+
+impl Options {
+    /// The `text/plain` handshake answer for `serial`.
+    pub fn render(&self, serial: &str) -> String {
+        let mut lines = vec![
+            format!("GET OPTION FROM: {serial}"),
+            format!("ATTLOGStamp={}", self.attlog_stamp.as_deref().unwrap_or("0")),
+            format!("OPERLOGStamp={}", self.operlog_stamp.as_deref().unwrap_or("0")),
+            "ATTPHOTOStamp=0".to_owned(),
+            "ErrorDelay=30".to_owned(),
+            format!("Delay={}", self.delay_s),
+            "TransTimes=00:00;14:05".to_owned(),
+            "TransInterval=1".to_owned(),
+            "TransFlag=TransData AttLog\tOpLog\tEnrollUser\tChgUser".to_owned(),
+            "Realtime=1".to_owned(),
+            "Encrypt=None".to_owned(),
+        ];
+        // Terminals read TimeZone as whole hours: a half-hour zone would be truncated and the clock
+        // shifted, so it is omitted there and the clock is set with SET OPTION DateTime instead.
+        if self.utc_offset_min % 60 == 0 {
+            lines.push(format!("TimeZone={}", self.utc_offset_min / 60));
+        }
+        lines.join("\n") + "\n"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attlog_keeps_good_lines_and_names_bad_ones() {
+        let body = "1001\t2025-06-02 08:57:12\t0\t1\t0\t0\t0\n\
+                    1002\t2025-06-02 25:00:00\t0\t1\n\
+                    \n\
+                    1003\t2025-06-02 17:03:40\t1\t15\r\n\
+                    bad id!\t2025-06-02 17:03:40\t1\t15\n";
+        let (punches, errors) = parse_attlog(body);
+        assert_eq!(punches.len(), 2);
+        assert_eq!(punches[1].employee.0, "1003");
+        assert_eq!((punches[1].state, punches[1].verify), (1, 15));
+        assert_eq!(errors.iter().map(|e| e.line).collect::<Vec<_>>(), [2, 5]);
+        assert!(errors[0].to_string().contains("bad time"));
+    }
+
+    #[test]
+    fn users_from_userinfo_and_operlog() {
+        let users = parse_users("PIN=1\tName=Ann\tPri=0\nUSER PIN=2\tName=Bob\nOPLOG 4\t0\t2025-06-02 08:00:00\nPIN=3\tName=\n");
+        assert_eq!(
+            users,
+            [(EmployeeId("1".into()), Some("Ann".into())), (EmployeeId("2".into()), Some("Bob".into())), (EmployeeId("3".into()), None)]
+        );
+    }
+
+    #[test]
+    fn command_results() {
+        let results = parse_command_results("ID=7&Return=0&CMD=DATA\nID=8&Return=-1002&CMD=REBOOT\ngarbage\n");
+        assert_eq!(results.len(), 2);
+        assert_eq!((results[1].id, results[1].return_code), (8, -1002));
+    }
+
+    #[test]
+    fn commands_round_trip() {
+        let at = NaiveDate::from_ymd_opt(2026, 2, 23).and_then(|d| d.and_hms_opt(16, 30, 5)).expect("time");
+        let day = |d| NaiveDate::from_ymd_opt(2025, 6, d).expect("date");
+        for command in [PushCommand::SetTime(at), PushCommand::Resend { from: day(1), to: day(3) }, PushCommand::Reboot, PushCommand::Info] {
+            assert_eq!(PushCommand::parse(&command.to_line()), Some(command));
+        }
+        assert_eq!(decode_time(encode_time(at)), Some(at));
+    }
+
+    #[test]
+    fn options_name_the_stamps_and_whole_hour_zones_only() {
+        let options = Options { attlog_stamp: Some("9999".into()), operlog_stamp: None, delay_s: 10, utc_offset_min: 180 };
+        let text = options.render("SN1");
+        assert!(text.starts_with("GET OPTION FROM: SN1\n"));
+        assert!(text.contains("ATTLOGStamp=9999\n") && text.contains("OPERLOGStamp=0\n") && text.contains("TimeZone=3\n"));
+        let india = Options { utc_offset_min: 330, ..options };
+        assert!(!india.render("SN1").contains("TimeZone="));
+    }
+}
