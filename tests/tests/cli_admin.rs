@@ -20,7 +20,7 @@ macro_rules! on_both_backends {
     )*};
 }
 
-on_both_backends!(devices_lifecycle, jobs_are_retimed_without_restart, shifts_roster_and_holidays);
+on_both_backends!(push_devices, devices_lifecycle, jobs_are_retimed_without_restart, shifts_roster_and_holidays);
 
 struct Cli {
     db: TestDb,
@@ -112,4 +112,26 @@ async fn shifts_roster_and_holidays(backend: Backend) {
     assert_eq!(cli.ok(&["holidays", "list"]), "2025-12-25\tChristmas\n");
     cli.ok(&["holidays", "remove", "2025-12-25"]);
     cli.fails(&["holidays", "remove", "2025-12-25"], "not found");
+}
+
+async fn push_devices(backend: Backend) {
+    let cli = Cli::new(backend).await;
+    cli.ok(&["devices", "add", "--name", "Lobby", "--serial", "CQZ7232360", "--push"]);
+    cli.fails(&["devices", "add", "--name", "Lobby 2", "--push"], "required arguments");
+    cli.fails(&["devices", "add", "--name", "Lobby 3", "--serial", "CQZ7232360", "--push"], "already exists");
+    assert!(cli.ok(&["devices", "list"]).lines().any(|l| l.contains("Lobby") && l.contains("push serial CQZ7232360") && l.contains("enabled")));
+
+    // A terminal that registered itself is pending until approved.
+    let store = cli.db.store().await;
+    attendance_bridge::store::devices::find_or_register_push(&store, "UNKNOWN42").await.expect("register");
+    assert!(cli.ok(&["devices", "list"]).lines().any(|l| l.contains("UNKNOWN42") && l.contains("pending approval")));
+    cli.ok(&["devices", "approve", "UNKNOWN42"]);
+    assert!(cli.ok(&["devices", "list"]).lines().any(|l| l.contains("UNKNOWN42") && l.contains("enabled")));
+    cli.fails(&["devices", "approve", "NOPE"], "not found");
+
+    let queued = cli.ok(&["devices", "command", "CQZ7232360", "set-time"]);
+    assert!(queued.contains("SET OPTION DateTime="), "{queued}");
+    cli.ok(&["devices", "command", "Lobby", "resend", "--from", "2025-06-01", "--to", "2025-06-03"]);
+    cli.ok(&["devices", "add", "--name", "Pulled", "--ip", "127.0.0.1"]);
+    cli.fails(&["devices", "command", "Pulled", "reboot"], "push terminals only");
 }

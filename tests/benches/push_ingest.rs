@@ -1,0 +1,62 @@
+//! Benchmark: punches per second accepted by the push endpoint from 20 concurrent simulated terminals,
+//! on SQLite and on PostgreSQL. Run with `cargo bench -p bridge-e2e --bench push_ingest`.
+
+use std::time::{Duration, Instant};
+
+use attendance_bridge::simulator::push::{PushConfig, PushTerminal, SimPunch};
+use bridge_e2e::{Backend, TestApp};
+use chrono::{NaiveDate, TimeDelta};
+use tokio_util::sync::CancellationToken;
+
+const TERMINALS: usize = 20;
+const PUNCHES_EACH: usize = 5_000;
+const BATCH: usize = 500;
+
+fn log_for(terminal: usize) -> Vec<SimPunch> {
+    let start = NaiveDate::from_ymd_opt(2025, 1, 1).and_then(|d| d.and_hms_opt(0, 0, 0)).unwrap_or_default();
+    (0..PUNCHES_EACH)
+        .map(|i| SimPunch {
+            pin: format!("{}", 10_000 + terminal * 100 + i % 100),
+            time: start + TimeDelta::seconds(i64::try_from(i * 37).unwrap_or(0)),
+            state: u8::try_from(i % 2).unwrap_or(0),
+            verify: 1,
+        })
+        .collect()
+}
+
+async fn run(backend: Backend) -> (Duration, usize) {
+    let app = TestApp::start(backend).await;
+    let stop = CancellationToken::new();
+    let terminals: Vec<PushTerminal> = (0..TERMINALS)
+        .map(|t| {
+            let mut config = PushConfig::new(&format!("BENCH{t:03}"), &app.base_url);
+            config.batch_size = BATCH;
+            PushTerminal::new(config, log_for(t))
+        })
+        .collect();
+    let started = Instant::now();
+    let tasks: Vec<_> = terminals.iter().map(|t| tokio::spawn(t.clone().run(stop.clone()))).collect();
+    while terminals.iter().any(|t| t.state().acknowledged < PUNCHES_EACH) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let elapsed = started.elapsed();
+    stop.cancel();
+    for task in tasks {
+        let _ = task.await;
+    }
+    let store = app.db.store().await;
+    let stored = usize::try_from(attendance_bridge::store::punches::count(&store).await.unwrap_or(0)).unwrap_or(0);
+    (elapsed, stored)
+}
+
+#[tokio::main]
+async fn main() {
+    println!("push ingestion: {TERMINALS} terminals x {PUNCHES_EACH} punches, batches of {BATCH}");
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let (elapsed, stored) = run(backend).await;
+        let total = TERMINALS * PUNCHES_EACH;
+        assert_eq!(stored, total, "every punch stored once");
+        let rate = total as f64 / elapsed.as_secs_f64();
+        println!("{backend:?}: {total} punches in {:.2} s = {rate:.0} punches/s", elapsed.as_secs_f64());
+    }
+}
