@@ -254,3 +254,23 @@ async fn exactly_once_across_a_bridge_crash(backend: Backend) {
 }
 
 on_both_backends!(exactly_once_across_a_bridge_crash);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_separate_push_listener_serves_only_the_push_endpoints() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let app = TestApp::start_with(Backend::Sqlite, |c| {
+        c.push.listen = Some(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+    })
+    .await;
+    let push_base = format!("http://127.0.0.1:{port}");
+    wait_until("the push listener answers", Duration::from_secs(10), async || {
+        reqwest::get(format!("{push_base}/healthz")).await.is_ok()
+    })
+    .await;
+    let handshake = reqwest::get(format!("{push_base}/iclock/cdata?SN=PORTSN1&options=all")).await.expect("handshake");
+    assert_eq!(handshake.status(), 200);
+    let api = reqwest::get(format!("{push_base}/api/v1/me")).await.expect("api");
+    assert_eq!(api.status(), 404, "the device-facing port serves no dashboard or API");
+    let main = reqwest::get(format!("{}/iclock/cdata?SN=PORTSN1&options=all", app.base_url)).await.expect("main");
+    assert_eq!(main.status(), 200, "the main listener serves the push endpoints too");
+}
