@@ -12,6 +12,7 @@
 
 pub mod auth;
 pub mod domain;
+pub mod notify;
 pub mod pipeline;
 pub mod server;
 pub mod simulator;

@@ -5,9 +5,11 @@
 //!   afterwards). PostgreSQL being unreachable fails the test: it is never skipped.
 //! - [`TestApp`]: the real application served on `127.0.0.1:0` in-process.
 //! - [`bridge_command`]: the real `attendance-bridge` binary, freshly built.
+//! - [`smtp_sink::SmtpSink`]: a local SMTP server that keeps what it receives.
 
 pub mod app;
 pub mod db;
+pub mod smtp_sink;
 
 use std::path::PathBuf;
 use std::process::Command;

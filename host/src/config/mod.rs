@@ -188,7 +188,7 @@ pub struct EmailSettings {
     pub outlier_notifications: bool,
     /// Who receives them (`OUTLIER_EMAIL_RECIPIENTS`, comma-separated).
     pub outlier_recipients: CommaList,
-    /// `smtp`, `console` or `disabled`; Django's dotted class names are accepted (`EMAIL_BACKEND`).
+    /// `smtp`, `console`, `file` or `disabled`; Django's dotted class names are accepted (`EMAIL_BACKEND`).
     pub backend: EmailBackend,
     /// SMTP server (`EMAIL_HOST`).
     pub host: String,
@@ -202,6 +202,8 @@ pub struct EmailSettings {
     pub host_password: Option<SecretString>,
     /// Sender address (`DEFAULT_FROM_EMAIL`).
     pub default_from: String,
+    /// Folder for the `file` backend's `.eml` files [default: `<data_dir>/mail`] (`EMAIL_FILE_PATH`).
+    pub file_path: Option<PathBuf>,
 }
 
 impl Default for EmailSettings {
@@ -216,6 +218,7 @@ impl Default for EmailSettings {
             host_user: None,
             host_password: None,
             default_from: "attendance-bridge@localhost".into(),
+            file_path: None,
         }
     }
 }

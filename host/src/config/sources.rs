@@ -44,6 +44,7 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("EMAIL_HOST_USER", "email.host_user"),
     ("EMAIL_HOST_PASSWORD", "email.host_password"),
     ("DEFAULT_FROM_EMAIL", "email.default_from"),
+    ("EMAIL_FILE_PATH", "email.file_path"),
     ("PUSH_UNKNOWN_DEVICES", "push.unknown_devices"),
     ("PUSH_ALLOWED_NETWORKS", "push.allowed_networks"),
     ("PUSH_MAX_BODY_BYTES", "push.max_body_bytes"),

@@ -160,6 +160,8 @@ pub enum EmailBackend {
     Smtp,
     /// Write messages to the log instead of sending them (Django's console backend).
     Console,
+    /// Write each message as an `.eml` file into `EMAIL_FILE_PATH` (Django's file-based backend).
+    File,
     /// Drop messages.
     Disabled,
 }
@@ -171,8 +173,9 @@ impl<'de> Deserialize<'de> for EmailBackend {
         match s.trim().to_ascii_lowercase().as_str() {
             "smtp" | "django.core.mail.backends.smtp.emailbackend" => Ok(EmailBackend::Smtp),
             "console" | "django.core.mail.backends.console.emailbackend" => Ok(EmailBackend::Console),
+            "file" | "django.core.mail.backends.filebased.emailbackend" => Ok(EmailBackend::File),
             "disabled" | "none" | "off" | "django.core.mail.backends.dummy.emailbackend" => Ok(EmailBackend::Disabled),
-            _ => Err(de::Error::invalid_value(Unexpected::Str(&s), &"smtp, console or disabled")),
+            _ => Err(de::Error::invalid_value(Unexpected::Str(&s), &"smtp, console, file or disabled")),
         }
     }
 }

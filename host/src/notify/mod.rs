@@ -1,0 +1,156 @@
+//! E-mail alerts (outlier digests) through the configured backend: SMTP, the log ("console", as in
+//! Django), `.eml` files in a folder (for tests and dry runs), or nowhere.
+//!
+//! Messages are rendered from `templates/email/<name>/{subject.txt, body.txt, body.html}` (compiled
+//! into the binary) and sent as text + HTML alternatives.
+
+use std::path::PathBuf;
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use minijinja::{Environment, context};
+use secrecy::ExposeSecret as _;
+use serde::Serialize;
+
+use crate::config::{EmailBackend, EmailSettings};
+
+/// Why a message could not be built or sent.
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    /// An address in the configuration is not usable.
+    #[error("e-mail address {0:?} is not valid")]
+    Address(String),
+    /// A template failed to render.
+    #[error("e-mail template: {0}")]
+    Template(#[from] minijinja::Error),
+    /// The message could not be assembled.
+    #[error("e-mail message: {0}")]
+    Message(#[from] lettre::error::Error),
+    /// The SMTP conversation failed.
+    #[error("SMTP: {0}")]
+    Smtp(#[from] lettre::transport::smtp::Error),
+    /// Writing the message file failed.
+    #[error("e-mail file: {0}")]
+    File(#[from] lettre::transport::file::Error),
+}
+
+/// One outlier in a digest: who, which day, why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OutlierLine {
+    /// Employee code.
+    pub employee: String,
+    /// Employee name, when known.
+    pub name: Option<String>,
+    /// Work date, `YYYY-MM-DD`.
+    pub date: String,
+    /// Shift code, if scheduled.
+    pub shift: Option<String>,
+    /// Why it is an outlier (flags or the rule's reason).
+    pub reason: String,
+    /// Clock-in, local time as shown to people.
+    pub clock_in: Option<String>,
+    /// Clock-out, local time as shown to people.
+    pub clock_out: Option<String>,
+}
+
+static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
+    let mut env = Environment::new();
+    for (name, source) in [
+        ("outlier_digest/subject.txt", include_str!("../../../templates/email/outlier_digest/subject.txt")),
+        ("outlier_digest/body.txt", include_str!("../../../templates/email/outlier_digest/body.txt")),
+        ("outlier_digest/body.html", include_str!("../../../templates/email/outlier_digest/body.html")),
+    ] {
+        if let Err(e) = env.add_template(name, source) {
+            tracing::error!(template = name, error = %e, "e-mail template does not compile");
+        }
+    }
+    env
+});
+
+enum Transport {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Console,
+    File(AsyncFileTransport<Tokio1Executor>),
+    Disabled,
+}
+
+/// Sends the bridge's e-mails.
+pub struct Mailer {
+    transport: Transport,
+    from: Mailbox,
+    recipients: Vec<Mailbox>,
+}
+
+impl std::fmt::Debug for Mailer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mailer").field("from", &self.from).field("recipients", &self.recipients).finish_non_exhaustive()
+    }
+}
+
+impl Mailer {
+    /// A mailer for the configured backend. `file_dir` receives `.eml` files for the file backend.
+    ///
+    /// # Errors
+    /// [`NotifyError`] for an unusable address or SMTP settings.
+    pub fn from_settings(settings: &EmailSettings, file_dir: PathBuf) -> Result<Self, NotifyError> {
+        let parse = |a: &str| a.parse::<Mailbox>().map_err(|_| NotifyError::Address(a.to_owned()));
+        let from = parse(&settings.default_from)?;
+        let recipients = settings.outlier_recipients.0.iter().map(|a| parse(a)).collect::<Result<_, _>>()?;
+        let transport = match settings.backend {
+            EmailBackend::Smtp => {
+                // Django's EMAIL_USE_TLS means STARTTLS; without it the conversation is plain (a relay on the LAN).
+                let builder = if settings.use_tls {
+                    AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&settings.host)?
+                } else {
+                    AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&settings.host)
+                };
+                let mut builder = builder.port(settings.port).timeout(Some(Duration::from_secs(30)));
+                if let (Some(user), Some(password)) = (&settings.host_user, &settings.host_password) {
+                    builder = builder.credentials(Credentials::new(user.clone(), password.expose_secret().to_owned()));
+                }
+                Transport::Smtp(builder.build())
+            }
+            EmailBackend::Console => Transport::Console,
+            EmailBackend::File => {
+                let _ = std::fs::create_dir_all(&file_dir);
+                Transport::File(AsyncFileTransport::new(file_dir))
+            }
+            EmailBackend::Disabled => Transport::Disabled,
+        };
+        Ok(Self { transport, from, recipients })
+    }
+
+    /// Sends one digest of `outliers` to the outlier recipients. Returns whether a message went out
+    /// (nothing is sent for an empty list, with no recipients, or with the disabled backend).
+    ///
+    /// # Errors
+    /// [`NotifyError`] when rendering or sending fails.
+    pub async fn send_outlier_digest(&self, outliers: &[OutlierLine], site: &str) -> Result<bool, NotifyError> {
+        if outliers.is_empty() || self.recipients.is_empty() || matches!(self.transport, Transport::Disabled) {
+            return Ok(false);
+        }
+        let ctx = context! { outliers => minijinja::value::Serde(outliers), site };
+        let subject = TEMPLATES.get_template("outlier_digest/subject.txt")?.render(&ctx)?;
+        let text = TEMPLATES.get_template("outlier_digest/body.txt")?.render(&ctx)?;
+        let html = TEMPLATES.get_template("outlier_digest/body.html")?.render(&ctx)?;
+        let mut builder = Message::builder().from(self.from.clone()).subject(subject.trim());
+        for to in &self.recipients {
+            builder = builder.to(to.clone());
+        }
+        let message = builder.multipart(MultiPart::alternative_plain_html(text.clone(), html))?;
+        match &self.transport {
+            Transport::Smtp(smtp) => {
+                smtp.send(message).await?;
+            }
+            Transport::File(file) => {
+                file.send(message).await?;
+            }
+            Transport::Console => tracing::info!(subject = %subject.trim(), "outlier digest (console e-mail backend):\n{text}"),
+            Transport::Disabled => return Ok(false),
+        }
+        Ok(true)
+    }
+}

@@ -1,0 +1,90 @@
+//! Outlier digests through each e-mail backend; SMTP through a real conversation with a local sink.
+
+use attendance_bridge::config::{CommaList, EmailBackend, EmailSettings};
+use attendance_bridge::notify::{Mailer, OutlierLine};
+use bridge_e2e::smtp_sink::SmtpSink;
+
+fn outliers() -> Vec<OutlierLine> {
+    vec![
+        OutlierLine {
+            employee: "1001".into(),
+            name: Some("Ann Lee".into()),
+            date: "2025-06-02".into(),
+            shift: Some("DAY".into()),
+            reason: "in_outlier: clocked in 2 h 40 min late".into(),
+            clock_in: Some("11:40".into()),
+            clock_out: Some("17:05".into()),
+        },
+        OutlierLine {
+            employee: "1002".into(),
+            name: None,
+            date: "2025-06-02".into(),
+            shift: None,
+            reason: "missing_out".into(),
+            clock_in: Some("08:01".into()),
+            clock_out: None,
+        },
+    ]
+}
+
+fn settings(backend: EmailBackend) -> EmailSettings {
+    EmailSettings {
+        outlier_notifications: true,
+        outlier_recipients: CommaList(vec!["hr@example.com".into(), "boss@example.com".into()]),
+        backend,
+        default_from: "bridge@example.com".into(),
+        ..EmailSettings::default()
+    }
+}
+
+#[tokio::test]
+async fn smtp_digest_is_one_message_with_every_outlier() {
+    let sink = SmtpSink::start().await;
+    let mut smtp = settings(EmailBackend::Smtp);
+    smtp.host = "127.0.0.1".into();
+    smtp.port = sink.address.port();
+    let dir = tempfile::tempdir().expect("dir");
+    let mailer = Mailer::from_settings(&smtp, dir.path().join("mail")).expect("mailer");
+
+    assert!(mailer.send_outlier_digest(&outliers(), "Head office").await.expect("sent"));
+    let messages = sink.messages();
+    assert_eq!(messages.len(), 1, "one digest per run");
+    let mail = &messages[0];
+    assert_eq!(mail.from, "bridge@example.com");
+    assert_eq!(mail.to, ["hr@example.com", "boss@example.com"]);
+    assert!(mail.data.contains("Subject: [Attendance Bridge] 2 new attendance outliers"), "{}", mail.data);
+    for needle in ["1001 (Ann Lee), 2025-06-02 DAY: in_outlier", "1002, 2025-06-02: missing_out", "Head office"] {
+        assert!(mail.data.contains(needle), "{needle:?} in {}", mail.data);
+    }
+    assert!(mail.data.contains("text/html"), "HTML alternative too");
+
+    assert!(!mailer.send_outlier_digest(&[], "Head office").await.expect("nothing to send"));
+    assert_eq!(sink.messages().len(), 1, "no outliers, no message");
+}
+
+#[tokio::test]
+async fn file_console_and_disabled_backends() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mail_dir = dir.path().join("mail");
+    let file = Mailer::from_settings(&settings(EmailBackend::File), mail_dir.clone()).expect("mailer");
+    assert!(file.send_outlier_digest(&outliers(), "").await.expect("written"));
+    let written: Vec<_> = std::fs::read_dir(&mail_dir).expect("mail dir").collect();
+    assert_eq!(written.len(), 1);
+
+    let console = Mailer::from_settings(&settings(EmailBackend::Console), mail_dir.clone()).expect("mailer");
+    assert!(console.send_outlier_digest(&outliers(), "").await.expect("logged"));
+    let disabled = Mailer::from_settings(&settings(EmailBackend::Disabled), mail_dir).expect("mailer");
+    assert!(!disabled.send_outlier_digest(&outliers(), "").await.expect("dropped"));
+}
+
+#[tokio::test]
+async fn an_unreachable_smtp_server_is_an_error_not_a_panic() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let mut smtp = settings(EmailBackend::Smtp);
+    smtp.host = "127.0.0.1".into();
+    smtp.port = port;
+    let dir = tempfile::tempdir().expect("dir");
+    let mailer = Mailer::from_settings(&smtp, dir.path().to_path_buf()).expect("mailer");
+    let error = mailer.send_outlier_digest(&outliers(), "").await.expect_err("nobody listens");
+    assert!(error.to_string().starts_with("SMTP"), "{error}");
+}
