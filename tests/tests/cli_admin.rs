@@ -20,7 +20,7 @@ macro_rules! on_both_backends {
     )*};
 }
 
-on_both_backends!(push_devices, devices_lifecycle, jobs_are_retimed_without_restart, shifts_roster_and_holidays);
+on_both_backends!(stats_json, push_devices, devices_lifecycle, jobs_are_retimed_without_restart, shifts_roster_and_holidays);
 
 struct Cli {
     db: TestDb,
@@ -134,4 +134,17 @@ async fn push_devices(backend: Backend) {
     cli.ok(&["devices", "command", "Lobby", "resend", "--from", "2025-06-01", "--to", "2025-06-03"]);
     cli.ok(&["devices", "add", "--name", "Pulled", "--ip", "127.0.0.1"]);
     cli.fails(&["devices", "command", "Pulled", "reboot"], "push terminals only");
+}
+
+async fn stats_json(backend: Backend) {
+    let cli = Cli::new(backend).await;
+    cli.ok(&["devices", "add", "--name", "Gate", "--ip", "127.0.0.1"]);
+    let out = cli.ok(&["stats", "--json"]);
+    assert_eq!(out.lines().count(), 1, "one JSON object: {out}");
+    let stats: serde_json::Value = serde_json::from_str(&out).expect("json");
+    for key in ["devices", "raw_punches", "employees", "processed_days", "outliers", "pending_days"] {
+        assert!(stats[key].is_i64(), "{key} in {stats}");
+    }
+    assert_eq!(stats["devices"], 1);
+    assert_eq!(stats["raw_punches"], 0);
 }

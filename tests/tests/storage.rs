@@ -30,6 +30,7 @@ on_both_backends!(
     wall_times_round_trip_exactly,
     device_names_are_unique,
     users_and_tokens,
+    new_punches_mark_their_days_for_processing,
 );
 
 fn new_device(name: &str) -> NewDevice {
@@ -128,4 +129,35 @@ async fn users_and_tokens(backend: Backend) {
     assert_eq!(owner.map(|u| u.username).as_deref(), Some("admin"));
     let nobody = users::find_by_token_hash(&store, &auth::hash_token("zkb_wrong")).await.expect("lookup");
     assert!(nobody.is_none());
+}
+
+async fn new_punches_mark_their_days_for_processing(backend: Backend) {
+    use attendance_bridge::store::pending;
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    let device = devices::insert(&store, &new_device("Gate")).await.expect("device");
+    // An 01:30 punch may close the night shift that started the day before: both days are marked.
+    let night_out = punch(device.id, "1001", 1, 30, 0);
+    let day_in = punch(device.id, "1002", 9, 0, 0);
+    punches::insert(&store, &[night_out.clone(), day_in]).await.expect("insert");
+    let days: Vec<(String, String)> = pending::list(&store, 100)
+        .await
+        .expect("pending")
+        .into_iter()
+        .map(|d| (d.employee.0, d.work_date.to_string()))
+        .collect();
+    let mut days = days;
+    days.sort();
+    assert_eq!(
+        days,
+        [
+            ("1001".to_owned(), "2025-06-01".to_owned()),
+            ("1001".to_owned(), "2025-06-02".to_owned()),
+            ("1002".to_owned(), "2025-06-01".to_owned()),
+            ("1002".to_owned(), "2025-06-02".to_owned()),
+        ]
+    );
+    // A punch already stored marks nothing new.
+    punches::insert(&store, &[night_out]).await.expect("again");
+    assert_eq!(pending::count(&store).await.expect("count"), 4);
 }

@@ -8,6 +8,7 @@ mod devices;
 mod jobs;
 mod rosters;
 mod serve;
+mod stats;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -59,6 +60,8 @@ enum Command {
     /// Manage holidays
     #[command(subcommand)]
     Holidays(rosters::HolidaysCommand),
+    /// Counts across the pipeline (devices, punches, days, outliers, pending work)
+    Stats(stats::StatsArgs),
 }
 
 /// Parses the command line and runs the chosen subcommand.
@@ -107,6 +110,7 @@ async fn dispatch(command: Command, loaded: Loaded) -> anyhow::Result<()> {
         Command::Shifts(command) => rosters::shifts(&config, command).await,
         Command::Roster(command) => rosters::roster(&config, command).await,
         Command::Holidays(command) => rosters::holidays(&config, command).await,
+        Command::Stats(args) => stats::run(&config, args).await,
     }
 }
 

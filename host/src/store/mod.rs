@@ -13,9 +13,11 @@ pub mod devices;
 pub mod employees;
 pub mod jobs;
 mod error;
+pub mod pending;
 pub mod punches;
 pub mod rosters;
 pub mod schema;
+pub mod stats;
 pub mod users;
 
 use diesel_async::AsyncPgConnection;

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection as _, RunQueryDsl};
 
-use super::schema::raw_punches;
+use super::schema::{pending_days, raw_punches};
 use super::{Store, StoreError, now_utc};
 use crate::domain::{DeviceId, EmployeeId, WallTime};
 
@@ -76,6 +76,32 @@ struct PunchRow<'a> {
     received_at: chrono::NaiveDateTime,
 }
 
+/// The employee-days new punches touch: each punch's local date and the day before (an overnight
+/// shift that started then may end with this punch).
+fn touched_days(new: &[(EmployeeId, WallTime)]) -> std::collections::BTreeSet<(EmployeeId, chrono::NaiveDate)> {
+    new.iter()
+        .flat_map(|(employee, time)| {
+            let day = time.0.date();
+            [Some(day), day.pred_opt()].into_iter().flatten().map(move |d| (employee.clone(), d))
+        })
+        .collect()
+}
+
+/// Marks `days` as needing processing (one statement per day, inside the caller's transaction).
+macro_rules! mark_days {
+    ($conn:expr, $days:expr, $at:expr) => {
+        for (employee, day) in $days {
+            diesel::insert_into(pending_days::table)
+                .values((pending_days::employee_code.eq(&employee), pending_days::work_date.eq(day), pending_days::marked_at.eq($at)))
+                .on_conflict((pending_days::employee_code, pending_days::work_date))
+                .do_update()
+                .set(pending_days::marked_at.eq($at))
+                .execute($conn)
+                .await?;
+        }
+    };
+}
+
 /// Stores `punches` in one transaction, skipping those already stored; returns how many were new.
 ///
 /// All or nothing: a failure part-way leaves none of this call's punches behind, so a caller that
@@ -105,17 +131,26 @@ pub async fn insert(store: &Store, punches: &[NewPunch]) -> Result<usize, StoreE
     let rows = &rows;
     // PostgreSQL takes a chunk per statement; diesel cannot combine a multi-row INSERT with
     // ON CONFLICT on SQLite, where one prepared statement per row inside the transaction is as fast.
+    // Both return the punches that were new, whose days are then marked for processing in the same
+    // transaction: a crash can never leave a stored punch whose day nobody will process.
     match store {
         Store::Sqlite(pool) => {
             let mut pooled = pool.get().await?;
             let conn: &mut super::SqliteConn = &mut pooled;
             conn.transaction::<usize, StoreError, _>(async |conn| {
-                let mut inserted = 0;
+                let mut new = Vec::new();
                 for row in rows {
-                    inserted +=
-                        diesel::insert_into(raw_punches::table).values(row).on_conflict_do_nothing().execute(conn).await?;
+                    let inserted: Option<(EmployeeId, WallTime)> = diesel::insert_into(raw_punches::table)
+                        .values(row)
+                        .on_conflict_do_nothing()
+                        .returning((raw_punches::device_user_id, raw_punches::local_time))
+                        .get_result(conn)
+                        .await
+                        .optional()?;
+                    new.extend(inserted);
                 }
-                Ok(inserted)
+                mark_days!(&mut *conn, touched_days(&new), received_at);
+                Ok(new.len())
             })
             .await
         }
@@ -123,12 +158,18 @@ pub async fn insert(store: &Store, punches: &[NewPunch]) -> Result<usize, StoreE
             let mut pooled = pool.get().await?;
             let conn: &mut diesel_async::AsyncPgConnection = &mut pooled;
             conn.transaction::<usize, StoreError, _>(async |conn| {
-                let mut inserted = 0;
+                let mut new = Vec::new();
                 for chunk in rows.chunks(CHUNK) {
-                    inserted +=
-                        diesel::insert_into(raw_punches::table).values(chunk).on_conflict_do_nothing().execute(conn).await?;
+                    let inserted: Vec<(EmployeeId, WallTime)> = diesel::insert_into(raw_punches::table)
+                        .values(chunk)
+                        .on_conflict_do_nothing()
+                        .returning((raw_punches::device_user_id, raw_punches::local_time))
+                        .get_results(conn)
+                        .await?;
+                    new.extend(inserted);
                 }
-                Ok(inserted)
+                mark_days!(&mut *conn, touched_days(&new), received_at);
+                Ok(new.len())
             })
             .await
         }

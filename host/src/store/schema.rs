@@ -193,6 +193,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    pending_days (employee_code, work_date) {
+        employee_code -> Text,
+        work_date -> Date,
+        marked_at -> Timestamp,
+        attempts -> Integer,
+        last_error -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(raw_punches -> devices (device_id));
 diesel::joinable!(device_commands -> devices (device_id));
 diesel::joinable!(api_tokens -> users (user_id));
@@ -209,4 +219,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     roster_entries,
     holidays,
     device_commands,
+    pending_days,
 );

@@ -1,0 +1,46 @@
+//! Counts for operators and scripts (`attendance-bridge stats --json`, the dashboard).
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use serde::Serialize;
+
+use super::schema::{devices, employees, pending_days, processed_attendance, raw_punches};
+use super::{Store, StoreError};
+
+/// Row counts across the pipeline.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    /// Registered devices (pulled and pushing, approved or not).
+    pub devices: i64,
+    /// Push terminals waiting for approval.
+    pub devices_pending_approval: i64,
+    /// Stored punches.
+    pub raw_punches: i64,
+    /// Known employees.
+    pub employees: i64,
+    /// Processed attendance days.
+    pub processed_days: i64,
+    /// Processed days flagged as outliers.
+    pub outliers: i64,
+    /// Employee-days waiting for (re)processing.
+    pub pending_days: i64,
+}
+
+/// Reads every count in one connection.
+///
+/// # Errors
+/// When a query fails.
+pub async fn counts(store: &Store) -> Result<Counts, StoreError> {
+    crate::with_conn!(store, |conn| {
+        Ok(Counts {
+            devices: devices::table.count().get_result(conn).await?,
+            devices_pending_approval: devices::table.filter(devices::approved.eq(false)).count().get_result(conn).await?,
+            raw_punches: raw_punches::table.count().get_result(conn).await?,
+            employees: employees::table.count().get_result(conn).await?,
+            processed_days: processed_attendance::table.count().get_result(conn).await?,
+            // Flags are a JSON array of names; every outlier flag name contains "outlier".
+            outliers: processed_attendance::table.filter(processed_attendance::flags.like("%outlier%")).count().get_result(conn).await?,
+            pending_days: pending_days::table.count().get_result(conn).await?,
+        })
+    })
+}
