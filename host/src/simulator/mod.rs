@@ -1,6 +1,13 @@
 //! Simulated time clocks, for tests, benchmarks and the demo. They speak the same bytes as real
 //! devices, so the bridge's code paths are the production ones.
 //!
+//! - [`device`]: a pulled device speaking the ZK binary protocol on TCP and UDP.
+//! - [`data`]: the users and punches a simulated device holds (generated or loaded).
 //! - [`push`]: a terminal that pushes over HTTP (ADMS / iclock).
 
+pub mod data;
+pub mod device;
 pub mod push;
+
+pub use data::DeviceData;
+pub use device::{Faults, SimConfig, SimStats, SimulatedDevice};
