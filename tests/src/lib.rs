@@ -9,6 +9,7 @@
 
 pub mod app;
 pub mod db;
+pub mod pyzk;
 pub mod smtp_sink;
 
 use std::path::PathBuf;
