@@ -4,6 +4,7 @@
 //! line on stderr and a non-zero exit, never a panic), sets up logging, and dispatches.
 
 mod accounts;
+mod device_tools;
 mod devices;
 mod jobs;
 mod rosters;
@@ -60,6 +61,10 @@ enum Command {
     /// Manage holidays
     #[command(subcommand)]
     Holidays(rosters::HolidaysCommand),
+    /// Serve one or more simulated devices (ZK protocol), or act as a push terminal
+    SimulateDevice(device_tools::SimulateArgs),
+    /// Connect to a device and print its information, counts and clock drift
+    TestDevice(device_tools::TestDeviceArgs),
     /// Counts across the pipeline (devices, punches, days, outliers, pending work)
     Stats(stats::StatsArgs),
 }
@@ -111,6 +116,8 @@ async fn dispatch(command: Command, loaded: Loaded) -> anyhow::Result<()> {
         Command::Roster(command) => rosters::roster(&config, command).await,
         Command::Holidays(command) => rosters::holidays(&config, command).await,
         Command::Stats(args) => stats::run(&config, args).await,
+        Command::SimulateDevice(args) => device_tools::simulate(args).await,
+        Command::TestDevice(args) => device_tools::test_device(&config, args).await,
     }
 }
 

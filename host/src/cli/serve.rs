@@ -28,7 +28,7 @@ pub(super) async fn run(mut config: Config, args: ServeArgs) -> anyhow::Result<(
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM (service managers), letting requests in flight finish.
-async fn shutdown_signal() {
+pub(super) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -1,0 +1,95 @@
+//! `simulate-device` and `test-device` as operators run them: the real binary, real sockets on loopback.
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use bridge_e2e::{Backend, TestDb, bridge_command};
+
+struct Simulator(Child);
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+/// Starts `simulate-device` on a free port and waits until it says it is serving.
+fn simulate(dir: &std::path::Path, extra: &[&str]) -> (Simulator, u16) {
+    let port = free_port();
+    let mut child = bridge_command(dir)
+        .args(["simulate-device", "--listen", &format!("127.0.0.1:{port}")])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("simulator starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let line = rx.recv_timeout(Duration::from_secs(60)).expect("simulator reports");
+    assert!(line.contains("simulated device on"), "{line}");
+    (Simulator(child), port)
+}
+
+fn test_device(dir: &std::path::Path, args: &[&str]) -> (bool, String) {
+    let out = bridge_command(dir).arg("test-device").args(args).args(["--timeout", "3"]).output().expect("runs");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(!text.contains("panicked"), "{text}");
+    (out.status.success(), text)
+}
+
+#[test]
+fn test_device_reports_serial_count_and_drift() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (_sim, port) = simulate(dir.path(), &["--punches", "321", "--comm-key", "777", "--skew-seconds", "-120", "--record-size", "16"]);
+    let port = port.to_string();
+    for transport in [&[][..], &["--udp"][..]] {
+        let (ok, text) = test_device(dir.path(), &[&["--ip", "127.0.0.1", "--port", &port, "--comm-key", "777"][..], transport].concat());
+        assert!(ok, "{text}");
+        assert!(text.contains(&format!("SIM{port}")), "serial number: {text}");
+        assert!(text.contains("records:        321 of"), "record count: {text}");
+        let drift_ok = (-125..=-115).any(|d| text.contains(&format!("drift {d} s")));
+        assert!(drift_ok, "clock drift: {text}");
+    }
+}
+
+#[test]
+fn test_device_diagnoses_failures() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (_sim, port) = simulate(dir.path(), &["--punches", "10", "--comm-key", "777"]);
+    let (ok, text) = test_device(dir.path(), &["--ip", "127.0.0.1", "--port", &port.to_string(), "--comm-key", "778"]);
+    assert!(!ok && text.contains("wrong comm key"), "{text}");
+    let (ok, text) = test_device(dir.path(), &["--ip", "127.0.0.1", "--port", &free_port().to_string()]);
+    assert!(!ok && text.contains("unreachable"), "{text}");
+    let (ok, text) = test_device(dir.path(), &["--ip", "127.0.0.1", "--port", &free_port().to_string(), "--udp"]);
+    assert!(!ok && (text.contains("timeout") || text.contains("unreachable")), "{text}");
+}
+
+#[tokio::test]
+async fn test_device_by_id_and_all() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let dir = db.dir.path();
+    let (_sim, port) = simulate(dir, &["--punches", "42"]);
+    let url = db.database_url();
+    let add = bridge_command(dir)
+        .args(["devices", "add", "--name", "Gate", "--ip", "127.0.0.1", "--port", &port.to_string()])
+        .env("DATABASE_URL", &url)
+        .output()
+        .expect("add");
+    assert!(add.status.success());
+    for args in [&["--device-id", "1"][..], &["--all"][..]] {
+        let out = bridge_command(dir).arg("test-device").args(args).env("DATABASE_URL", &url).output().expect("runs");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success() && text.contains("Gate: OK") && text.contains("records:        42 of"), "{text}");
+    }
+}
