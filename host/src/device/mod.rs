@@ -11,4 +11,7 @@ mod error;
 pub mod push;
 pub mod records;
 
+#[cfg(test)]
+mod proptests;
+
 pub use error::DeviceError;
