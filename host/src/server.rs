@@ -35,11 +35,13 @@ pub async fn serve(
         tracing::info!(applied = ?report.applied, "database migrated");
     }
 
+    pipeline::apply_configured_intervals(&store, &config).await?;
     let stop_jobs = CancellationToken::new();
     let jobs = config.role.runs_jobs().then(|| {
-        let scheduler = pipeline::standard_jobs(&store, &config)
+        let instance = instance_name();
+        let scheduler = pipeline::standard_jobs(&store, &config, &instance)
             .into_iter()
-            .fold(Scheduler::new(store.clone(), instance_name(), config.time_zone.0), Scheduler::with_job);
+            .fold(Scheduler::new(store.clone(), instance, config.time_zone.0), Scheduler::with_job);
         tokio::spawn(scheduler.run(stop_jobs.clone()))
     });
 

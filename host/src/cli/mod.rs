@@ -7,6 +7,7 @@ mod accounts;
 mod device_tools;
 mod devices;
 mod jobs;
+mod poll;
 mod rosters;
 mod serve;
 mod stats;
@@ -65,6 +66,8 @@ enum Command {
     SimulateDevice(device_tools::SimulateArgs),
     /// Connect to a device and print its information, counts and clock drift
     TestDevice(device_tools::TestDeviceArgs),
+    /// Download every enabled device now (or one with --device-id) and store what is new
+    PollDevices(poll::PollArgs),
     /// Counts across the pipeline (devices, punches, days, outliers, pending work)
     Stats(stats::StatsArgs),
 }
@@ -116,6 +119,7 @@ async fn dispatch(command: Command, loaded: Loaded) -> anyhow::Result<()> {
         Command::Roster(command) => rosters::roster(&config, command).await,
         Command::Holidays(command) => rosters::holidays(&config, command).await,
         Command::Stats(args) => stats::run(&config, args).await,
+        Command::PollDevices(args) => poll::run(&config, args).await,
         Command::SimulateDevice(args) => device_tools::simulate(args).await,
         Command::TestDevice(args) => device_tools::test_device(&config, args).await,
     }

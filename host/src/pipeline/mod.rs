@@ -4,6 +4,7 @@
 //! each job decides *what* it does.
 
 pub mod cleanup;
+pub mod poll;
 pub mod push;
 pub mod scheduler;
 
@@ -15,6 +16,24 @@ use crate::config::Config;
 use crate::store::Store;
 
 /// The jobs a worker runs. Jobs whose schedules exist but that are not listed here are not run.
-pub fn standard_jobs(store: &Store, _config: &Config) -> Vec<Arc<dyn Job>> {
-    vec![Arc::new(cleanup::DailyCleanup::new(store.clone()))]
+pub fn standard_jobs(store: &Store, config: &Config, instance: &str) -> Vec<Arc<dyn Job>> {
+    vec![Arc::new(cleanup::DailyCleanup::new(store.clone())), Arc::new(poll::PollDevices::new(store.clone(), config, instance))]
+}
+
+/// Applies the configured polling interval (`POLLING_INTERVAL_MINUTES`) to the `poll_devices` schedule.
+///
+/// Run at start-up: `jobs set-interval` changes last until the next restart, the configuration is
+/// what a restart comes back to.
+///
+/// # Errors
+/// When the schedule cannot be written.
+pub async fn apply_configured_intervals(store: &Store, config: &Config) -> Result<(), crate::store::StoreError> {
+    let seconds = config.devices.polling_interval_minutes.saturating_mul(60);
+    let current = crate::store::jobs::list(store).await?;
+    let unchanged = current.iter().any(|s| s.name == "poll_devices" && s.interval_seconds == i32::try_from(seconds).ok());
+    if unchanged {
+        return Ok(());
+    }
+    let change = crate::store::jobs::ScheduleChange { interval_seconds: Some(seconds), ..Default::default() };
+    crate::store::jobs::update_schedule(store, "poll_devices", &change).await
 }

@@ -422,3 +422,32 @@ pub async fn record_push(
         Ok(())
     })
 }
+
+/// Records a successful poll: when, the device clock's offset, and the watermark (the latest instant
+/// the device has fully delivered); clears the last error.
+///
+/// # Errors
+/// When the query fails.
+pub async fn record_poll(
+    store: &Store,
+    id: DeviceId,
+    at: DateTime<Utc>,
+    clock_offset_s: i32,
+    watermark: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let now = now_utc();
+    crate::with_conn!(store, |conn| {
+        diesel::update(devices::table.find(id))
+            .set((
+                devices::last_sync_at.eq(at.naive_utc()),
+                devices::last_error.eq(None::<String>),
+                devices::clock_offset_s.eq(clock_offset_s),
+                devices::watermark_at.eq(watermark.naive_utc()),
+                devices::updated_at.eq(now),
+            ))
+            .execute(conn)
+            .await
+            .map(drop)
+            .map_err(StoreError::from)
+    })
+}
