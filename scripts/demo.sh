@@ -31,7 +31,22 @@ if [ ! -f admin-password.txt ]; then
   printf '%s\n' "$password" > admin-password.txt
 fi
 
-"$bin" serve --listen "127.0.0.1:$port" &
+# Three simulated pulled devices (ZK protocol) adding a live punch every 20 s, and one push terminal.
+"$bin" simulate-device --listen 127.0.0.1:14371 --listen 127.0.0.1:14372 --listen 127.0.0.1:14373 \
+  --users 25 --punches 400 --seed 7 --live-every 20 > simulator.log 2>&1 &
+pids+=($!)
+if ! "$bin" devices list | grep -q "Main entrance"; then
+  "$bin" devices add --name "Main entrance" --ip 127.0.0.1 --port 14371 >/dev/null
+  "$bin" devices add --name "Warehouse" --ip 127.0.0.1 --port 14372 >/dev/null
+  "$bin" devices add --name "Back office" --ip 127.0.0.1 --port 14373 >/dev/null
+  "$bin" devices add --name "Lobby (push)" --serial DEMOPUSH1 --push >/dev/null
+fi
+
+POLLING_INTERVAL_MINUTES=1 "$bin" serve --listen "127.0.0.1:$port" &
+pids+=($!)
+sleep 1
+"$bin" simulate-device --push "http://127.0.0.1:$port" --serial DEMOPUSH1 --users 10 --punches 150 --seed 11 \
+  --live-every 30 > push-terminal.log 2>&1 &
 pids+=($!)
 for _ in $(seq 1 100); do
   curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
@@ -40,10 +55,12 @@ done
 cat <<MSG
 
   Attendance Bridge demo is running (SQLite at $BRIDGE_DATA_DIR/bridge.db)
+  Devices:    three simulated ZK devices on 127.0.0.1:14371-14373 (polled every minute)
+              and one push terminal (DEMOPUSH1); each adds live punches
   Dashboard:  http://127.0.0.1:$port/
   Health:     http://127.0.0.1:$port/readyz
   Login:      admin / $(cat admin-password.txt)
 
   Press Ctrl-C to stop.
 MSG
-wait "${pids[0]}"
+wait "${pids[1]}"

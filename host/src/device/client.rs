@@ -117,7 +117,10 @@ impl ZkClient {
             socket.connect(options.address).await.map_err(io_error)?;
             Link::Udp(socket)
         } else {
-            Link::Tcp(within(limit, async { TcpStream::connect(options.address).await.map_err(io_error) }).await?)
+            let stream = within(limit, async { TcpStream::connect(options.address).await.map_err(io_error) }).await?;
+            // Requests are small and each waits for its reply: Nagle's delay would only add latency.
+            stream.set_nodelay(true).map_err(io_error)?;
+            Link::Tcp(stream)
         };
         let mut client = ZkClient { link, options, session: 0, reply: 0 };
         let reply = client.exchange(CMD_CONNECT, Vec::new()).await?;

@@ -179,6 +179,9 @@ impl SimulatedDevice {
     }
 
     async fn serve_tcp(self, mut stream: TcpStream) {
+        // Replies go out as separate writes (PREPARE, DATA, ACK); without this the last one waits
+        // for the client's delayed ACK.
+        let _ = stream.set_nodelay(true);
         let mut session = Session::default();
         let mut events = self.events.subscribe();
         let mut sent = 0usize;
