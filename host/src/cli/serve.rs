@@ -20,6 +20,9 @@ pub(super) async fn run(mut config: Config, args: ServeArgs) -> anyhow::Result<(
     if let Some(role) = args.role {
         config.role = role;
     }
+    if config.secret_key.is_none() {
+        tracing::warn!("SECRET_KEY is not set: a random one is used, sessions end at restart");
+    }
     let address = args.listen.unwrap_or(config.listen);
     let listener = tokio::net::TcpListener::bind(address)
         .await

@@ -327,9 +327,6 @@ impl Config {
         if config.crm.api_url.as_ref().is_some_and(HttpUrl::is_plain_http) {
             notices.push("CRM_API_URL uses plain http://: attendance data travels unencrypted".to_owned());
         }
-        if config.secret_key.is_none() {
-            notices.push("SECRET_KEY is not set: a random one is used, sessions end at restart".to_owned());
-        }
         Ok(Loaded { config, notices })
     }
 

@@ -156,11 +156,13 @@ pub async fn update_schedule(store: &Store, job: &str, change: &ScheduleChange) 
             if let Some(seconds) = change.interval_seconds {
                 let seconds = i32::try_from(seconds).map_err(|_| StoreError::Invalid("interval too long".into()))?;
                 updated = diesel::update(target)
-                    .set((
-                        job_schedules::interval_seconds.eq(Some(seconds)),
-                        job_schedules::daily_at.eq(None::<String>),
-                        job_schedules::next_run_at.eq(now + TimeDelta::seconds(i64::from(seconds))),
-                    ))
+                    .set((job_schedules::interval_seconds.eq(Some(seconds)), job_schedules::daily_at.eq(None::<String>)))
+                    .execute(conn)
+                    .await?;
+                // A shorter interval brings the next tick closer; a job never run stays due now.
+                let soonest = now + TimeDelta::seconds(i64::from(seconds));
+                diesel::update(target.filter(job_schedules::next_run_at.gt(soonest)))
+                    .set(job_schedules::next_run_at.eq(soonest))
                     .execute(conn)
                     .await?;
             }
