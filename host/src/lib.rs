@@ -4,6 +4,7 @@
 //! Dependencies point one way, and the folders say so:
 //! - [`cli`] and [`web`] are the edges: command-line subcommands and the HTTP server.
 //! - [`config`] reads the layered configuration; [`auth`] hashes passwords and API tokens.
+//! - [`plugins`] runs shift rules and CRM mappings as sandboxed WebAssembly components.
 //! - [`store`] is the database (SQLite or PostgreSQL behind the same functions); it knows no HTTP or jobs.
 //!
 //! - [`pipeline`] runs the scheduled jobs; [`server`] wires everything into one process.
@@ -14,6 +15,7 @@ pub mod auth;
 pub mod domain;
 pub mod notify;
 pub mod pipeline;
+pub mod plugins;
 pub mod server;
 pub mod simulator;
 pub mod cli;

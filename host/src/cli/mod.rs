@@ -7,6 +7,7 @@ mod accounts;
 mod device_tools;
 mod devices;
 mod jobs;
+mod plugin;
 mod poll;
 mod rosters;
 mod serve;
@@ -68,6 +69,9 @@ enum Command {
     TestDevice(device_tools::TestDeviceArgs),
     /// Download every enabled device now (or one with --device-id) and store what is new
     PollDevices(poll::PollArgs),
+    /// List plugins, check a .wasm, or run golden fixtures through a rules plugin
+    #[command(subcommand)]
+    Plugin(plugin::PluginCommand),
     /// Counts across the pipeline (devices, punches, days, outliers, pending work)
     Stats(stats::StatsArgs),
 }
@@ -120,6 +124,7 @@ async fn dispatch(command: Command, loaded: Loaded) -> anyhow::Result<()> {
         Command::Holidays(command) => rosters::holidays(&config, command).await,
         Command::Stats(args) => stats::run(&config, args).await,
         Command::PollDevices(args) => poll::run(&config, args).await,
+        Command::Plugin(command) => tokio::task::spawn_blocking(move || plugin::run(&config, command)).await?,
         Command::SimulateDevice(args) => device_tools::simulate(args).await,
         Command::TestDevice(args) => device_tools::test_device(&config, args).await,
     }

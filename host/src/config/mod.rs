@@ -62,6 +62,8 @@ pub struct Config {
     pub email: EmailSettings,
     /// Terminals that push over HTTP (ADMS / iclock).
     pub push: PushSettings,
+    /// WebAssembly plugins (shift rules, CRM mapping).
+    pub plugins: PluginSettings,
     /// Accepted so an old `.env` keeps working, and ignored: scheduling is built in (`CELERY_BROKER_URL`).
     pub celery_broker_url: Option<String>,
 }
@@ -84,6 +86,7 @@ impl Default for Config {
             crm: CrmSettings::default(),
             email: EmailSettings::default(),
             push: PushSettings::default(),
+            plugins: PluginSettings::default(),
             celery_broker_url: None,
         }
     }
@@ -261,6 +264,37 @@ impl Default for PushSettings {
     }
 }
 
+/// WebAssembly plugins.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PluginSettings {
+    /// Folder of `*.wasm` plugins [default: `<data_dir>/plugins`] (`PLUGINS_DIR`).
+    pub dir: Option<PathBuf>,
+    /// The shift-rules plugin processing uses (`RULES_PLUGIN`).
+    pub rules: String,
+    /// The crm-mapping plugin building CRM payloads (`CRM_PLUGIN`).
+    pub crm: String,
+    /// Fuel (about one unit per WebAssembly instruction) one call may use (`PLUGIN_FUEL`).
+    pub fuel: u64,
+    /// Memory cap per plugin instance, MiB (`PLUGIN_MEMORY_MB`).
+    pub memory_mb: u64,
+    /// Per-plugin configuration, by plugin name (TOML tables under `[plugins.config.<name>]`).
+    pub config: std::collections::BTreeMap<String, serde_json::Value>,
+}
+
+impl Default for PluginSettings {
+    fn default() -> Self {
+        Self {
+            dir: None,
+            rules: "standard-shifts".into(),
+            crm: "crm-json".into(),
+            fuel: 2_000_000_000,
+            memory_mb: 64,
+            config: std::collections::BTreeMap::new(),
+        }
+    }
+}
+
 /// Where to look for configuration; [`ConfigSources::standard`] is what the binary uses.
 #[derive(Debug, Clone)]
 pub struct ConfigSources {
@@ -344,6 +378,12 @@ impl Config {
         if self.database_pool_size == 0 {
             return invalid("database_pool_size", "0".into(), "must be at least 1");
         }
+        if self.plugins.memory_mb == 0 || self.plugins.memory_mb > 4096 {
+            return invalid("plugins.memory_mb", self.plugins.memory_mb.to_string(), "must be 1 to 4096");
+        }
+        if self.plugins.fuel < 1_000_000 {
+            return invalid("plugins.fuel", self.plugins.fuel.to_string(), "must be at least 1000000");
+        }
         if self.push.max_body_bytes < 1024 {
             return invalid("push.max_body_bytes", self.push.max_body_bytes.to_string(), "must be at least 1024");
         }
@@ -375,6 +415,11 @@ impl Config {
             return invalid("email.default_from", self.email.default_from.clone(), "is not an e-mail address");
         }
         Ok(())
+    }
+
+    /// The plugins folder: `PLUGINS_DIR`, or `plugins` in the data folder.
+    pub fn plugins_dir(&self) -> PathBuf {
+        self.plugins.dir.clone().unwrap_or_else(|| self.data_dir.join("plugins"))
     }
 
     /// The database to use: `DATABASE_URL`, or the SQLite file in the data folder.

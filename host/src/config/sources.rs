@@ -50,6 +50,11 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("PUSH_MAX_BODY_BYTES", "push.max_body_bytes"),
     ("PUSH_POLL_DELAY_SECONDS", "push.poll_delay_seconds"),
     ("PUSH_LISTEN", "push.listen"),
+    ("PLUGINS_DIR", "plugins.dir"),
+    ("RULES_PLUGIN", "plugins.rules"),
+    ("CRM_PLUGIN", "plugins.crm"),
+    ("PLUGIN_FUEL", "plugins.fuel"),
+    ("PLUGIN_MEMORY_MB", "plugins.memory_mb"),
     ("CELERY_BROKER_URL", "celery_broker_url"),
 ];
 

@@ -1,0 +1,102 @@
+//! The plugin host: shift rules and CRM mappings as WebAssembly components run by wasmtime.
+//!
+//! Plugins are pure functions in a sandbox. They get no WASI at all (a component importing anything
+//! beyond the interface is refused at load), only a `log` import. Every call runs in a fresh store
+//! (a trapped instance is never re-entered) with a fuel budget (an endless loop stops) and a memory
+//! cap (an allocation bomb stops); any failure is a [`PluginError`] naming the plugin, and the
+//! caller keeps its input for a retry.
+//!
+//! - [`bindings`]: the generated host bindings, one module per interface version.
+//! - [`runtime`]: the engine, limits, compile cache, and calls.
+//! - [`registry`]: built-in plugins plus the plugins folder, reloaded when a file changes.
+
+pub mod bindings;
+mod cache;
+mod convert;
+pub mod registry;
+pub mod runtime;
+
+pub use registry::Registry;
+pub use runtime::{Limits, PluginRuntime};
+
+/// Which interface a plugin implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PluginKind {
+    /// The `shift-rules` world.
+    ShiftRules,
+    /// The `crm-mapping` world.
+    CrmMapping,
+}
+
+impl std::fmt::Display for PluginKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            PluginKind::ShiftRules => "shift-rules",
+            PluginKind::CrmMapping => "crm-mapping",
+        })
+    }
+}
+
+/// Why a plugin could not be loaded or called. Every variant names the plugin.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PluginError {
+    /// The file is not a WebAssembly component wasmtime can compile.
+    #[error("plugin {plugin}: not a valid WebAssembly component: {message}")]
+    Invalid {
+        /// Plugin name.
+        plugin: String,
+        /// wasmtime's explanation.
+        message: String,
+    },
+    /// The component implements neither world, or imports something the host does not offer.
+    #[error("plugin {plugin}: {message}")]
+    WrongWorld {
+        /// Plugin name.
+        plugin: String,
+        /// What does not match.
+        message: String,
+    },
+    /// The plugin ran out of its instruction budget (an endless loop, or far too much work).
+    #[error("plugin {plugin}: stopped after using its whole fuel budget ({fuel} units)")]
+    OutOfFuel {
+        /// Plugin name.
+        plugin: String,
+        /// The budget.
+        fuel: u64,
+    },
+    /// The plugin tried to grow its memory past the cap.
+    #[error("plugin {plugin}: stopped at its memory cap of {cap_mb} MiB")]
+    OutOfMemory {
+        /// Plugin name.
+        plugin: String,
+        /// The cap.
+        cap_mb: u64,
+    },
+    /// The plugin trapped (a panic, an unreachable, a bad memory access).
+    #[error("plugin {plugin}: trapped: {message}")]
+    Trap {
+        /// Plugin name.
+        plugin: String,
+        /// The trap.
+        message: String,
+    },
+    /// The plugin returned its own error.
+    #[error("plugin {plugin}: {message}")]
+    Guest {
+        /// Plugin name.
+        plugin: String,
+        /// The plugin's message.
+        message: String,
+    },
+    /// No plugin by that name.
+    #[error("no plugin named {0:?}")]
+    NotFound(String),
+    /// Reading or caching failed.
+    #[error("plugin {plugin}: {message}")]
+    Io {
+        /// Plugin name.
+        plugin: String,
+        /// What failed.
+        message: String,
+    },
+}

@@ -1,0 +1,299 @@
+//! The engine, the per-call limits, and calling plugins.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use attendance_plugin_sdk::model;
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
+
+use super::bindings::v1;
+use super::{PluginError, PluginKind, cache, convert};
+
+/// Per-call limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Fuel (roughly, WebAssembly instructions) one call may use.
+    pub fuel: u64,
+    /// Linear memory cap, MiB.
+    pub memory_mb: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { fuel: 2_000_000_000, memory_mb: 64 }
+    }
+}
+
+/// What a store carries: the memory limiter and the plugin's name for its log lines.
+pub struct HostState {
+    limits: StoreLimits,
+    plugin: String,
+}
+
+fn log_line(plugin: &str, level: u8, message: &str) {
+    // Plugins cannot flood the log: one line, bounded length.
+    let message: String = message.chars().take(2000).collect();
+    match level {
+        0 => tracing::trace!(plugin, "{message}"),
+        1 => tracing::debug!(plugin, "{message}"),
+        2 => tracing::info!(plugin, "{message}"),
+        3 => tracing::warn!(plugin, "{message}"),
+        _ => tracing::error!(plugin, "{message}"),
+    }
+}
+
+impl v1::shift_rules::attendance::plugin::host::Host for HostState {
+    fn log(&mut self, level: v1::shift_rules::attendance::plugin::host::Level, message: String) {
+        log_line(&self.plugin, level as u8, &message);
+    }
+}
+
+impl v1::crm_mapping::attendance::plugin::host::Host for HostState {
+    fn log(&mut self, level: v1::crm_mapping::attendance::plugin::host::Level, message: String) {
+        log_line(&self.plugin, level as u8, &message);
+    }
+}
+
+impl v1::shift_rules::attendance::plugin::types::Host for HostState {}
+impl v1::crm_mapping::attendance::plugin::types::Host for HostState {}
+
+enum Pre {
+    ShiftRules(v1::shift_rules::ShiftRulesPre<HostState>),
+    CrmMapping(v1::crm_mapping::CrmMappingPre<HostState>),
+}
+
+/// A compiled, checked plugin ready to be called.
+pub struct LoadedPlugin {
+    /// Its name (file stem or built-in name).
+    pub name: String,
+    /// Which world it implements.
+    pub kind: PluginKind,
+    /// Interface version (`1.0.0`).
+    pub interface_version: &'static str,
+    /// What the plugin says about itself.
+    pub info: model::PluginInfo,
+    /// SHA-256 of the component, hex.
+    pub sha256: String,
+    /// Where it came from (a path, or `built-in`).
+    pub source: String,
+    pre: Pre,
+}
+
+impl std::fmt::Debug for LoadedPlugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedPlugin").field("name", &self.name).field("kind", &self.kind).field("info", &self.info).finish_non_exhaustive()
+    }
+}
+
+/// Imports a component may have: the interface's own (`host`, and the type-only `types`).
+const ALLOWED_IMPORTS: [&str; 2] = ["attendance:plugin/host@1.0.0", "attendance:plugin/types@1.0.0"];
+
+/// One engine and its limits; cheap to share.
+pub struct PluginRuntime {
+    engine: Engine,
+    limits: Limits,
+    cache_dir: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for PluginRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginRuntime").field("limits", &self.limits).finish_non_exhaustive()
+    }
+}
+
+impl PluginRuntime {
+    /// An engine with fuel metering; compiled components are cached in `cache_dir` when given.
+    ///
+    /// # Errors
+    /// When wasmtime cannot build the engine.
+    pub fn new(limits: Limits, cache_dir: Option<PathBuf>) -> Result<Arc<Self>, PluginError> {
+        let mut config = Config::new();
+        config.consume_fuel(true);
+        let engine = Engine::new(&config).map_err(|e| PluginError::Io { plugin: "(engine)".into(), message: e.to_string() })?;
+        Ok(Arc::new(Self { engine, limits, cache_dir }))
+    }
+
+    /// The limits every call runs under.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Compiles (or loads from cache), checks the world and imports, and asks the plugin who it is.
+    ///
+    /// # Errors
+    /// [`PluginError::Invalid`] or [`PluginError::WrongWorld`], or a failing `info` call.
+    pub fn load(&self, name: &str, bytes: &[u8], source: &str) -> Result<LoadedPlugin, PluginError> {
+        let sha256 = hex::encode(Sha256::digest(bytes));
+        let component = cache::compile(&self.engine, bytes, &sha256, self.cache_dir.as_deref())
+            .map_err(|message| PluginError::Invalid { plugin: name.to_owned(), message })?;
+        let kind = self.check_world(name, &component)?;
+        let pre = match kind {
+            PluginKind::ShiftRules => {
+                let mut linker = Linker::<HostState>::new(&self.engine);
+                v1::shift_rules::ShiftRules::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(|e| wrong(name, &e))?;
+                let pre = linker.instantiate_pre(&component).map_err(|e| wrong(name, &e))?;
+                Pre::ShiftRules(v1::shift_rules::ShiftRulesPre::new(pre).map_err(|e| wrong(name, &e))?)
+            }
+            PluginKind::CrmMapping => {
+                let mut linker = Linker::<HostState>::new(&self.engine);
+                v1::crm_mapping::CrmMapping::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(|e| wrong(name, &e))?;
+                let pre = linker.instantiate_pre(&component).map_err(|e| wrong(name, &e))?;
+                Pre::CrmMapping(v1::crm_mapping::CrmMappingPre::new(pre).map_err(|e| wrong(name, &e))?)
+            }
+        };
+        let mut plugin = LoadedPlugin {
+            name: name.to_owned(),
+            kind,
+            interface_version: "1.0.0",
+            info: model::PluginInfo { name: name.to_owned(), version: String::new() },
+            sha256,
+            source: source.to_owned(),
+            pre,
+        };
+        plugin.info = self.info(&plugin)?;
+        Ok(plugin)
+    }
+
+    /// Which world the component implements, refusing imports the host does not offer.
+    fn check_world(&self, name: &str, component: &Component) -> Result<PluginKind, PluginError> {
+        let ty = component.component_type();
+        let imports: Vec<String> = ty.imports(&self.engine).map(|(n, _)| n.to_owned()).collect();
+        if let Some(extra) = imports.iter().find(|i| !ALLOWED_IMPORTS.contains(&i.as_str())) {
+            return Err(PluginError::WrongWorld {
+                plugin: name.to_owned(),
+                message: format!("imports {extra}, which the sandbox does not offer (plugins get no WASI: build for wasm32-unknown-unknown)"),
+            });
+        }
+        let exports: Vec<String> = ty.exports(&self.engine).map(|(n, _)| n.to_owned()).collect();
+        let has = |n: &str| exports.iter().any(|e| e == n);
+        match (has("process"), has("map-day")) {
+            (true, false) => Ok(PluginKind::ShiftRules),
+            (false, true) => Ok(PluginKind::CrmMapping),
+            _ => Err(PluginError::WrongWorld {
+                plugin: name.to_owned(),
+                message: format!("implements neither attendance:plugin shift-rules nor crm-mapping (exports: {})", exports.join(", ")),
+            }),
+        }
+    }
+
+    fn store(&self, plugin: &str) -> Result<Store<HostState>, PluginError> {
+        let cap = usize::try_from(self.limits.memory_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
+        let limits = StoreLimitsBuilder::new().memory_size(cap).trap_on_grow_failure(true).instances(4).build();
+        let mut store = Store::new(&self.engine, HostState { limits, plugin: plugin.to_owned() });
+        store.limiter(|s| &mut s.limits);
+        store.set_fuel(self.limits.fuel).map_err(|e| self.failure(plugin, &e))?;
+        Ok(store)
+    }
+
+    /// Maps a wasmtime error to the plugin error it means.
+    fn failure(&self, plugin: &str, error: &wasmtime::Error) -> PluginError {
+        let plugin = plugin.to_owned();
+        if error.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::OutOfFuel) {
+            return PluginError::OutOfFuel { plugin, fuel: self.limits.fuel };
+        }
+        let text = format!("{error:#}");
+        if text.contains("forcing trap when growing memory") {
+            return PluginError::OutOfMemory { plugin, cap_mb: self.limits.memory_mb };
+        }
+        PluginError::Trap { plugin, message: text.lines().next().unwrap_or_default().to_owned() }
+    }
+
+    /// The plugin's own name and version.
+    ///
+    /// # Errors
+    /// When the call fails.
+    pub fn info(&self, plugin: &LoadedPlugin) -> Result<model::PluginInfo, PluginError> {
+        let mut store = self.store(&plugin.name)?;
+        let info = match &plugin.pre {
+            Pre::ShiftRules(pre) => {
+                let instance = pre.instantiate(&mut store).map_err(|e| self.failure(&plugin.name, &e))?;
+                let info = instance.call_info(&mut store).map_err(|e| self.failure(&plugin.name, &e))?;
+                model::PluginInfo { name: info.name, version: info.version }
+            }
+            Pre::CrmMapping(pre) => {
+                let instance = pre.instantiate(&mut store).map_err(|e| self.failure(&plugin.name, &e))?;
+                let info = instance.call_info(&mut store).map_err(|e| self.failure(&plugin.name, &e))?;
+                model::PluginInfo { name: info.name, version: info.version }
+            }
+        };
+        Ok(info)
+    }
+
+    /// Runs shift rules over several inputs with one instance; after a failure the instance is
+    /// dropped and the rest run in a fresh one. Each input gets the full fuel budget.
+    pub fn process_batch(&self, plugin: &LoadedPlugin, inputs: &[model::RulesInput]) -> Vec<Result<model::RulesOutput, PluginError>> {
+        let Pre::ShiftRules(pre) = &plugin.pre else {
+            let wrong = PluginError::WrongWorld { plugin: plugin.name.clone(), message: "is not a shift-rules plugin".into() };
+            return inputs.iter().map(|_| Err(wrong.clone())).collect();
+        };
+        let mut live: Option<(Store<HostState>, v1::shift_rules::ShiftRules)> = None;
+        let mut results = Vec::with_capacity(inputs.len());
+        for input in inputs {
+            let result = (|| {
+                if live.is_none() {
+                    let mut store = self.store(&plugin.name)?;
+                    let instance = pre.instantiate(&mut store).map_err(|e| self.failure(&plugin.name, &e))?;
+                    live = Some((store, instance));
+                }
+                let Some((store, instance)) = live.as_mut() else {
+                    return Err(PluginError::Trap { plugin: plugin.name.clone(), message: "no instance".into() });
+                };
+                store.set_fuel(self.limits.fuel).map_err(|e| self.failure(&plugin.name, &e))?;
+                let wit_input = convert::rules_input(input);
+                match instance.call_process(&mut *store, &wit_input) {
+                    Ok(Ok(output)) => Ok(convert::rules_output(output)),
+                    Ok(Err(message)) => Err(PluginError::Guest { plugin: plugin.name.clone(), message }),
+                    Err(e) => {
+                        let error = self.failure(&plugin.name, &e);
+                        // A trapped instance is never re-entered.
+                        live = None;
+                        Err(error)
+                    }
+                }
+            })();
+            results.push(result);
+        }
+        results
+    }
+
+    /// Runs shift rules on one input.
+    ///
+    /// # Errors
+    /// Any [`PluginError`].
+    pub fn process(&self, plugin: &LoadedPlugin, input: &model::RulesInput) -> Result<model::RulesOutput, PluginError> {
+        self.process_batch(plugin, std::slice::from_ref(input)).pop().unwrap_or_else(|| Err(PluginError::NotFound(plugin.name.clone())))
+    }
+
+    /// Maps one day for the CRM.
+    ///
+    /// # Errors
+    /// Any [`PluginError`].
+    pub fn map_day(&self, plugin: &LoadedPlugin, day: &model::CrmDay) -> Result<model::CrmRequest, PluginError> {
+        let Pre::CrmMapping(pre) = &plugin.pre else {
+            return Err(PluginError::WrongWorld { plugin: plugin.name.clone(), message: "is not a crm-mapping plugin".into() });
+        };
+        let mut store = self.store(&plugin.name)?;
+        let instance = pre.instantiate(&mut store).map_err(|e| self.failure(&plugin.name, &e))?;
+        match instance.call_map_day(&mut store, &convert::crm_day(day)) {
+            Ok(Ok(request)) => convert::crm_request(request).map_err(|message| PluginError::Guest { plugin: plugin.name.clone(), message }),
+            Ok(Err(message)) => Err(PluginError::Guest { plugin: plugin.name.clone(), message }),
+            Err(e) => Err(self.failure(&plugin.name, &e)),
+        }
+    }
+
+    /// Loads a plugin file from disk.
+    ///
+    /// # Errors
+    /// When the file cannot be read, or loading fails.
+    pub fn load_file(&self, path: &Path) -> Result<LoadedPlugin, PluginError> {
+        let name = path.file_stem().map_or_else(|| "plugin".to_owned(), |s| s.to_string_lossy().into_owned());
+        let bytes = std::fs::read(path).map_err(|e| PluginError::Io { plugin: name.clone(), message: format!("{}: {e}", path.display()) })?;
+        self.load(&name, &bytes, &path.display().to_string())
+    }
+}
+
+fn wrong(plugin: &str, error: &wasmtime::Error) -> PluginError {
+    PluginError::WrongWorld { plugin: plugin.to_owned(), message: format!("{error:#}") }
+}

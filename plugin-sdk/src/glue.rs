@@ -1,0 +1,158 @@
+//! Conversions between the generated WIT records and [`crate::model`] (plumbing for the export macros).
+
+/// The shift-rules world.
+pub mod rules {
+    use crate::model;
+    use crate::shift_rules_bindings::attendance::plugin::types as wit;
+
+    /// Model → WIT plugin info.
+    pub fn info(info: model::PluginInfo) -> wit::PluginInfo {
+        wit::PluginInfo { name: info.name, version: info.version }
+    }
+
+    /// Runs `rules` on a WIT input and converts back.
+    ///
+    /// # Errors
+    /// The rules' error.
+    pub fn process(
+        input: wit::RulesInput,
+        rules: impl FnOnce(model::RulesInput) -> Result<model::RulesOutput, String>,
+    ) -> Result<wit::RulesOutput, String> {
+        let output = rules(input_from_wit(input)?)?;
+        Ok(wit::RulesOutput {
+            records: output.records.into_iter().map(record_to_wit).collect(),
+            unassigned: output.unassigned.into_iter().map(|u| wit::UnassignedPunch { time: u.time, date: u.date }).collect(),
+            review: output.review.into_iter().map(|r| wit::ReviewPunch { time: r.time, reason: r.reason }).collect(),
+        })
+    }
+
+    fn input_from_wit(input: wit::RulesInput) -> Result<model::RulesInput, String> {
+        let config = if input.config.trim().is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_str(&input.config).map_err(|e| format!("plugin config is not JSON: {e}"))?
+        };
+        Ok(model::RulesInput {
+            user_id: input.user_id,
+            site_tz: input.site_tz,
+            now: input.now,
+            devices: input
+                .devices
+                .into_iter()
+                .map(|d| model::Device { id: d.id, tz: d.tz, valid_from: d.valid_from, watermark: d.watermark, clock_offset_s: d.clock_offset_s })
+                .collect(),
+            templates: input
+                .templates
+                .into_iter()
+                .map(|t| {
+                    let template = model::Template {
+                        code: t.code.clone(),
+                        start: t.start,
+                        end: t.end,
+                        early_in_window_min: t.early_in_window_min,
+                        late_out_window_min: t.late_out_window_min,
+                        late_in_outlier_min: t.late_in_outlier_min,
+                        early_out_outlier_min: t.early_out_outlier_min,
+                        late_grace_min: t.late_grace_min,
+                        early_grace_min: t.early_grace_min,
+                        dedup_window_s: t.dedup_window_s,
+                        min_span_min: t.min_span_min,
+                        overtime_min_min: t.overtime_min_min,
+                        absent_below_min: t.absent_below_min,
+                        half_day_below_min: t.half_day_below_min,
+                        rounding: t.rounding.map(|r| model::Rounding { interval_min: r.interval_min, mode: r.mode }),
+                        settle_min: t.settle_min,
+                        unscheduled_day_boundary: t.unscheduled_day_boundary,
+                    };
+                    (t.code, template)
+                })
+                .collect(),
+            roster: input.roster.into_iter().map(|r| model::RosterEntry { date: r.date, shift: r.shift }).collect(),
+            weekly: input.weekly.map(|w| model::Weekly { days: w.days, shift: w.shift }),
+            default_shift: input.default_shift,
+            holidays: input.holidays,
+            punches: input.punches.into_iter().map(|p| model::Punch { device: p.device, seq: p.seq, time: p.time, state: p.state }).collect(),
+            config,
+        })
+    }
+
+    fn record_to_wit(r: model::AttendanceRecord) -> wit::AttendanceRecord {
+        wit::AttendanceRecord {
+            date: r.date,
+            shift: r.shift,
+            status: r.status,
+            clock_in: r.clock_in,
+            clock_out: r.clock_out,
+            worked_min: r.worked_min,
+            break_min: r.break_min,
+            payable_min: r.payable_min,
+            scheduled_min: r.scheduled_min,
+            overtime_min: r.overtime_min,
+            late_min: r.late_min,
+            early_min: r.early_min,
+            duplicates: r.duplicates,
+            flags: r.flags,
+            final_: r.is_final,
+            reason: r.reason,
+        }
+    }
+}
+
+/// The crm-mapping world.
+pub mod crm {
+    use crate::crm_mapping_bindings::attendance::plugin::types as wit;
+    use crate::model;
+
+    /// Model → WIT plugin info.
+    pub fn info(info: model::PluginInfo) -> wit::PluginInfo {
+        wit::PluginInfo { name: info.name, version: info.version }
+    }
+
+    /// Runs `mapping` on a WIT day and converts back.
+    ///
+    /// # Errors
+    /// The mapping's error.
+    pub fn map_day(
+        day: wit::CrmDay,
+        mapping: impl FnOnce(model::CrmDay) -> Result<model::CrmRequest, String>,
+    ) -> Result<wit::CrmRequest, String> {
+        let config = if day.config.trim().is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_str(&day.config).map_err(|e| format!("plugin config is not JSON: {e}"))?
+        };
+        let r = day.day;
+        let model_day = model::CrmDay {
+            user_id: day.user_id,
+            employee_name: day.employee_name,
+            day: model::AttendanceRecord {
+                date: r.date,
+                shift: r.shift,
+                status: r.status,
+                clock_in: r.clock_in,
+                clock_out: r.clock_out,
+                worked_min: r.worked_min,
+                break_min: r.break_min,
+                payable_min: r.payable_min,
+                scheduled_min: r.scheduled_min,
+                overtime_min: r.overtime_min,
+                late_min: r.late_min,
+                early_min: r.early_min,
+                duplicates: r.duplicates,
+                flags: r.flags,
+                is_final: r.final_,
+                reason: r.reason,
+            },
+            revision: day.revision,
+            rule_plugin: day.rule_plugin,
+            rule_version: day.rule_version,
+            device_name: day.device_name,
+            device_ip: day.device_ip,
+            config,
+        };
+        Ok(match mapping(model_day)? {
+            model::CrmRequest::Skip => wit::CrmRequest::Skip,
+            model::CrmRequest::Post { body, headers } => wit::CrmRequest::Post(wit::CrmPost { body: body.to_string(), headers }),
+        })
+    }
+}

@@ -1,0 +1,36 @@
+//! A shift-rules plugin that misbehaves on request, chosen by the input's user id:
+//! `loop` never returns, `alloc` allocates without bound, `trap` panics (a trap), anything else
+//! returns an empty, valid result.
+
+use attendance_plugin_sdk::{PluginInfo, RulesInput, RulesOutput, ShiftRules, shift_rules_plugin};
+
+/// The misbehaving rules.
+pub struct Evil;
+
+impl ShiftRules for Evil {
+    fn info() -> PluginInfo {
+        PluginInfo { name: "evil".into(), version: "0.0.0".into() }
+    }
+
+    fn process(input: RulesInput) -> Result<RulesOutput, String> {
+        match input.user_id.as_str() {
+            "loop" => {
+                let mut n: u64 = 0;
+                loop {
+                    n = std::hint::black_box(n.wrapping_add(1));
+                }
+            }
+            "alloc" => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(vec![1u8; 1 << 20]);
+                    std::hint::black_box(&hoard);
+                }
+            }
+            "trap" => panic!("the evil plugin traps on purpose"),
+            _ => Ok(RulesOutput::default()),
+        }
+    }
+}
+
+shift_rules_plugin!(Evil);
