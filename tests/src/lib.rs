@@ -9,6 +9,7 @@
 
 pub mod app;
 pub mod db;
+pub mod plugins;
 pub mod pyzk;
 pub mod smtp_sink;
 
