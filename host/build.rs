@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-const PLUGINS: &[(&str, &str)] = &[("crm-json", "crm_json")];
+const PLUGINS: &[(&str, &str)] = &[("crm-json", "crm_json"), ("standard-shifts", "standard_shifts"), ("quarter-hour", "quarter_hour")];
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default());

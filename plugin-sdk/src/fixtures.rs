@@ -121,3 +121,45 @@ pub fn run(file: &FixtureFile, mut rules: impl FnMut(&RulesInput) -> Result<Rule
         .collect();
     Report { scenarios }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::AttendanceRecord;
+
+    fn record(worked: Option<i32>, flags: &[&str]) -> AttendanceRecord {
+        AttendanceRecord {
+            date: "2025-06-02".into(),
+            shift: Some("DAY".into()),
+            status: "present".into(),
+            clock_in: None,
+            clock_out: None,
+            worked_min: worked,
+            break_min: None,
+            payable_min: None,
+            scheduled_min: Some(480),
+            overtime_min: None,
+            late_min: None,
+            early_min: None,
+            duplicates: 0,
+            flags: flags.iter().map(|f| (*f).to_owned()).collect(),
+            is_final: true,
+            reason: "extra fields are ignored".into(),
+        }
+    }
+
+    #[test]
+    fn the_comparison_catches_what_differs() {
+        let expect = serde_json::json!({
+            "records": [{"date": "2025-06-02", "shift": "DAY", "worked_min": 486, "flags": ["late", "early_exit"], "late_min": null, "final": true}],
+            "unassigned": [], "review": []
+        });
+        let good = RulesOutput { records: vec![record(Some(486), &["early_exit", "late"])], ..RulesOutput::default() };
+        assert!(compare(&expect, &good).is_empty(), "flags compare as a set");
+        let wrong = RulesOutput { records: vec![record(Some(485), &["late"])], ..RulesOutput::default() };
+        assert_eq!(compare(&expect, &wrong).len(), 2);
+        let extra = RulesOutput { records: vec![record(Some(486), &["late", "early_exit"]), AttendanceRecord { date: "2025-06-03".into(), ..record(None, &[]) }], ..RulesOutput::default() };
+        assert_eq!(compare(&expect, &extra), vec!["unexpected record \"2025-06-03\" \"DAY\"".to_owned()]);
+        assert_eq!(compare(&expect, &RulesOutput::default()).len(), 1, "a missing record");
+    }
+}

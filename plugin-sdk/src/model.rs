@@ -125,7 +125,11 @@ pub struct Weekly {
 }
 
 /// The rules' input: one employee, one period, with context.
+///
+/// In a fixture, `roster` is either a list of `{date, shift}` or a weekly pattern object
+/// `{"weekly": ["mon", …], "shift": CODE}`; the latter lands in [`RulesInput::weekly`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "RawRulesInput")]
 pub struct RulesInput {
     pub user_id: String,
     pub site_tz: String,
@@ -148,6 +152,59 @@ pub struct RulesInput {
     /// The plugin's own configuration.
     #[serde(default)]
     pub config: serde_json::Value,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RosterSpec {
+    List(Vec<RosterEntry>),
+    Weekly(Weekly),
+}
+
+#[derive(Deserialize)]
+struct RawRulesInput {
+    user_id: String,
+    site_tz: String,
+    now: String,
+    #[serde(default)]
+    devices: Vec<Device>,
+    #[serde(default)]
+    templates: BTreeMap<String, Template>,
+    #[serde(default)]
+    roster: Option<RosterSpec>,
+    #[serde(default)]
+    weekly: Option<Weekly>,
+    #[serde(default)]
+    default_shift: Option<String>,
+    #[serde(default)]
+    holidays: Vec<String>,
+    #[serde(default)]
+    punches: Vec<Punch>,
+    #[serde(default)]
+    config: serde_json::Value,
+}
+
+impl From<RawRulesInput> for RulesInput {
+    fn from(raw: RawRulesInput) -> Self {
+        let (roster, weekly) = match raw.roster {
+            Some(RosterSpec::List(list)) => (list, raw.weekly),
+            Some(RosterSpec::Weekly(weekly)) => (Vec::new(), Some(weekly)),
+            None => (Vec::new(), raw.weekly),
+        };
+        Self {
+            user_id: raw.user_id,
+            site_tz: raw.site_tz,
+            now: raw.now,
+            devices: raw.devices,
+            templates: raw.templates,
+            roster,
+            weekly,
+            default_shift: raw.default_shift,
+            holidays: raw.holidays,
+            punches: raw.punches,
+            config: raw.config,
+        }
+    }
 }
 
 impl RulesInput {

@@ -13,6 +13,8 @@ use super::{PluginError, PluginKind};
 /// Built-in plugins: name and component bytes (built by `host/build.rs`).
 pub const BUILTINS: &[(&str, &[u8])] = &[
     ("crm-json", include_bytes!(concat!(env!("OUT_DIR"), "/plugins/crm_json.wasm"))),
+    ("standard-shifts", include_bytes!(concat!(env!("OUT_DIR"), "/plugins/standard_shifts.wasm"))),
+    ("quarter-hour", include_bytes!(concat!(env!("OUT_DIR"), "/plugins/quarter_hour.wasm"))),
 ];
 
 type Stamp = Option<(SystemTime, u64)>;
