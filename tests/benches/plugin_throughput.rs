@@ -1,0 +1,66 @@
+//! Benchmark: 1,000,000 punches (5,000 employees × 50 days × 4 punches) through the standard rules
+//! compiled natively and through `standard-shifts.wasm` in the sandbox, in one run.
+//! Run with `cargo bench -p bridge-e2e --bench plugin_throughput`.
+
+use std::time::Instant;
+
+use attendance_bridge::plugins::{Limits, PluginRuntime, Registry};
+use attendance_plugin_sdk::model::RulesInput;
+
+const EMPLOYEES: usize = 5_000;
+const DAYS: usize = 50;
+
+fn input(employee: usize) -> RulesInput {
+    let mut roster = Vec::new();
+    let mut punches = Vec::new();
+    let first = chrono::NaiveDate::from_ymd_opt(2025, 3, 3).unwrap_or_default();
+    for day in 0..DAYS {
+        let date = first + chrono::TimeDelta::days(i64::try_from(day).unwrap_or(0));
+        roster.push(serde_json::json!({"date": date.to_string(), "shift": "DAY"}));
+        let jitter = (employee * 7 + day * 13) % 600;
+        for (k, (h, m, state)) in [(8, 55, 0), (12, 30, 2), (13, 0, 3), (17, 5, 1)].into_iter().enumerate() {
+            let t = date.and_hms_opt(h, m, 0).unwrap_or_default() + chrono::TimeDelta::seconds(i64::try_from(jitter).unwrap_or(0));
+            punches.push(serde_json::json!({"device": "A", "seq": day * 4 + k, "time": t.format("%Y-%m-%dT%H:%M:%S").to_string(), "state": state}));
+        }
+    }
+    serde_json::from_value(serde_json::json!({
+        "user_id": employee.to_string(),
+        "site_tz": "Europe/Berlin",
+        "now": "2030-01-01T00:00:00Z",
+        "devices": [{"id": "A", "tz": "Europe/Berlin", "valid_from": "2020-01-01T00:00:00", "watermark": "2030-01-01T00:00:00Z", "clock_offset_s": 0}],
+        "templates": {"DAY": {"start": "09:00", "end": "17:00"}},
+        "roster": roster,
+        "punches": punches,
+    }))
+    .unwrap_or_else(|e| panic!("input: {e}"))
+}
+
+fn main() {
+    let inputs: Vec<RulesInput> = (0..EMPLOYEES).map(input).collect();
+    let punches: usize = inputs.iter().map(|i| i.punches.len()).sum();
+    println!("{punches} punches ({EMPLOYEES} employees x {DAYS} days) through the standard rules");
+
+    let started = Instant::now();
+    let mut days = 0;
+    for i in &inputs {
+        days += standard_rules::process(i).map(|o| o.records.len()).unwrap_or(0);
+    }
+    let native = started.elapsed().as_secs_f64();
+
+    let cache = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
+    let registry = Registry::new(
+        PluginRuntime::new(Limits::default(), Some(cache.path().to_path_buf())).unwrap_or_else(|e| panic!("{e}")),
+        None,
+    );
+    let plugin = registry.get("standard-shifts").unwrap_or_else(|e| panic!("{e}"));
+    let started = Instant::now();
+    let mut plugin_days = 0;
+    for batch in inputs.chunks(100) {
+        plugin_days += registry.runtime().process_batch(&plugin, batch).into_iter().map(|r| r.map(|o| o.records.len()).unwrap_or(0)).sum::<usize>();
+    }
+    let wasm = started.elapsed().as_secs_f64();
+    assert_eq!(days, plugin_days, "same results");
+    println!("native: {native:.2} s = {:.0} punches/s", punches as f64 / native);
+    println!("plugin: {wasm:.2} s = {:.0} punches/s (standard-shifts.wasm, fuel + memory cap, batches of 100 employees)", punches as f64 / wasm);
+    println!("plugin/native time ratio: {:.2}x; {days} attendance days", wasm / native);
+}
