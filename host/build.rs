@@ -10,6 +10,9 @@ use std::process::Command;
 const PLUGINS: &[(&str, &str)] = &[("crm-json", "crm_json"), ("standard-shifts", "standard_shifts"), ("quarter-hour", "quarter_hour")];
 
 fn main() {
+    if std::env::var_os("CARGO_FEATURE_BUILTIN_PLUGINS").is_none() {
+        return;
+    }
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default());
     let root = manifest_dir.parent().map(PathBuf::from).unwrap_or_default();
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap_or_default());

@@ -11,6 +11,11 @@ use super::runtime::{LoadedPlugin, PluginRuntime};
 use super::{PluginError, PluginKind};
 
 /// Built-in plugins: name and component bytes (built by `host/build.rs`).
+#[cfg(not(feature = "builtin-plugins"))]
+pub const BUILTINS: &[(&str, &[u8])] = &[];
+
+/// Built-in plugins: name and component bytes (built by `host/build.rs`).
+#[cfg(feature = "builtin-plugins")]
 pub const BUILTINS: &[(&str, &[u8])] = &[
     ("crm-json", include_bytes!(concat!(env!("OUT_DIR"), "/plugins/crm_json.wasm"))),
     ("standard-shifts", include_bytes!(concat!(env!("OUT_DIR"), "/plugins/standard_shifts.wasm"))),
