@@ -31,7 +31,7 @@ pub(super) enum PluginCommand {
 pub(super) fn registry(config: &Config) -> anyhow::Result<Registry> {
     let limits = Limits { fuel: config.plugins.fuel, memory_mb: config.plugins.memory_mb };
     let runtime = PluginRuntime::new(limits, Some(config.data_dir.join("plugin-cache")))?;
-    Ok(Registry::new(runtime, Some(config.plugins_dir())))
+    Ok(Registry::new(runtime, Some(config.plugins_dir())).with_configs(config.plugins.config.clone()))
 }
 
 pub(super) fn run(config: &Config, command: PluginCommand) -> anyhow::Result<()> {
@@ -71,7 +71,19 @@ pub(super) fn run(config: &Config, command: PluginCommand) -> anyhow::Result<()>
             if loaded.kind != PluginKind::ShiftRules {
                 bail!("{plugin} is a {} plugin; fixtures test shift-rules plugins", loaded.kind);
             }
-            let inputs: Vec<_> = file.scenarios.iter().map(|s| s.input.clone()).collect();
+            // The plugin's configured settings apply where a fixture brings none of its own.
+            let configured = registry.config_for(&loaded.name);
+            let inputs: Vec<_> = file
+                .scenarios
+                .iter()
+                .map(|s| {
+                    let mut input = s.input.clone();
+                    if input.config.is_null() {
+                        input.config = configured.clone();
+                    }
+                    input
+                })
+                .collect();
             let mut outputs = registry.runtime().process_batch(&loaded, &inputs).into_iter();
             let report = fixtures::run(&file, |_| match outputs.next() {
                 Some(result) => result.map_err(|e| e.to_string()),

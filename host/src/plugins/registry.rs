@@ -28,6 +28,7 @@ type Stamp = Option<(SystemTime, u64)>;
 pub struct Registry {
     runtime: Arc<PluginRuntime>,
     dir: Option<PathBuf>,
+    configs: HashMap<String, serde_json::Value>,
     loaded: Mutex<HashMap<String, (Arc<LoadedPlugin>, Stamp)>>,
 }
 
@@ -45,7 +46,19 @@ fn stamp(path: &Path) -> Stamp {
 impl Registry {
     /// A registry over the built-ins and `dir`.
     pub fn new(runtime: Arc<PluginRuntime>, dir: Option<PathBuf>) -> Self {
-        Self { runtime, dir, loaded: Mutex::new(HashMap::new()) }
+        Self { runtime, dir, configs: HashMap::new(), loaded: Mutex::new(HashMap::new()) }
+    }
+
+    /// Sets each plugin's configuration (from `[plugins.config.<name>]`), handed to it with every call.
+    #[must_use]
+    pub fn with_configs(mut self, configs: impl IntoIterator<Item = (String, serde_json::Value)>) -> Self {
+        self.configs = configs.into_iter().collect();
+        self
+    }
+
+    /// The configuration for plugin `name` (`null` when none is set).
+    pub fn config_for(&self, name: &str) -> serde_json::Value {
+        self.configs.get(name).cloned().unwrap_or(serde_json::Value::Null)
     }
 
     /// The runtime that calls the plugins.
