@@ -36,10 +36,11 @@ pub async fn serve(
     }
 
     pipeline::apply_configured_intervals(&store, &config).await?;
+    let registry = pipeline::plugin_registry(&config)?;
     let stop_jobs = CancellationToken::new();
     let jobs = config.role.runs_jobs().then(|| {
         let instance = instance_name();
-        let scheduler = pipeline::standard_jobs(&store, &config, &instance)
+        let scheduler = pipeline::standard_jobs(&store, &config, &instance, &registry)
             .into_iter()
             .fold(Scheduler::new(store.clone(), instance, config.time_zone.0), Scheduler::with_job);
         tokio::spawn(scheduler.run(stop_jobs.clone()))

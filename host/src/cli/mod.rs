@@ -9,6 +9,7 @@ mod devices;
 mod jobs;
 mod plugin;
 mod poll;
+mod process;
 mod rosters;
 mod serve;
 mod stats;
@@ -69,6 +70,8 @@ enum Command {
     TestDevice(device_tools::TestDeviceArgs),
     /// Download every enabled device now (or one with --device-id) and store what is new
     PollDevices(poll::PollArgs),
+    /// Run the shift rules over pending days now (or re-process a date range)
+    ProcessAttendance(process::ProcessArgs),
     /// List plugins, check a .wasm, or run golden fixtures through a rules plugin
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
@@ -124,6 +127,7 @@ async fn dispatch(command: Command, loaded: Loaded) -> anyhow::Result<()> {
         Command::Holidays(command) => rosters::holidays(&config, command).await,
         Command::Stats(args) => stats::run(&config, args).await,
         Command::PollDevices(args) => poll::run(&config, args).await,
+        Command::ProcessAttendance(args) => process::run(&config, args).await,
         Command::Plugin(command) => tokio::task::spawn_blocking(move || plugin::run(&config, command)).await?,
         Command::SimulateDevice(args) => device_tools::simulate(args).await,
         Command::TestDevice(args) => device_tools::test_device(&config, args).await,

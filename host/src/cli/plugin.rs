@@ -7,7 +7,7 @@ use attendance_plugin_sdk::fixtures;
 use clap::Subcommand;
 
 use crate::config::Config;
-use crate::plugins::{Limits, PluginKind, PluginRuntime, Registry};
+use crate::plugins::PluginKind;
 
 #[derive(Debug, Subcommand)]
 pub(super) enum PluginCommand {
@@ -27,15 +27,8 @@ pub(super) enum PluginCommand {
     },
 }
 
-/// The registry the configuration describes.
-pub(super) fn registry(config: &Config) -> anyhow::Result<Registry> {
-    let limits = Limits { fuel: config.plugins.fuel, memory_mb: config.plugins.memory_mb };
-    let runtime = PluginRuntime::new(limits, Some(config.data_dir.join("plugin-cache")))?;
-    Ok(Registry::new(runtime, Some(config.plugins_dir())).with_configs(config.plugins.config.clone()))
-}
-
 pub(super) fn run(config: &Config, command: PluginCommand) -> anyhow::Result<()> {
-    let registry = registry(config)?;
+    let registry = crate::pipeline::plugin_registry(config)?;
     match command {
         PluginCommand::List => {
             for (name, loaded) in registry.list() {

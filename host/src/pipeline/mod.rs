@@ -5,6 +5,7 @@
 
 pub mod cleanup;
 pub mod poll;
+pub mod process;
 pub mod push;
 pub mod scheduler;
 
@@ -16,8 +17,23 @@ use crate::config::Config;
 use crate::store::Store;
 
 /// The jobs a worker runs. Jobs whose schedules exist but that are not listed here are not run.
-pub fn standard_jobs(store: &Store, config: &Config, instance: &str) -> Vec<Arc<dyn Job>> {
-    vec![Arc::new(cleanup::DailyCleanup::new(store.clone())), Arc::new(poll::PollDevices::new(store.clone(), config, instance))]
+pub fn standard_jobs(store: &Store, config: &Config, instance: &str, registry: &Arc<crate::plugins::Registry>) -> Vec<Arc<dyn Job>> {
+    vec![
+        Arc::new(cleanup::DailyCleanup::new(store.clone())),
+        Arc::new(poll::PollDevices::new(store.clone(), config, instance)),
+        Arc::new(process::ProcessAttendance::new(store.clone(), Arc::clone(registry), config.clone())),
+    ]
+}
+
+/// The plugin registry the configuration describes: limits, the plugins folder, the compile cache,
+/// per-plugin settings.
+///
+/// # Errors
+/// When the engine cannot be created.
+pub fn plugin_registry(config: &Config) -> Result<Arc<crate::plugins::Registry>, crate::plugins::PluginError> {
+    let limits = crate::plugins::Limits { fuel: config.plugins.fuel, memory_mb: config.plugins.memory_mb };
+    let runtime = crate::plugins::PluginRuntime::new(limits, Some(config.data_dir.join("plugin-cache")))?;
+    Ok(Arc::new(crate::plugins::Registry::new(runtime, Some(config.plugins_dir())).with_configs(config.plugins.config.clone())))
 }
 
 /// Applies the configured polling interval (`POLLING_INTERVAL_MINUTES`) to the `poll_devices` schedule.

@@ -104,3 +104,13 @@ pub async fn set_pattern(
             .map_err(StoreError::from)
     })
 }
+
+/// One employee by code.
+///
+/// # Errors
+/// When the query fails.
+pub async fn get(store: &Store, code: &EmployeeId) -> Result<Option<Employee>, StoreError> {
+    crate::with_conn!(store, |conn| {
+        employees::table.filter(employees::employee_code.eq(code)).select(Employee::as_select()).first(conn).await.optional().map_err(StoreError::from)
+    })
+}

@@ -9,6 +9,7 @@
 
 mod connect;
 pub mod device_commands;
+pub mod attendance;
 pub mod devices;
 pub mod employees;
 pub mod jobs;

@@ -51,3 +51,68 @@ pub async fn list(store: &Store, limit: i64) -> Result<Vec<PendingDay>, StoreErr
             .map_err(StoreError::from)
     })
 }
+
+/// Removes the given days of `employee` that were marked at or before `processed_from`: a day
+/// marked again while it was being processed stays pending.
+///
+/// # Errors
+/// When the query fails.
+pub async fn clear(store: &Store, employee: &EmployeeId, days: &[NaiveDate], processed_from: chrono::NaiveDateTime) -> Result<(), StoreError> {
+    crate::with_conn!(store, |conn| {
+        diesel::delete(
+            pending_days::table
+                .filter(pending_days::employee_code.eq(employee))
+                .filter(pending_days::work_date.eq_any(days))
+                .filter(pending_days::marked_at.le(processed_from)),
+        )
+        .execute(conn)
+        .await
+        .map(drop)
+        .map_err(StoreError::from)
+    })
+}
+
+/// Records a failed processing attempt on the days: they stay pending with the error visible.
+///
+/// # Errors
+/// When the query fails.
+pub async fn record_failure(store: &Store, employee: &EmployeeId, days: &[NaiveDate], error: &str) -> Result<(), StoreError> {
+    crate::with_conn!(store, |conn| {
+        diesel::update(pending_days::table.filter(pending_days::employee_code.eq(employee)).filter(pending_days::work_date.eq_any(days)))
+            .set((pending_days::attempts.eq(pending_days::attempts + 1), pending_days::last_error.eq(error)))
+            .execute(conn)
+            .await
+            .map(drop)
+            .map_err(StoreError::from)
+    })
+}
+
+/// Marks every employee-day with punches between two dates (inclusive) for processing again.
+///
+/// # Errors
+/// When the query fails.
+pub async fn mark_range(store: &Store, from: NaiveDate, to: NaiveDate) -> Result<usize, StoreError> {
+    use super::schema::raw_punches;
+    let start = from.and_hms_opt(0, 0, 0).unwrap_or_default();
+    let end = to.succ_opt().unwrap_or(to).and_hms_opt(0, 0, 0).unwrap_or_default();
+    let now = super::now_utc();
+    crate::with_conn!(store, |conn| {
+        let rows: Vec<(String, crate::domain::WallTime)> = raw_punches::table
+            .filter(raw_punches::local_time.ge(start))
+            .filter(raw_punches::local_time.lt(end))
+            .select((raw_punches::device_user_id, raw_punches::local_time))
+            .load(conn)
+            .await?;
+        let days: std::collections::BTreeSet<(String, NaiveDate)> = rows.into_iter().map(|(e, t)| (e, t.0.date())).collect();
+        for (employee, day) in &days {
+            diesel::insert_into(pending_days::table)
+                .values((pending_days::employee_code.eq(employee), pending_days::work_date.eq(day), pending_days::marked_at.eq(now)))
+                .on_conflict((pending_days::employee_code, pending_days::work_date))
+                .do_update()
+                .set(pending_days::marked_at.eq(now))
+                .execute(conn)
+                .await?;
+        }
+        Ok(days.len())
+    })
+}

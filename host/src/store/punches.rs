@@ -199,3 +199,30 @@ pub async fn list_for_device(store: &Store, device: DeviceId) -> Result<Vec<Stor
             .map_err(StoreError::from)
     })
 }
+
+/// An employee's punches with local times in `[from, to)`, from approved devices only (data from a
+/// push terminal awaiting approval is kept but not processed).
+///
+/// # Errors
+/// When the query fails.
+pub async fn for_employee_between(
+    store: &Store,
+    employee: &EmployeeId,
+    from: chrono::NaiveDateTime,
+    to: chrono::NaiveDateTime,
+) -> Result<Vec<StoredPunch>, StoreError> {
+    use super::schema::devices;
+    crate::with_conn!(store, |conn| {
+        raw_punches::table
+            .inner_join(devices::table)
+            .filter(devices::approved.eq(true))
+            .filter(raw_punches::device_user_id.eq(employee))
+            .filter(raw_punches::local_time.ge(from))
+            .filter(raw_punches::local_time.lt(to))
+            .order((raw_punches::device_id, raw_punches::id))
+            .select(StoredPunch::as_select())
+            .load(conn)
+            .await
+            .map_err(StoreError::from)
+    })
+}

@@ -1,0 +1,340 @@
+//! `process_attendance`: turn pending employee-days into processed days with the active rules plugin.
+//!
+//! For each employee with pending days, the host gathers the punches around those days (from
+//! approved devices), the templates, roster, weekly pattern, holidays and device watermarks, and
+//! calls the rules plugin once (a batch of employees per sandboxed instance). Results are upserted:
+//! a new revision when a day changes, hand corrections kept. The pending marks are cleared only for
+//! days that were processed; when the plugin fails they stay pending with the error, for a retry.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use attendance_plugin_sdk::model;
+use chrono::{NaiveDate, NaiveDateTime, TimeDelta, Utc};
+
+use crate::config::Config;
+use crate::domain::EmployeeId;
+use crate::notify::OutlierLine;
+use crate::plugins::{PluginKind, Registry};
+use crate::store::attendance::{self, DayContent, Upserted};
+use crate::store::{Store, StoreError, devices, employees, pending, punches, rosters};
+
+/// The built-in template made from `WORK_START_TIME`, `WORK_END_TIME` and the overnight settings;
+/// employees without any schedule work it every day, as the original bridge did.
+pub const DEFAULT_TEMPLATE: &str = "DEFAULT";
+
+/// Flags that make a day an outlier (digest e-mail, `is_outlier` in the CRM payload).
+pub const OUTLIER_FLAGS: [&str; 3] = ["in_outlier", "out_outlier", "outlier_punches"];
+
+/// What one processing run did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ProcessReport {
+    /// Employees processed.
+    pub employees: usize,
+    /// Days inserted or changed.
+    pub days_written: usize,
+    /// Employees whose processing failed (their days stay pending).
+    pub failed: usize,
+    /// Outliers that are new in this run.
+    #[serde(skip)]
+    pub new_outliers: Vec<OutlierLine>,
+}
+
+/// Why a run could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The rules plugin cannot be loaded.
+    #[error(transparent)]
+    Plugin(#[from] crate::plugins::PluginError),
+}
+
+fn default_template(config: &Config) -> model::Template {
+    let shift = &config.shift;
+    model::Template {
+        code: DEFAULT_TEMPLATE.to_owned(),
+        start: shift.work_start_time.0.format("%H:%M").to_string(),
+        end: shift.work_end_time.0.format("%H:%M").to_string(),
+        // The original overnight buffer: how long after the end a clock-out still counts.
+        late_out_window_min: if shift.overnight_shift { (shift.overnight_shift_buffer_hours * 60).max(60) } else { 180 },
+        ..model::Template::default()
+    }
+}
+
+fn template_from_row(t: &rosters::ShiftTemplate) -> model::Template {
+    let u = |v: i32| u32::try_from(v).unwrap_or(0);
+    model::Template {
+        code: t.code.clone(),
+        start: t.start_time.clone(),
+        end: t.end_time.clone(),
+        early_in_window_min: u(t.early_in_window_min),
+        late_out_window_min: u(t.late_out_window_min),
+        late_in_outlier_min: u(t.late_in_outlier_min),
+        early_out_outlier_min: u(t.early_out_outlier_min),
+        late_grace_min: u(t.late_grace_min),
+        early_grace_min: u(t.early_grace_min),
+        dedup_window_s: u(t.dedup_window_s),
+        min_span_min: u(t.min_span_min),
+        overtime_min_min: u(t.overtime_min_min),
+        absent_below_min: u(t.absent_below_min),
+        half_day_below_min: u(t.half_day_below_min),
+        rounding: t.rounding_interval_min.zip(t.rounding_mode.clone()).map(|(i, mode)| model::Rounding { interval_min: u(i), mode }),
+        settle_min: u(t.settle_min),
+        unscheduled_day_boundary: t.unscheduled_day_boundary.clone(),
+    }
+}
+
+/// Builds one employee's rules input covering `days` (and a day on each side).
+async fn build_input(
+    store: &Store,
+    config: &Config,
+    rules_config: &serde_json::Value,
+    employee: &EmployeeId,
+    days: &BTreeSet<NaiveDate>,
+) -> Result<model::RulesInput, StoreError> {
+    let (Some(first), Some(last)) = (days.first().copied(), days.last().copied()) else {
+        return Err(StoreError::Invalid("no days to process".into()));
+    };
+    let from = first - TimeDelta::days(2);
+    let to = last + TimeDelta::days(3);
+    let at_midnight = |d: NaiveDate| d.and_hms_opt(0, 0, 0).unwrap_or_default();
+    let stored = punches::for_employee_between(store, employee, at_midnight(from), at_midnight(to)).await?;
+    let all_devices = devices::list(store).await?;
+    let site = config.time_zone.0;
+    let instant = |t: Option<NaiveDateTime>| t.map(|t| t.and_utc().to_rfc3339());
+    let devices: Vec<model::Device> = all_devices
+        .iter()
+        .filter(|d| d.enabled && d.approved)
+        .map(|d| model::Device {
+            id: d.id.to_string(),
+            tz: d.time_zone.clone().unwrap_or_else(|| site.name().to_owned()),
+            valid_from: None,
+            // A push device has delivered everything up to its last request.
+            watermark: instant(d.watermark_at.or(d.last_seen_at)),
+            clock_offset_s: i64::from(d.clock_offset_s.unwrap_or(0)),
+        })
+        .collect();
+    let mut templates: BTreeMap<String, model::Template> =
+        rosters::list_templates(store).await?.iter().map(|t| (t.code.clone(), template_from_row(t))).collect();
+    templates.entry(DEFAULT_TEMPLATE.to_owned()).or_insert_with(|| default_template(config));
+    let person = employees::get(store, employee).await?;
+    let roster: Vec<model::RosterEntry> = rosters::roster_between(store, employee, from, to)
+        .await?
+        .into_iter()
+        .map(|(date, shift)| model::RosterEntry { date: date.to_string(), shift })
+        .collect();
+    let weekly_shift = person.as_ref().and_then(|p| p.weekly_shift.clone());
+    let mut weekly = weekly_shift.map(|shift| model::Weekly {
+        days: person.as_ref().map(|p| p.weekly_days.split(',').map(str::to_owned).collect()).unwrap_or_default(),
+        shift,
+    });
+    let mut default_shift = person.as_ref().and_then(|p| p.default_shift.clone());
+    if weekly.is_none() && default_shift.is_none() && roster.is_empty() {
+        // No schedule at all: the configured default shift, every day.
+        weekly = Some(model::Weekly {
+            days: ["mon", "tue", "wed", "thu", "fri", "sat", "sun"].map(str::to_owned).to_vec(),
+            shift: DEFAULT_TEMPLATE.to_owned(),
+        });
+        default_shift = Some(DEFAULT_TEMPLATE.to_owned());
+    }
+    let holidays = rosters::list_holidays(store).await?.into_iter().map(|(d, _)| d.to_string()).collect();
+    Ok(model::RulesInput {
+        user_id: employee.0.clone(),
+        site_tz: site.name().to_owned(),
+        now: Utc::now().to_rfc3339(),
+        devices,
+        templates,
+        roster,
+        weekly,
+        default_shift,
+        holidays,
+        punches: stored
+            .iter()
+            .map(|p| model::Punch {
+                device: p.device_id.to_string(),
+                seq: p.device_seq.unwrap_or(p.id),
+                time: p.local_time.0.format("%Y-%m-%dT%H:%M:%S").to_string(),
+                state: u8::try_from(p.punch_state).unwrap_or(255),
+            })
+            .collect(),
+        config: rules_config.clone(),
+    })
+}
+
+fn parse_zoned(text: &Option<String>) -> (Option<NaiveDateTime>, Option<NaiveDateTime>) {
+    match text.as_deref().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()) {
+        Some(t) => (Some(t.naive_local()), Some(t.naive_utc())),
+        None => (None, None),
+    }
+}
+
+fn content(record: &model::AttendanceRecord, rule: &model::PluginInfo) -> DayContent {
+    let (clock_in_local, clock_in_utc) = parse_zoned(&record.clock_in);
+    let (clock_out_local, clock_out_utc) = parse_zoned(&record.clock_out);
+    let mut flags = record.flags.clone();
+    flags.sort();
+    DayContent {
+        status: record.status.clone(),
+        clock_in_local,
+        clock_in_utc,
+        clock_out_local,
+        clock_out_utc,
+        worked_min: record.worked_min,
+        break_min: record.break_min,
+        payable_min: record.payable_min,
+        scheduled_min: record.scheduled_min,
+        overtime_min: record.overtime_min,
+        late_min: record.late_min,
+        early_min: record.early_min,
+        duplicates: i32::try_from(record.duplicates).unwrap_or(i32::MAX),
+        flags: serde_json::to_string(&flags).unwrap_or_else(|_| "[]".into()),
+        is_final: record.is_final,
+        reason: Some(record.reason.clone()).filter(|r| !r.is_empty()),
+        rule_plugin: rule.name.clone(),
+        rule_version: rule.version.clone(),
+    }
+}
+
+/// Processes up to `limit` pending employee-days.
+///
+/// # Errors
+/// When the pending list or the plugin cannot be read; single employees failing are counted in the report.
+pub async fn process_pending(store: &Store, registry: &Arc<Registry>, config: &Config, limit: i64) -> Result<ProcessReport, ProcessError> {
+    let started = crate::store::now_utc();
+    let plugin_name = config.plugins.rules.clone();
+    let plugin = {
+        let registry = Arc::clone(registry);
+        let name = plugin_name.clone();
+        tokio::task::spawn_blocking(move || registry.get_kind(&name, PluginKind::ShiftRules))
+            .await
+            .map_err(|e| StoreError::Invalid(e.to_string()))??
+    };
+    let rules_config = registry.config_for(&plugin_name);
+    let mut by_employee: BTreeMap<EmployeeId, BTreeSet<NaiveDate>> = BTreeMap::new();
+    for day in pending::list(store, limit).await? {
+        by_employee.entry(day.employee).or_default().insert(day.work_date);
+    }
+    let mut report = ProcessReport::default();
+    let mut inputs = Vec::new();
+    for (employee, days) in &by_employee {
+        inputs.push((employee.clone(), days.clone(), build_input(store, config, &rules_config, employee, days).await?));
+    }
+    for chunk in inputs.chunks(100) {
+        let batch: Vec<model::RulesInput> = chunk.iter().map(|(_, _, input)| input.clone()).collect();
+        let results = {
+            let registry = Arc::clone(registry);
+            let plugin = Arc::clone(&plugin);
+            tokio::task::spawn_blocking(move || registry.runtime().process_batch(&plugin, &batch))
+                .await
+                .map_err(|e| StoreError::Invalid(e.to_string()))?
+        };
+        for ((employee, days, _), result) in chunk.iter().zip(results) {
+            let day_list: Vec<NaiveDate> = days.iter().copied().collect();
+            let output = match result {
+                Ok(output) => output,
+                Err(e) => {
+                    tracing::warn!(employee = %employee, error = %e, "processing failed; the days stay pending");
+                    pending::record_failure(store, employee, &day_list, &e.to_string()).await?;
+                    report.failed += 1;
+                    continue;
+                }
+            };
+            report.employees += 1;
+            let (first, last) = (day_list[0] - TimeDelta::days(1), day_list[day_list.len() - 1] + TimeDelta::days(1));
+            let name = employees::get(store, employee).await?.and_then(|e| e.name);
+            for record in &output.records {
+                let Ok(date) = NaiveDate::parse_from_str(&record.date, "%Y-%m-%d") else { continue };
+                if date < first || date > last {
+                    continue;
+                }
+                let shift = record.shift.clone().unwrap_or_default();
+                let before = attendance::for_employee(store, employee).await?;
+                let was_outlier = before
+                    .iter()
+                    .find(|d| d.work_date == date && d.shift_code == shift)
+                    .is_some_and(|d| OUTLIER_FLAGS.iter().any(|f| d.flags.contains(f)));
+                let outcome = attendance::upsert(store, employee, date, &shift, &content(record, &plugin.info)).await?;
+                if matches!(outcome, Upserted::Inserted | Upserted::Updated(_)) {
+                    report.days_written += 1;
+                    let outliers: Vec<&str> = record.flags.iter().map(String::as_str).filter(|f| OUTLIER_FLAGS.contains(f)).collect();
+                    if !outliers.is_empty() && !was_outlier {
+                        report.new_outliers.push(OutlierLine {
+                            employee: employee.0.clone(),
+                            name: name.clone(),
+                            date: record.date.clone(),
+                            shift: record.shift.clone(),
+                            reason: outliers.join(", "),
+                            clock_in: record.clock_in.as_deref().map(|t| t.get(11..16).unwrap_or(t).to_owned()),
+                            clock_out: record.clock_out.as_deref().map(|t| t.get(11..16).unwrap_or(t).to_owned()),
+                        });
+                    }
+                }
+            }
+            pending::clear(store, employee, &day_list, started).await?;
+        }
+    }
+    Ok(report)
+}
+
+/// The `process_attendance` job: processes what is pending, then sends one outlier digest.
+pub struct ProcessAttendance {
+    store: Store,
+    registry: Arc<Registry>,
+    config: Config,
+}
+
+impl ProcessAttendance {
+    /// A processing job.
+    pub fn new(store: Store, registry: Arc<Registry>, config: Config) -> Self {
+        Self { store, registry, config }
+    }
+}
+
+/// Processes every pending day (in rounds) and e-mails one digest of the new outliers when enabled.
+///
+/// # Errors
+/// As [`process_pending`]; a failed e-mail is an error too (the days are stored by then).
+pub async fn run_processing(store: &Store, registry: &Arc<Registry>, config: &Config) -> Result<ProcessReport, super::JobError> {
+    let mut total = ProcessReport::default();
+    // Rounds of up to 5,000 days until nothing processable is left (days that failed stay pending).
+    loop {
+        let round = process_pending(store, registry, config, 5000).await.map_err(|e| super::JobError::Failed(e.to_string()))?;
+        total.employees += round.employees;
+        total.days_written += round.days_written;
+        total.failed += round.failed;
+        total.new_outliers.extend(round.new_outliers);
+        let remaining = pending::list(store, 1).await?;
+        if round.employees == 0 || remaining.is_empty() || round.failed > 0 {
+            break;
+        }
+    }
+    if config.email.outlier_notifications && !total.new_outliers.is_empty() {
+        let mailer = crate::notify::Mailer::from_settings(&config.email, config.data_dir.join("mail")).map_err(|e| super::JobError::Failed(e.to_string()))?;
+        mailer
+            .send_outlier_digest(&total.new_outliers, config.time_zone.0.name())
+            .await
+            .map_err(|e| super::JobError::Failed(format!("outlier digest: {e}")))?;
+    }
+    Ok(total)
+}
+
+impl super::Job for ProcessAttendance {
+    fn name(&self) -> &'static str {
+        "process_attendance"
+    }
+
+    fn run(&self) -> super::JobFuture {
+        let (store, registry, config) = (self.store.clone(), Arc::clone(&self.registry), self.config.clone());
+        Box::pin(async move {
+            let report = run_processing(&store, &registry, &config).await?;
+            Ok(serde_json::json!({
+                "employees": report.employees,
+                "days_written": report.days_written,
+                "failed": report.failed,
+                "new_outliers": report.new_outliers.len(),
+            }))
+        })
+    }
+}

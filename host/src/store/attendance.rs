@@ -1,0 +1,174 @@
+//! Processed attendance days (`processed_attendance`): one row per employee, date and shift, with a
+//! revision that grows whenever the rules' result changes. A day someone corrected by hand
+//! (`manual_override`) is never overwritten by processing.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection as _, RunQueryDsl};
+
+use super::schema::processed_attendance as pa;
+use super::{Store, StoreError, now_utc};
+use crate::domain::EmployeeId;
+
+/// A processed day as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = pa)]
+pub struct ProcessedDay {
+    pub id: i64,
+    pub user_id: String,
+    pub work_date: NaiveDate,
+    /// `''` for an unscheduled day.
+    pub shift_code: String,
+    pub status: String,
+    pub clock_in_local: Option<NaiveDateTime>,
+    pub clock_in_utc: Option<NaiveDateTime>,
+    pub clock_out_local: Option<NaiveDateTime>,
+    pub clock_out_utc: Option<NaiveDateTime>,
+    pub worked_min: Option<i32>,
+    pub break_min: Option<i32>,
+    pub payable_min: Option<i32>,
+    pub scheduled_min: Option<i32>,
+    pub overtime_min: Option<i32>,
+    pub late_min: Option<i32>,
+    pub early_min: Option<i32>,
+    pub duplicates: i32,
+    /// JSON array of flag names.
+    pub flags: String,
+    pub is_final: bool,
+    pub reason: Option<String>,
+    pub revision: i32,
+    pub rule_plugin: String,
+    pub rule_version: String,
+    pub manual_override: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// A day's content as the rules produced it.
+#[derive(Debug, Clone, PartialEq, Eq, Insertable, AsChangeset)]
+#[diesel(table_name = pa, treat_none_as_null = true)]
+pub struct DayContent {
+    pub status: String,
+    pub clock_in_local: Option<NaiveDateTime>,
+    pub clock_in_utc: Option<NaiveDateTime>,
+    pub clock_out_local: Option<NaiveDateTime>,
+    pub clock_out_utc: Option<NaiveDateTime>,
+    pub worked_min: Option<i32>,
+    pub break_min: Option<i32>,
+    pub payable_min: Option<i32>,
+    pub scheduled_min: Option<i32>,
+    pub overtime_min: Option<i32>,
+    pub late_min: Option<i32>,
+    pub early_min: Option<i32>,
+    pub duplicates: i32,
+    pub flags: String,
+    pub is_final: bool,
+    pub reason: Option<String>,
+    pub rule_plugin: String,
+    pub rule_version: String,
+}
+
+impl DayContent {
+    fn same_as(&self, day: &ProcessedDay) -> bool {
+        self.status == day.status
+            && self.clock_in_utc == day.clock_in_utc
+            && self.clock_out_utc == day.clock_out_utc
+            && self.worked_min == day.worked_min
+            && self.break_min == day.break_min
+            && self.payable_min == day.payable_min
+            && self.scheduled_min == day.scheduled_min
+            && self.overtime_min == day.overtime_min
+            && self.late_min == day.late_min
+            && self.early_min == day.early_min
+            && self.duplicates == day.duplicates
+            && self.flags == day.flags
+            && self.is_final == day.is_final
+    }
+}
+
+/// What an upsert did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upserted {
+    /// A new day (revision 1).
+    Inserted,
+    /// The content changed; the new revision.
+    Updated(i32),
+    /// Nothing changed.
+    Unchanged,
+    /// A hand-corrected day was left as it is.
+    ManualKept,
+}
+
+/// Stores a day's result: inserts it, or bumps its revision when the content changed. A day that was
+/// final and changes gets the `amended` flag.
+///
+/// # Errors
+/// When the database fails.
+pub async fn upsert(store: &Store, employee: &EmployeeId, date: NaiveDate, shift: &str, content: &DayContent) -> Result<Upserted, StoreError> {
+    let now = now_utc();
+    crate::with_conn!(store, |conn| {
+        conn.transaction::<Upserted, StoreError, _>(async |conn| {
+            let existing: Option<ProcessedDay> = pa::table
+                .filter(pa::user_id.eq(&employee.0))
+                .filter(pa::work_date.eq(date))
+                .filter(pa::shift_code.eq(shift))
+                .select(ProcessedDay::as_select())
+                .first(conn)
+                .await
+                .optional()?;
+            match existing {
+                None => {
+                    diesel::insert_into(pa::table)
+                        .values((
+                            content,
+                            pa::user_id.eq(&employee.0),
+                            pa::work_date.eq(date),
+                            pa::shift_code.eq(shift),
+                            pa::revision.eq(1),
+                            pa::created_at.eq(now),
+                            pa::updated_at.eq(now),
+                        ))
+                        .execute(conn)
+                        .await?;
+                    Ok(Upserted::Inserted)
+                }
+                Some(day) if day.manual_override => Ok(Upserted::ManualKept),
+                Some(day) if content.same_as(&day) => Ok(Upserted::Unchanged),
+                Some(day) => {
+                    let mut content = content.clone();
+                    if day.is_final {
+                        let mut flags: Vec<String> = serde_json::from_str(&content.flags).unwrap_or_default();
+                        if !flags.iter().any(|f| f == "amended") {
+                            flags.push("amended".into());
+                            flags.sort();
+                        }
+                        content.flags = serde_json::to_string(&flags).unwrap_or_else(|_| "[]".into());
+                    }
+                    let revision = day.revision + 1;
+                    diesel::update(pa::table.find(day.id))
+                        .set((&content, pa::revision.eq(revision), pa::updated_at.eq(now)))
+                        .execute(conn)
+                        .await?;
+                    Ok(Upserted::Updated(revision))
+                }
+            }
+        })
+        .await
+    })
+}
+
+/// An employee's days, by date.
+///
+/// # Errors
+/// When the query fails.
+pub async fn for_employee(store: &Store, employee: &EmployeeId) -> Result<Vec<ProcessedDay>, StoreError> {
+    crate::with_conn!(store, |conn| {
+        pa::table
+            .filter(pa::user_id.eq(&employee.0))
+            .order((pa::work_date, pa::shift_code))
+            .select(ProcessedDay::as_select())
+            .load(conn)
+            .await
+            .map_err(StoreError::from)
+    })
+}

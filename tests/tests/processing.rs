@@ -1,0 +1,85 @@
+//! Poll → process → processed days, with the active rules plugin, on both backends; outliers
+//! produce exactly one digest e-mail per run through a real SMTP conversation.
+
+use std::time::Duration;
+
+use attendance_bridge::config::{CommaList, Config, EmailBackend};
+use attendance_bridge::domain::EmployeeId;
+use attendance_bridge::pipeline::poll::{self, PollFilter};
+use attendance_bridge::pipeline::{plugin_registry, process};
+use attendance_bridge::simulator::{DeviceData, SimConfig, SimulatedDevice};
+use attendance_bridge::store::devices::{self, NewDevice};
+use attendance_bridge::store::{attendance, pending};
+use bridge_e2e::smtp_sink::SmtpSink;
+use bridge_e2e::{Backend, TestDb};
+
+macro_rules! on_both_backends {
+    ($($check:ident),* $(,)?) => {$(
+        mod $check {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$check(super::Backend::Sqlite).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$check(super::Backend::Postgres).await;
+            }
+        }
+    )*};
+}
+
+on_both_backends!(polled_punches_become_days_and_outliers_one_digest);
+
+fn punches_file(dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("punches.csv");
+    // Default shift 08:00-17:00. 1001: a normal day; 1002: in 2 h 30 late (an outlier), twice the same day.
+    std::fs::write(
+        &path,
+        "user_id,time,state,verify\n1001,2025-06-02 07:57:12,0,1\n1001,2025-06-02 17:03:40,1,1\n\
+         1002,2025-06-02 10:30:00,0,1\n1002,2025-06-02 17:00:00,1,1\n",
+    )
+    .expect("write");
+    path
+}
+
+async fn polled_punches_become_days_and_outliers_one_digest(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    let data = DeviceData::load(&punches_file(db.dir.path())).expect("load");
+    let sim = SimulatedDevice::start("127.0.0.1:0".parse().expect("addr"), SimConfig::default(), data).await.expect("sim");
+    let address = sim.address();
+    devices::insert(&store, &NewDevice::pull("Gate", "127.0.0.1", address.port(), 0)).await.expect("device");
+    poll::poll_all(&store, chrono_tz::UTC, "test", Duration::from_secs(3), None, PollFilter::default()).await.expect("poll");
+    assert!(pending::count(&store).await.expect("pending") > 0);
+
+    let sink = SmtpSink::start().await;
+    let mut config = Config { data_dir: db.dir.path().join("data"), ..Config::default() };
+    config.email.outlier_notifications = true;
+    config.email.outlier_recipients = CommaList(vec!["hr@example.com".into()]);
+    config.email.backend = EmailBackend::Smtp;
+    config.email.host = "127.0.0.1".into();
+    config.email.port = sink.address.port();
+    let registry = plugin_registry(&config).expect("registry");
+
+    let report = process::run_processing(&store, &registry, &config).await.expect("processed");
+    assert_eq!(report.failed, 0);
+    assert_eq!(pending::count(&store).await.expect("pending"), 0, "processed days are no longer pending");
+    let ann = attendance::for_employee(&store, &EmployeeId("1001".into())).await.expect("days");
+    let day = ann.iter().find(|d| d.work_date.to_string() == "2025-06-02").expect("the day");
+    assert_eq!((day.status.as_str(), day.shift_code.as_str(), day.worked_min), ("present", "DEFAULT", Some(546)));
+    assert_eq!((day.rule_plugin.as_str(), day.revision), ("standard-shifts", 1));
+    let bob = attendance::for_employee(&store, &EmployeeId("1002".into())).await.expect("days");
+    let late = bob.iter().find(|d| d.work_date.to_string() == "2025-06-02").expect("the day");
+    assert!(late.flags.contains("in_outlier") && late.flags.contains("late"), "{}", late.flags);
+
+    let mails = sink.messages();
+    assert_eq!(mails.len(), 1, "one digest for the run");
+    assert!(mails[0].data.contains("1002") && mails[0].data.contains("in_outlier"), "{}", mails[0].data);
+
+    // Processing the same punches again changes nothing and sends nothing.
+    pending::mark_range(&store, "2025-06-01".parse().expect("d"), "2025-06-03".parse().expect("d")).await.expect("mark");
+    let again = process::run_processing(&store, &registry, &config).await.expect("processed");
+    assert_eq!(again.days_written, 0);
+    assert_eq!(sink.messages().len(), 1, "never the same outlier twice");
+    assert_eq!(attendance::for_employee(&store, &EmployeeId("1001".into())).await.expect("days")[0].revision, 1);
+}
