@@ -42,6 +42,7 @@ if ! "$bin" devices list | grep -q "Main entrance"; then
   "$bin" devices add --name "Lobby (push)" --serial DEMOPUSH1 --push >/dev/null
 fi
 
+"$bin" jobs set-interval process_attendance 60 >/dev/null
 POLLING_INTERVAL_MINUTES=1 "$bin" serve --listen "127.0.0.1:$port" &
 pids+=($!)
 sleep 1
@@ -56,7 +57,9 @@ cat <<MSG
 
   Attendance Bridge demo is running (SQLite at $BRIDGE_DATA_DIR/bridge.db)
   Devices:    three simulated ZK devices on 127.0.0.1:14371-14373 (polled every minute)
-              and one push terminal (DEMOPUSH1); each adds live punches
+              and one push terminal (DEMOPUSH1); each adds live punches.
+              Punches become attendance days every minute (standard-shifts plugin).
+  Counts:     $bin stats   (run in $BRIDGE_DATA_DIR)
   Dashboard:  http://127.0.0.1:$port/
   Health:     http://127.0.0.1:$port/readyz
   Login:      admin / $(cat admin-password.txt)

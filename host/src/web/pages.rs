@@ -10,7 +10,7 @@ use axum::Router;
 use minijinja::{Environment, context};
 
 use super::{AppError, AppState};
-use crate::store::{devices, punches};
+use crate::store::{devices, stats};
 
 /// The page templates, parsed once.
 static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
@@ -42,7 +42,8 @@ fn render(name: &str, ctx: minijinja::Value) -> Result<Html<String>, AppError> {
 /// The landing page: devices and how much has been collected.
 async fn overview(State(state): State<AppState>) -> Result<Html<String>, AppError> {
     let devices = devices::list(&state.store).await?;
-    let punches = punches::count(&state.store).await?;
+    let counts = stats::counts(&state.store).await?;
+    let punches = counts.raw_punches;
     let devices: Vec<_> = devices
         .into_iter()
         .map(|d| {
@@ -53,5 +54,8 @@ async fn overview(State(state): State<AppState>) -> Result<Html<String>, AppErro
             }
         })
         .collect();
-    render("web/index.html", context! { devices, punches, database => state.store.backend_name() })
+    render(
+        "web/index.html",
+        context! { devices, punches, counts => minijinja::value::Serde(&counts), database => state.store.backend_name() },
+    )
 }
