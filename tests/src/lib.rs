@@ -18,6 +18,24 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 pub use app::TestApp;
+
+/// Turns each `async fn check(Backend)` into two tests, `check::sqlite` and `check::postgres`,
+/// so every storage-touching behaviour is specified once and checked on both backends.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($check:ident),* $(,)?) => {$(
+        mod $check {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$check($crate::Backend::Sqlite).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$check($crate::Backend::Postgres).await;
+            }
+        }
+    )*};
+}
 pub use db::{Backend, TestDb};
 
 /// The workspace root (the folder holding the root `Cargo.toml`).

@@ -5,22 +5,7 @@ use std::process::Output;
 
 use bridge_e2e::{Backend, TestDb, bridge_command};
 
-macro_rules! on_both_backends {
-    ($($check:ident),* $(,)?) => {$(
-        mod $check {
-            #[tokio::test]
-            async fn sqlite() {
-                super::$check(super::Backend::Sqlite).await;
-            }
-            #[tokio::test]
-            async fn postgres() {
-                super::$check(super::Backend::Postgres).await;
-            }
-        }
-    )*};
-}
-
-on_both_backends!(stats_json, push_devices, devices_lifecycle, jobs_are_retimed_without_restart, shifts_roster_and_holidays);
+bridge_e2e::on_both_backends!(stats_json, push_devices, devices_lifecycle, jobs_are_retimed_without_restart, shifts_roster_and_holidays);
 
 struct Cli {
     db: TestDb,

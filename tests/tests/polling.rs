@@ -9,22 +9,7 @@ use attendance_bridge::store::{Store, pending, punches, stats};
 use bridge_e2e::{Backend, TestDb};
 use chrono::NaiveDate;
 
-macro_rules! on_both_backends {
-    ($($check:ident),* $(,)?) => {$(
-        mod $check {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$check(super::Backend::Sqlite).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$check(super::Backend::Postgres).await;
-            }
-        }
-    )*};
-}
-
-on_both_backends!(three_devices_polled_twice_store_each_punch_once, a_drop_mid_download_stores_nothing_then_everything, a_late_night_punch_marks_the_previous_day);
+bridge_e2e::on_both_backends!(three_devices_polled_twice_store_each_punch_once, a_drop_mid_download_stores_nothing_then_everything, a_late_night_punch_marks_the_previous_day);
 
 const TIMEOUT: Duration = Duration::from_secs(3);
 

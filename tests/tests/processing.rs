@@ -13,22 +13,7 @@ use attendance_bridge::store::{attendance, pending};
 use bridge_e2e::smtp_sink::SmtpSink;
 use bridge_e2e::{Backend, TestDb};
 
-macro_rules! on_both_backends {
-    ($($check:ident),* $(,)?) => {$(
-        mod $check {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$check(super::Backend::Sqlite).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$check(super::Backend::Postgres).await;
-            }
-        }
-    )*};
-}
-
-on_both_backends!(polled_punches_become_days_and_outliers_one_digest);
+bridge_e2e::on_both_backends!(polled_punches_become_days_and_outliers_one_digest);
 
 fn punches_file(dir: &std::path::Path) -> std::path::PathBuf {
     let path = dir.join("punches.csv");

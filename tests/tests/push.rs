@@ -11,22 +11,7 @@ use bridge_e2e::{Backend, TestApp};
 use chrono::{NaiveDate, TimeDelta};
 use tokio_util::sync::CancellationToken;
 
-macro_rules! on_both_backends {
-    ($($check:ident),* $(,)?) => {$(
-        mod $check {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$check(super::Backend::Sqlite).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$check(super::Backend::Postgres).await;
-            }
-        }
-    )*};
-}
-
-on_both_backends!(
+bridge_e2e::on_both_backends!(
     unknown_serial_stays_pending_until_approved,
     a_queued_clock_set_reaches_the_device_and_its_result_comes_back,
     a_malformed_line_is_named_and_the_others_are_stored,
@@ -253,7 +238,7 @@ async fn exactly_once_across_a_bridge_crash(backend: Backend) {
     );
 }
 
-on_both_backends!(exactly_once_across_a_bridge_crash);
+bridge_e2e::on_both_backends!(exactly_once_across_a_bridge_crash);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_separate_push_listener_serves_only_the_push_endpoints() {

@@ -11,22 +11,7 @@ use attendance_bridge::store::Store;
 use bridge_e2e::{Backend, TestDb};
 use tokio_util::sync::CancellationToken;
 
-macro_rules! on_both_backends {
-    ($($check:ident),* $(,)?) => {$(
-        mod $check {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$check(super::Backend::Sqlite).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$check(super::Backend::Postgres).await;
-            }
-        }
-    )*};
-}
-
-on_both_backends!(each_tick_runs_once_across_instances, failures_are_recorded_and_survived, pause_and_run_now);
+bridge_e2e::on_both_backends!(each_tick_runs_once_across_instances, failures_are_recorded_and_survived, pause_and_run_now);
 
 const JOB: &str = "process_attendance";
 

@@ -4,22 +4,7 @@ use attendance_bridge::auth;
 use attendance_bridge::store::users;
 use bridge_e2e::{Backend, TestApp};
 
-macro_rules! on_both_backends {
-    ($($check:ident),* $(,)?) => {$(
-        mod $check {
-            #[tokio::test]
-            async fn sqlite() {
-                super::$check(super::Backend::Sqlite).await;
-            }
-            #[tokio::test]
-            async fn postgres() {
-                super::$check(super::Backend::Postgres).await;
-            }
-        }
-    )*};
-}
-
-on_both_backends!(health_and_readiness, api_requires_a_valid_token);
+bridge_e2e::on_both_backends!(health_and_readiness, api_requires_a_valid_token);
 
 async fn health_and_readiness(backend: Backend) {
     let app = TestApp::start(backend).await;

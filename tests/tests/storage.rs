@@ -8,23 +8,7 @@ use attendance_bridge::store::{StoreError, users};
 use bridge_e2e::{Backend, TestDb};
 use chrono::NaiveDate;
 
-/// Generates `<check>::sqlite` and `<check>::postgres` tests from one `async fn check(Backend)`.
-macro_rules! on_both_backends {
-    ($($check:ident),* $(,)?) => {$(
-        mod $check {
-            #[tokio::test]
-            async fn sqlite() {
-                super::$check(super::Backend::Sqlite).await;
-            }
-            #[tokio::test]
-            async fn postgres() {
-                super::$check(super::Backend::Postgres).await;
-            }
-        }
-    )*};
-}
-
-on_both_backends!(
+bridge_e2e::on_both_backends!(
     migrations_apply_once_and_report_ready,
     same_punch_twice_is_stored_once,
     wall_times_round_trip_exactly,

@@ -9,7 +9,9 @@
 
 use std::fmt;
 
-use chrono::{Datelike as _, NaiveDate, NaiveDateTime, Timelike as _};
+use chrono::{NaiveDate, NaiveDateTime};
+
+use super::records::{decode_time, encode_time};
 
 use crate::domain::{EmployeeId, WallTime};
 
@@ -184,24 +186,6 @@ impl PushCommand {
             _ => None,
         }
     }
-}
-
-/// The terminals' compact time: seconds in a calendar of 12 months × 31 days since 2000-01-01.
-pub fn encode_time(t: NaiveDateTime) -> u32 {
-    let years = u32::try_from(t.year().rem_euclid(100)).unwrap_or(0);
-    let days = (years * 12 + t.month0()) * 31 + t.day0();
-    days * 86_400 + t.num_seconds_from_midnight()
-}
-
-/// Inverse of [`encode_time`]; `None` for a value that names no real date (31 February).
-pub fn decode_time(value: u32) -> Option<NaiveDateTime> {
-    let seconds = value % 86_400;
-    let days = value / 86_400;
-    let day = days % 31 + 1;
-    let month = (days / 31) % 12 + 1;
-    let year = 2000 + i32::try_from(days / 31 / 12).ok()?;
-    NaiveDate::from_ymd_opt(year, month, day)?
-        .and_hms_opt(seconds / 3600, seconds / 60 % 60, seconds % 60)
 }
 
 /// What the handshake tells a terminal: the last stamps stored per table (so it sends only what
