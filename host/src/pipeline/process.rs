@@ -244,13 +244,13 @@ pub async fn process_pending(store: &Store, registry: &Arc<Registry>, config: &C
             report.employees += 1;
             let (first, last) = (day_list[0] - TimeDelta::days(1), day_list[day_list.len() - 1] + TimeDelta::days(1));
             let name = employees::get(store, employee).await?.and_then(|e| e.name);
+            let before = attendance::for_employee(store, employee).await?;
             for record in &output.records {
                 let Ok(date) = NaiveDate::parse_from_str(&record.date, "%Y-%m-%d") else { continue };
                 if date < first || date > last {
                     continue;
                 }
                 let shift = record.shift.clone().unwrap_or_default();
-                let before = attendance::for_employee(store, employee).await?;
                 let was_outlier = before
                     .iter()
                     .find(|d| d.work_date == date && d.shift_code == shift)
