@@ -38,6 +38,12 @@ macro_rules! on_both_backends {
 }
 pub use db::{Backend, TestDb};
 
+/// A loopback port nothing listens on right now (for "nothing answers there" cases and for servers
+/// that must restart on the same port).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free loopback port")
+}
+
 /// The workspace root (the folder holding the root `Cargo.toml`).
 pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().map(PathBuf::from).unwrap_or_default()

@@ -15,13 +15,9 @@ impl Drop for Simulator {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
-}
-
 /// Starts `simulate-device` on a free port and waits until it says it is serving.
 fn simulate(dir: &std::path::Path, extra: &[&str]) -> (Simulator, u16) {
-    let port = free_port();
+    let port = bridge_e2e::free_port();
     let mut child = bridge_command(dir)
         .args(["simulate-device", "--listen", &format!("127.0.0.1:{port}")])
         .args(extra)
@@ -69,9 +65,9 @@ fn test_device_diagnoses_failures() {
     let (_sim, port) = simulate(dir.path(), &["--punches", "10", "--comm-key", "777"]);
     let (ok, text) = test_device(dir.path(), &["--ip", "127.0.0.1", "--port", &port.to_string(), "--comm-key", "778"]);
     assert!(!ok && text.contains("wrong comm key"), "{text}");
-    let (ok, text) = test_device(dir.path(), &["--ip", "127.0.0.1", "--port", &free_port().to_string()]);
+    let (ok, text) = test_device(dir.path(), &["--ip", "127.0.0.1", "--port", &bridge_e2e::free_port().to_string()]);
     assert!(!ok && text.contains("unreachable"), "{text}");
-    let (ok, text) = test_device(dir.path(), &["--ip", "127.0.0.1", "--port", &free_port().to_string(), "--udp"]);
+    let (ok, text) = test_device(dir.path(), &["--ip", "127.0.0.1", "--port", &bridge_e2e::free_port().to_string(), "--udp"]);
     assert!(!ok && (text.contains("timeout") || text.contains("unreachable")), "{text}");
 }
 

@@ -135,7 +135,7 @@ async fn faults_give_typed_errors_within_the_timeout() {
 
 #[tokio::test]
 async fn an_unreachable_device_is_diagnosed() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let port = bridge_e2e::free_port();
     let options = ConnectOptions::new(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
     let error = ZkClient::connect(options).await.expect_err("nobody there");
     assert!(matches!(error, DeviceError::Unreachable(_)), "{error:?}");

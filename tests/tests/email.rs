@@ -79,7 +79,7 @@ async fn file_console_and_disabled_backends() {
 
 #[tokio::test]
 async fn an_unreachable_smtp_server_is_an_error_not_a_panic() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let port = bridge_e2e::free_port();
     let mut smtp = settings(EmailBackend::Smtp);
     smtp.host = "127.0.0.1".into();
     smtp.port = port;

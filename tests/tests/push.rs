@@ -181,7 +181,7 @@ async fn exactly_once_across_a_bridge_crash(backend: Backend) {
     use std::process::Stdio;
 
     let db = bridge_e2e::TestDb::new(backend).await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let port = bridge_e2e::free_port();
     let start = || {
         let mut child = bridge_e2e::bridge_command(db.dir.path())
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
@@ -242,7 +242,7 @@ bridge_e2e::on_both_backends!(exactly_once_across_a_bridge_crash);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_separate_push_listener_serves_only_the_push_endpoints() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let port = bridge_e2e::free_port();
     let app = TestApp::start_with(Backend::Sqlite, |c| {
         c.push.listen = Some(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
     })
