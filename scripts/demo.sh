@@ -62,7 +62,7 @@ cat <<MSG
   Counts:     $bin stats   (run in $BRIDGE_DATA_DIR)
   Dashboard:  http://127.0.0.1:$port/
   Health:     http://127.0.0.1:$port/readyz
-  Login:      admin / $(cat admin-password.txt)
+  Account:    admin / $(cat admin-password.txt)  (API tokens: attendance-bridge create-token --username admin)
 
   Press Ctrl-C to stop.
 MSG
