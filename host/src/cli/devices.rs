@@ -125,7 +125,7 @@ pub(super) async fn run(config: &Config, command: DevicesCommand) -> anyhow::Res
             }
             let command = match command {
                 PushCommandArg::SetTime => {
-                    let zone = device.time_zone.as_deref().and_then(|tz| tz.parse().ok()).unwrap_or(config.time_zone.0);
+                    let zone = device.zone(config.time_zone.0);
                     PushCommand::SetTime(chrono::Utc::now().with_timezone(&zone).naive_local())
                 }
                 PushCommandArg::Resend { from, to } => PushCommand::Resend { from, to },

@@ -101,7 +101,7 @@ async fn download_and_store(
         .next()
         .ok_or_else(|| PollError::Device(DeviceError::Unreachable(format!("{host} has no address"))))?;
     let options = ConnectOptions { address, comm_key: u32::try_from(device.comm_key).unwrap_or(0), timeout, udp: false };
-    let tz: chrono_tz::Tz = device.time_zone.as_deref().and_then(|z| z.parse().ok()).unwrap_or(site_tz);
+    let tz = device.zone(site_tz);
 
     let mut client = ZkClient::connect(options).await?;
     let started = Utc::now();

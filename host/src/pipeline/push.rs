@@ -73,7 +73,7 @@ impl PushIngest {
     }
 
     fn zone(&self, device: &Device) -> chrono_tz::Tz {
-        device.time_zone.as_deref().and_then(|tz| tz.parse().ok()).unwrap_or(self.site_tz)
+        device.zone(self.site_tz)
     }
 
     /// The handshake: the options block for `serial`.

@@ -58,6 +58,13 @@ pub struct Device {
     pub last_seen_at: Option<NaiveDateTime>,
 }
 
+impl Device {
+    /// The zone of the device's wall times: its own override, or the site's.
+    pub fn zone(&self, site: chrono_tz::Tz) -> chrono_tz::Tz {
+        self.time_zone.as_deref().and_then(|tz| tz.parse().ok()).unwrap_or(site)
+    }
+}
+
 /// Whether the bridge pulls from the device (ZK protocol) or the device pushes (ADMS over HTTP).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, diesel::FromSqlRow, diesel::AsExpression)]
 #[diesel(sql_type = diesel::sql_types::Text)]

@@ -11,6 +11,24 @@ use super::schema::pending_days;
 use super::{Store, StoreError};
 use crate::domain::EmployeeId;
 
+/// Marks `(employee, date)` pairs as needing processing (one upsert each, inside the caller's
+/// connection or transaction); a day marked again keeps one row with the newer mark.
+macro_rules! mark_days {
+    ($conn:expr, $days:expr, $at:expr) => {
+        for (employee, day) in $days {
+            use $crate::store::schema::pending_days as pd;
+            diesel::insert_into(pd::table)
+                .values((pd::employee_code.eq(&employee), pd::work_date.eq(day), pd::marked_at.eq($at)))
+                .on_conflict((pd::employee_code, pd::work_date))
+                .do_update()
+                .set(pd::marked_at.eq($at))
+                .execute($conn)
+                .await?;
+        }
+    };
+}
+pub(crate) use mark_days;
+
 /// A day waiting for processing.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
 #[diesel(table_name = pending_days)]
@@ -104,15 +122,8 @@ pub async fn mark_range(store: &Store, from: NaiveDate, to: NaiveDate) -> Result
             .load(conn)
             .await?;
         let days: std::collections::BTreeSet<(String, NaiveDate)> = rows.into_iter().map(|(e, t)| (e, t.0.date())).collect();
-        for (employee, day) in &days {
-            diesel::insert_into(pending_days::table)
-                .values((pending_days::employee_code.eq(employee), pending_days::work_date.eq(day), pending_days::marked_at.eq(now)))
-                .on_conflict((pending_days::employee_code, pending_days::work_date))
-                .do_update()
-                .set(pending_days::marked_at.eq(now))
-                .execute(conn)
-                .await?;
-        }
-        Ok(days.len())
+        let count = days.len();
+        mark_days!(&mut *conn, days, now);
+        Ok(count)
     })
 }

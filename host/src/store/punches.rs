@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection as _, RunQueryDsl};
 
-use super::schema::{pending_days, raw_punches};
+use super::schema::raw_punches;
 use super::{Store, StoreError, now_utc};
 use crate::domain::{DeviceId, EmployeeId, WallTime};
 
@@ -87,21 +87,6 @@ fn touched_days(new: &[(EmployeeId, WallTime)]) -> std::collections::BTreeSet<(E
         .collect()
 }
 
-/// Marks `days` as needing processing (one statement per day, inside the caller's transaction).
-macro_rules! mark_days {
-    ($conn:expr, $days:expr, $at:expr) => {
-        for (employee, day) in $days {
-            diesel::insert_into(pending_days::table)
-                .values((pending_days::employee_code.eq(&employee), pending_days::work_date.eq(day), pending_days::marked_at.eq($at)))
-                .on_conflict((pending_days::employee_code, pending_days::work_date))
-                .do_update()
-                .set(pending_days::marked_at.eq($at))
-                .execute($conn)
-                .await?;
-        }
-    };
-}
-
 /// Stores `punches` in one transaction, skipping those already stored; returns how many were new.
 ///
 /// All or nothing: a failure part-way leaves none of this call's punches behind, so a caller that
@@ -149,7 +134,7 @@ pub async fn insert(store: &Store, punches: &[NewPunch]) -> Result<usize, StoreE
                         .optional()?;
                     new.extend(inserted);
                 }
-                mark_days!(&mut *conn, touched_days(&new), received_at);
+                super::pending::mark_days!(&mut *conn, touched_days(&new), received_at);
                 Ok(new.len())
             })
             .await
@@ -168,7 +153,7 @@ pub async fn insert(store: &Store, punches: &[NewPunch]) -> Result<usize, StoreE
                         .await?;
                     new.extend(inserted);
                 }
-                mark_days!(&mut *conn, touched_days(&new), received_at);
+                super::pending::mark_days!(&mut *conn, touched_days(&new), received_at);
                 Ok(new.len())
             })
             .await
