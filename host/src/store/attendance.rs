@@ -1,11 +1,15 @@
 //! Processed attendance days (`processed_attendance`): one row per employee, date and shift, with a
 //! revision that grows whenever the rules' result changes. A day someone corrected by hand
 //! (`manual_override`) is never overwritten by processing.
+//!
+//! Every new revision enqueues its CRM delivery ([`super::outbox`]) in the same transaction as the day:
+//! either both are saved or neither, which is what makes delivery exactly-once from the bridge's side.
 
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection as _, RunQueryDsl};
 
+use super::outbox;
 use super::schema::processed_attendance as pa;
 use super::{Store, StoreError, now_utc};
 use crate::domain::EmployeeId;
@@ -118,7 +122,7 @@ pub async fn upsert(store: &Store, employee: &EmployeeId, date: NaiveDate, shift
                 .optional()?;
             match existing {
                 None => {
-                    diesel::insert_into(pa::table)
+                    let id: i64 = diesel::insert_into(pa::table)
                         .values((
                             content,
                             pa::user_id.eq(&employee.0),
@@ -128,8 +132,10 @@ pub async fn upsert(store: &Store, employee: &EmployeeId, date: NaiveDate, shift
                             pa::created_at.eq(now),
                             pa::updated_at.eq(now),
                         ))
-                        .execute(conn)
+                        .returning(pa::id)
+                        .get_result(conn)
                         .await?;
+                    outbox::enqueue!(conn, id, 1, now);
                     Ok(Upserted::Inserted)
                 }
                 Some(day) if day.manual_override => Ok(Upserted::ManualKept),
@@ -149,6 +155,7 @@ pub async fn upsert(store: &Store, employee: &EmployeeId, date: NaiveDate, shift
                         .set((&content, pa::revision.eq(revision), pa::updated_at.eq(now)))
                         .execute(conn)
                         .await?;
+                    outbox::enqueue!(conn, day.id, revision, now);
                     Ok(Upserted::Updated(revision))
                 }
             }
@@ -170,5 +177,69 @@ pub async fn for_employee(store: &Store, employee: &EmployeeId) -> Result<Vec<Pr
             .load(conn)
             .await
             .map_err(StoreError::from)
+    })
+}
+
+/// `sync-to-crm --force`: gives each selected day a new revision with unchanged content, so the CRM
+/// receives it again under a new idempotency key. Hand-corrected days are included (the operator asked).
+/// Returns how many days were re-enqueued.
+///
+/// # Errors
+/// When the database fails.
+pub async fn bump_revisions(store: &Store, ids: &[i64]) -> Result<usize, StoreError> {
+    let now = now_utc();
+    crate::with_conn!(store, |conn| {
+        conn.transaction::<usize, StoreError, _>(async |conn| {
+            let mut bumped = 0;
+            for &id in ids {
+                let revision: Option<i32> = diesel::update(pa::table.find(id))
+                    .set((pa::revision.eq(pa::revision + 1), pa::updated_at.eq(now)))
+                    .returning(pa::revision)
+                    .get_result(conn)
+                    .await
+                    .optional()?;
+                if let Some(revision) = revision {
+                    outbox::enqueue!(conn, id, revision, now);
+                    bumped += 1;
+                }
+            }
+            Ok(bumped)
+        })
+        .await
+    })
+}
+
+/// One processed day by id.
+///
+/// # Errors
+/// When the query fails.
+pub async fn get(store: &Store, id: i64) -> Result<Option<ProcessedDay>, StoreError> {
+    crate::with_conn!(store, |conn| {
+        pa::table.find(id).select(ProcessedDay::as_select()).first(conn).await.optional().map_err(StoreError::from)
+    })
+}
+
+/// The ids of the days a `sync-to-crm` selection names: dates inclusive, optionally one employee.
+///
+/// # Errors
+/// When the query fails.
+pub async fn select_ids(
+    store: &Store,
+    start: Option<NaiveDate>,
+    end: Option<NaiveDate>,
+    employee: Option<&EmployeeId>,
+) -> Result<Vec<i64>, StoreError> {
+    crate::with_conn!(store, |conn| {
+        let mut query = pa::table.select(pa::id).order(pa::id).into_boxed();
+        if let Some(start) = start {
+            query = query.filter(pa::work_date.ge(start));
+        }
+        if let Some(end) = end {
+            query = query.filter(pa::work_date.le(end));
+        }
+        if let Some(employee) = employee {
+            query = query.filter(pa::user_id.eq(employee.0.clone()));
+        }
+        query.load(conn).await.map_err(StoreError::from)
     })
 }

@@ -13,6 +13,7 @@ pub mod attendance;
 pub mod devices;
 pub mod employees;
 pub mod jobs;
+pub mod outbox;
 mod error;
 pub mod pending;
 pub mod punches;

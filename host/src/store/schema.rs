@@ -203,7 +203,28 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    crm_outbox (id) {
+        id -> BigInt,
+        attendance_id -> BigInt,
+        revision -> Integer,
+        idempotency_key -> Text,
+        body -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+        last_status -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        crm_id -> Nullable<Text>,
+        created_at -> Timestamp,
+        delivered_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(raw_punches -> devices (device_id));
+diesel::joinable!(crm_outbox -> processed_attendance (attendance_id));
 diesel::joinable!(device_commands -> devices (device_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
@@ -220,4 +241,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     holidays,
     device_commands,
     pending_days,
+    crm_outbox,
 );

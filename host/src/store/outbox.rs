@@ -1,0 +1,268 @@
+//! The CRM outbox (`crm_outbox`): one row per processed day and revision that the CRM must receive.
+//!
+//! Rows are written by [`super::attendance::upsert_day`] in the same transaction as the day, so a saved
+//! change always has a delivery and a crash can never lose one. A sender claims due rows with a lease
+//! through one conditional `UPDATE` per row (as [`super::jobs`] does for ticks), so two senders never
+//! hold the same row; a crashed sender's lease runs out and the row is retried with the same key.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use super::schema::{crm_outbox, processed_attendance};
+use super::{Store, StoreError, now_utc};
+
+/// Waiting for its first or next attempt.
+pub const PENDING: &str = "pending";
+/// Leased to a sender right now.
+pub const IN_FLIGHT: &str = "in_flight";
+/// Acknowledged by the CRM (2xx).
+pub const DELIVERED: &str = "delivered";
+/// Dead letter: rejected by the CRM or out of retries; needs `--retry-failed`.
+pub const FAILED: &str = "failed";
+
+/// One delivery as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = crm_outbox)]
+pub struct Delivery {
+    /// Row id.
+    pub id: i64,
+    /// The processed day it carries.
+    pub attendance_id: i64,
+    /// That day's revision.
+    pub revision: i32,
+    /// Sent as `Idempotency-Key` (and `webhook-id`); stable for this day and revision.
+    pub idempotency_key: String,
+    /// The exact body to send, fixed at enqueue so retries are byte-identical.
+    pub body: String,
+    /// `pending`, `in_flight`, `delivered` or `failed`.
+    pub status: String,
+    /// Attempts made so far.
+    pub attempts: i32,
+    /// Not before this instant, UTC.
+    pub next_attempt_at: NaiveDateTime,
+    /// The sender holding it.
+    pub lease_owner: Option<String>,
+    /// Until when, UTC.
+    pub lease_until: Option<NaiveDateTime>,
+    /// Last HTTP status seen.
+    pub last_status: Option<i32>,
+    /// Last error, as the CRM or the network reported it.
+    pub last_error: Option<String>,
+    /// The CRM's id for the record, when its answer had one.
+    pub crm_id: Option<String>,
+    /// Enqueued, UTC.
+    pub created_at: NaiveDateTime,
+    /// Acknowledged, UTC.
+    pub delivered_at: Option<NaiveDateTime>,
+}
+
+/// The idempotency key of a day's revision: stable across retries and restarts, new for a new revision.
+pub fn idempotency_key(attendance_id: i64, revision: i32) -> String {
+    format!("attendance-{attendance_id}-r{revision}")
+}
+
+/// Claims up to `limit` due deliveries for `owner` until `lease_until`.
+///
+/// Due means pending and `next_attempt_at <= now`, or in flight with an expired lease (a crashed sender).
+/// Each row is taken with its own conditional `UPDATE`, so concurrent senders never share a row.
+///
+/// # Errors
+/// When a query fails.
+pub async fn claim_due(
+    store: &Store,
+    owner: &str,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<Delivery>, StoreError> {
+    let now = now.naive_utc();
+    let until = lease_until.naive_utc();
+    crate::with_conn!(store, |conn| {
+        let due = crm_outbox::table
+            .filter(
+                crm_outbox::status
+                    .eq(PENDING)
+                    .and(crm_outbox::next_attempt_at.le(now))
+                    .or(crm_outbox::status.eq(IN_FLIGHT).and(crm_outbox::lease_until.lt(now))),
+            )
+            .order(crm_outbox::id)
+            .limit(limit)
+            .select(crm_outbox::id)
+            .load::<i64>(conn)
+            .await?;
+        let mut claimed = Vec::with_capacity(due.len());
+        for id in due {
+            let won = diesel::update(
+                crm_outbox::table.filter(crm_outbox::id.eq(id)).filter(
+                    crm_outbox::status
+                        .eq(PENDING)
+                        .and(crm_outbox::next_attempt_at.le(now))
+                        .or(crm_outbox::status.eq(IN_FLIGHT).and(crm_outbox::lease_until.lt(now))),
+                ),
+            )
+            .set((
+                crm_outbox::status.eq(IN_FLIGHT),
+                crm_outbox::lease_owner.eq(owner),
+                crm_outbox::lease_until.eq(until),
+                crm_outbox::attempts.eq(crm_outbox::attempts + 1),
+            ))
+            .execute(conn)
+            .await?;
+            if won == 1 {
+                claimed.push(crm_outbox::table.find(id).select(Delivery::as_select()).first(conn).await?);
+            }
+        }
+        Ok(claimed)
+    })
+}
+
+/// Records a 2xx for a delivery `owner` holds; returns false if the lease was lost meanwhile.
+///
+/// # Errors
+/// When the query fails.
+pub async fn mark_delivered(store: &Store, id: i64, owner: &str, status: u16, crm_id: Option<&str>) -> Result<bool, StoreError> {
+    let now = now_utc();
+    crate::with_conn!(store, |conn| {
+        let n = diesel::update(crm_outbox::table.find(id).filter(crm_outbox::lease_owner.eq(owner)))
+            .set((
+                crm_outbox::status.eq(DELIVERED),
+                crm_outbox::lease_owner.eq(None::<String>),
+                crm_outbox::lease_until.eq(None::<NaiveDateTime>),
+                crm_outbox::last_status.eq(Some(i32::from(status))),
+                crm_outbox::last_error.eq(None::<String>),
+                crm_outbox::crm_id.eq(crm_id),
+                crm_outbox::delivered_at.eq(Some(now)),
+            ))
+            .execute(conn)
+            .await?;
+        Ok(n == 1)
+    })
+}
+
+/// Puts a delivery back to pending until `next_attempt_at` after a transient failure.
+///
+/// # Errors
+/// When the query fails.
+pub async fn mark_retry(
+    store: &Store,
+    id: i64,
+    owner: &str,
+    next_attempt_at: DateTime<Utc>,
+    status: Option<u16>,
+    error: &str,
+) -> Result<bool, StoreError> {
+    crate::with_conn!(store, |conn| {
+        let n = diesel::update(crm_outbox::table.find(id).filter(crm_outbox::lease_owner.eq(owner)))
+            .set((
+                crm_outbox::status.eq(PENDING),
+                crm_outbox::lease_owner.eq(None::<String>),
+                crm_outbox::lease_until.eq(None::<NaiveDateTime>),
+                crm_outbox::next_attempt_at.eq(next_attempt_at.naive_utc()),
+                crm_outbox::last_status.eq(status.map(i32::from)),
+                crm_outbox::last_error.eq(Some(error)),
+            ))
+            .execute(conn)
+            .await?;
+        Ok(n == 1)
+    })
+}
+
+/// Dead-letters a delivery, keeping the CRM's message; only `requeue_failed` brings it back.
+///
+/// # Errors
+/// When the query fails.
+pub async fn mark_failed(store: &Store, id: i64, owner: &str, status: Option<u16>, error: &str) -> Result<bool, StoreError> {
+    crate::with_conn!(store, |conn| {
+        let n = diesel::update(crm_outbox::table.find(id).filter(crm_outbox::lease_owner.eq(owner)))
+            .set((
+                crm_outbox::status.eq(FAILED),
+                crm_outbox::lease_owner.eq(None::<String>),
+                crm_outbox::lease_until.eq(None::<NaiveDateTime>),
+                crm_outbox::last_status.eq(status.map(i32::from)),
+                crm_outbox::last_error.eq(Some(error)),
+            ))
+            .execute(conn)
+            .await?;
+        Ok(n == 1)
+    })
+}
+
+/// `--retry-failed`: makes every dead-lettered delivery pending again (same key), attempts reset.
+///
+/// # Errors
+/// When the query fails.
+pub async fn requeue_failed(store: &Store) -> Result<usize, StoreError> {
+    let now = now_utc();
+    crate::with_conn!(store, |conn| {
+        diesel::update(crm_outbox::table.filter(crm_outbox::status.eq(FAILED)))
+            .set((crm_outbox::status.eq(PENDING), crm_outbox::attempts.eq(0), crm_outbox::next_attempt_at.eq(now)))
+            .execute(conn)
+            .await
+            .map_err(StoreError::from)
+    })
+}
+
+/// Outbox figures for `stats` and `test-crm --stats`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct OutboxStats {
+    /// Waiting to be sent.
+    pub pending: i64,
+    /// Being sent now.
+    pub in_flight: i64,
+    /// Dead letters.
+    pub failed: i64,
+    /// Processed days whose latest revision the CRM acknowledged.
+    pub synced: i64,
+    /// Age of the oldest pending delivery, seconds.
+    pub oldest_pending_seconds: Option<i64>,
+}
+
+/// Counts the outbox by state.
+///
+/// # Errors
+/// When a query fails.
+pub async fn stats(store: &Store) -> Result<OutboxStats, StoreError> {
+    let now = now_utc();
+    crate::with_conn!(store, |conn| {
+        let count = |s: &'static str| crm_outbox::table.filter(crm_outbox::status.eq(s)).count();
+        let pending = count(PENDING).get_result::<i64>(conn).await?;
+        let in_flight = count(IN_FLIGHT).get_result::<i64>(conn).await?;
+        let failed = count(FAILED).get_result::<i64>(conn).await?;
+        let synced = crm_outbox::table
+            .inner_join(processed_attendance::table)
+            .filter(crm_outbox::status.eq(DELIVERED))
+            .filter(crm_outbox::revision.eq(processed_attendance::revision))
+            .count()
+            .get_result::<i64>(conn)
+            .await?;
+        let oldest = crm_outbox::table
+            .filter(crm_outbox::status.eq(PENDING))
+            .select(diesel::dsl::min(crm_outbox::created_at))
+            .first::<Option<NaiveDateTime>>(conn)
+            .await?;
+        Ok(OutboxStats {
+            pending,
+            in_flight,
+            failed,
+            synced,
+            oldest_pending_seconds: oldest.map(|t| (now - t).num_seconds()),
+        })
+    })
+}
+
+/// Every delivery of one day, oldest first (tests and diagnostics).
+///
+/// # Errors
+/// When the query fails.
+pub async fn for_day(store: &Store, attendance_id: i64) -> Result<Vec<Delivery>, StoreError> {
+    crate::with_conn!(store, |conn| {
+        crm_outbox::table
+            .filter(crm_outbox::attendance_id.eq(attendance_id))
+            .order(crm_outbox::id)
+            .select(Delivery::as_select())
+            .load(conn)
+            .await
+            .map_err(StoreError::from)
+    })
+}
