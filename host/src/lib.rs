@@ -22,6 +22,7 @@ pub mod cli;
 pub mod config;
 pub mod device;
 pub mod store;
+pub mod sync;
 pub mod web;
 
 pub use server::serve;
