@@ -175,12 +175,50 @@ pub struct CrmSettings {
     pub max_retries: u32,
     /// Most deliveries sent per sync run (`CRM_SYNC_BATCH_SIZE`).
     pub sync_batch_size: u32,
+    /// First retry waits up to this long; each retry doubles it, with full jitter (`CRM_RETRY_BASE_SECONDS`).
+    pub retry_base_seconds: u32,
+    /// Longest wait between retries; also clamps a CRM's `Retry-After` (`CRM_RETRY_MAX_SECONDS`).
+    pub retry_max_seconds: u32,
+    /// `Token` (Django REST framework, the original bridge) or `Bearer` (`CRM_AUTH_SCHEME`).
+    pub auth_scheme: CrmAuthScheme,
+    /// Per-request timeout; a timed-out delivery is retried with the same key (`CRM_TIMEOUT_SECONDS`).
+    pub timeout_seconds: u32,
+    /// Requests in flight at once over kept-alive connections (`CRM_CONCURRENCY`).
+    pub concurrency: u32,
+    /// Send days as JSON arrays, one request per batch, when the CRM supports it (`CRM_BATCH_REQUESTS`).
+    pub batch_requests: bool,
+    /// Standard Webhooks `whsec_…` secret; when set, requests are signed (`CRM_SIGNING_SECRET`).
+    pub signing_secret: Option<SecretString>,
 }
 
 impl Default for CrmSettings {
     fn default() -> Self {
-        Self { api_url: None, api_token: None, max_retries: 5, sync_batch_size: 100 }
+        Self {
+            api_url: None,
+            api_token: None,
+            max_retries: 5,
+            sync_batch_size: 100,
+            retry_base_seconds: 30,
+            retry_max_seconds: 3600,
+            auth_scheme: CrmAuthScheme::Token,
+            timeout_seconds: 30,
+            concurrency: 8,
+            batch_requests: false,
+            signing_secret: None,
+        }
     }
+}
+
+/// The word in front of the CRM token in `Authorization`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+pub enum CrmAuthScheme {
+    /// `Token <t>`: what the original bridge sent.
+    #[default]
+    #[serde(alias = "token", alias = "TOKEN")]
+    Token,
+    /// `Bearer <t>`: OAuth-style APIs.
+    #[serde(alias = "bearer", alias = "BEARER")]
+    Bearer,
 }
 
 /// Outlier alerts by e-mail.
@@ -392,6 +430,12 @@ impl Config {
         }
         if self.crm.sync_batch_size == 0 {
             return invalid("crm.sync_batch_size", "0".into(), "must be at least 1");
+        }
+        if self.crm.concurrency == 0 {
+            return invalid("crm.concurrency", "0".into(), "must be at least 1");
+        }
+        if self.crm.timeout_seconds == 0 {
+            return invalid("crm.timeout_seconds", "0".into(), "must be at least 1");
         }
         let shift = &self.shift;
         if shift.work_start_time == shift.work_end_time {

@@ -35,6 +35,13 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("CRM_API_TOKEN", "crm.api_token"),
     ("CRM_MAX_RETRIES", "crm.max_retries"),
     ("CRM_SYNC_BATCH_SIZE", "crm.sync_batch_size"),
+    ("CRM_RETRY_BASE_SECONDS", "crm.retry_base_seconds"),
+    ("CRM_RETRY_MAX_SECONDS", "crm.retry_max_seconds"),
+    ("CRM_AUTH_SCHEME", "crm.auth_scheme"),
+    ("CRM_TIMEOUT_SECONDS", "crm.timeout_seconds"),
+    ("CRM_CONCURRENCY", "crm.concurrency"),
+    ("CRM_BATCH_REQUESTS", "crm.batch_requests"),
+    ("CRM_SIGNING_SECRET", "crm.signing_secret"),
     ("OUTLIER_EMAIL_NOTIFICATIONS", "email.outlier_notifications"),
     ("OUTLIER_EMAIL_RECIPIENTS", "email.outlier_recipients"),
     ("EMAIL_BACKEND", "email.backend"),
@@ -59,7 +66,7 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
 ];
 
 /// Keys whose values are secrets: an error about them never repeats the value.
-pub const SECRET_KEYS: &[&str] = &["secret_key", "crm.api_token", "email.host_password", "database_url"];
+pub const SECRET_KEYS: &[&str] = &["secret_key", "crm.api_token", "crm.signing_secret", "email.host_password", "database_url"];
 
 /// The flat variable names that feed `key`, in precedence order.
 pub fn env_names_for(key: &str) -> Vec<&'static str> {

@@ -22,15 +22,7 @@ pub enum SyncError {
     Client(String),
 }
 
-/// `Authorization` scheme in front of the token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum AuthScheme {
-    /// `Token <t>` (the original bridge's, Django REST framework).
-    #[default]
-    Token,
-    /// `Bearer <t>`.
-    Bearer,
-}
+pub use crate::config::CrmAuthScheme as AuthScheme;
 
 /// How to reach the CRM and how hard to try.
 #[derive(Debug, Clone)]
@@ -53,6 +45,24 @@ pub struct SendSettings {
     pub retry_max: Duration,
     /// Rows claimed per round.
     pub batch_size: i64,
+}
+
+impl SendSettings {
+    /// The settings from configuration; `None` when no `CRM_API_URL` is set (sync disabled).
+    pub fn from_config(crm: &crate::config::CrmSettings) -> Option<SendSettings> {
+        let url = crm.api_url.as_ref()?;
+        Some(SendSettings {
+            url: url.0.clone(),
+            token: crm.api_token.clone(),
+            auth_scheme: crm.auth_scheme,
+            timeout: Duration::from_secs(u64::from(crm.timeout_seconds)),
+            concurrency: usize::try_from(crm.concurrency).unwrap_or(1),
+            max_retries: crm.max_retries,
+            retry_base: Duration::from_secs(u64::from(crm.retry_base_seconds)),
+            retry_max: Duration::from_secs(u64::from(crm.retry_max_seconds)),
+            batch_size: i64::from(crm.sync_batch_size),
+        })
+    }
 }
 
 /// Figures of one run.
