@@ -13,6 +13,7 @@ mod process;
 mod rosters;
 mod serve;
 mod stats;
+mod sync;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -77,6 +78,12 @@ enum Command {
     Plugin(plugin::PluginCommand),
     /// Counts across the pipeline (devices, punches, days, outliers, pending work)
     Stats(stats::StatsArgs),
+    /// Send due processed days to the CRM and return (exit 0 even if some were deferred)
+    SyncToCrm(sync::SyncArgs),
+    /// Check the CRM connection (reachability, TLS, token), or print outbox figures with --stats
+    TestCrm(sync::TestCrmArgs),
+    /// Run a local mock CRM for tests and demos (can be told to fail)
+    MockCrm(sync::MockCrmArgs),
 }
 
 /// Parses the command line and runs the chosen subcommand.
@@ -131,6 +138,9 @@ async fn dispatch(command: Command, loaded: Loaded) -> anyhow::Result<()> {
         Command::Plugin(command) => tokio::task::spawn_blocking(move || plugin::run(&config, command)).await?,
         Command::SimulateDevice(args) => device_tools::simulate(args).await,
         Command::TestDevice(args) => device_tools::test_device(&config, args).await,
+        Command::SyncToCrm(args) => sync::sync_to_crm(&config, args).await,
+        Command::TestCrm(args) => sync::test_crm(&config, args).await,
+        Command::MockCrm(args) => sync::mock_crm(args).await,
     }
 }
 
