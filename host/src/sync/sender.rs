@@ -119,7 +119,7 @@ impl Sender {
                 break;
             }
             let now = Utc::now();
-            let lease = now + chrono::TimeDelta::from_std(self.settings.timeout * 2 + Duration::from_secs(30)).unwrap_or(chrono::TimeDelta::minutes(5));
+            let lease = now + chrono::TimeDelta::from_std(self.settings.timeout * 2 + Duration::from_secs(5)).unwrap_or(chrono::TimeDelta::minutes(5));
             let batch = outbox::claim_due(&self.store, &self.owner, now, lease, room).await?;
             if batch.is_empty() {
                 break;
