@@ -6,8 +6,10 @@
 //! - [`TestApp`]: the real application served on `127.0.0.1:0` in-process.
 //! - [`bridge_command`]: the real `attendance-bridge` binary, freshly built.
 //! - [`smtp_sink::SmtpSink`]: a local SMTP server that keeps what it receives.
+//! - [`crm`]: processed days to deliver and a sender wired to a mock CRM.
 
 pub mod app;
+pub mod crm;
 pub mod db;
 pub mod plugins;
 pub mod pyzk;

@@ -3,26 +3,10 @@
 
 use std::time::{Duration, Instant};
 
-use attendance_bridge::store::attendance::{self, DayContent};
+use attendance_bridge::simulator::crm::{Faults, MockCrm};
 use attendance_bridge::store::outbox;
-use attendance_bridge::sync::mock_crm::{Faults, MockCrm};
-use bridge_e2e::{Backend, TestDb, bridge_command};
-use chrono::NaiveDate;
-
-macro_rules! on_both_backends {
-    ($($check:ident),* $(,)?) => {$(
-        mod $check {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$check(super::Backend::Sqlite).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$check(super::Backend::Postgres).await;
-            }
-        }
-    )*};
-}
+use bridge_e2e::crm::{TOKEN, seed_days};
+use bridge_e2e::{Backend, TestDb, bridge_command, on_both_backends};
 
 on_both_backends!(killed_mid_sync_then_every_day_arrives_once);
 
@@ -31,32 +15,16 @@ const DAYS: u32 = 1_000;
 async fn killed_mid_sync_then_every_day_arrives_once(backend: Backend) {
     let db = TestDb::new(backend).await;
     let store = db.store().await;
-    for i in 0..DAYS {
-        let date = NaiveDate::from_ymd_opt(2025, 1, 1).and_then(|d| d.checked_add_days(chrono::Days::new(u64::from(i / 100)))).expect("date");
-        let day = DayContent {
-            user_id: format!("u{}", i % 100),
-            work_date: date,
-            shift_code: String::new(),
-            status: "complete".into(),
-            clock_in_local: date.and_hms_opt(8, 0, 0),
-            clock_out_local: date.and_hms_opt(17, 0, 0),
-            worked_min: Some(480),
-            flags: "[]".into(),
-            reason: None,
-            rule_plugin: "default".into(),
-            rule_version: "1".into(),
-        };
-        attendance::upsert_day(&store, &day, false, &|id, rev| format!(r#"{{"id":{id},"revision":{rev}}}"#)).await.expect("upsert");
-    }
+    seed_days(&store, DAYS).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let crm = MockCrm::spawn(listener, Some("t".into()), Faults { slow_ms: 20, slow_count: u64::MAX, ..Faults::default() }).expect("crm");
+    let crm = MockCrm::spawn(listener, Some(TOKEN.into()), Faults { slow_ms: 20, slow_count: u64::MAX, ..Faults::default() }).expect("crm");
     let dir = tempfile::tempdir().expect("tempdir");
     let command = |dir: &std::path::Path| {
         let mut c = bridge_command(dir);
         c.arg("sync-to-crm")
             .env("DATABASE_URL", db.database_url())
             .env("CRM_API_URL", crm.url())
-            .env("CRM_API_TOKEN", "t")
+            .env("CRM_API_TOKEN", TOKEN)
             .env("CRM_TIMEOUT_SECONDS", "1")
             .env("CRM_CONCURRENCY", "8")
             .env("CRM_RETRY_BASE_SECONDS", "1")

@@ -1,227 +1,266 @@
-//! CRM delivery through the outbox against the in-process mock CRM, on both backends: every day arrives
-//! once however the CRM misbehaves, transient failures are retried with the same key, permanent ones
-//! are dead-lettered at once with the CRM's message.
+//! CRM delivery through the outbox against the mock CRM, on both backends: every day arrives once
+//! however the CRM misbehaves, transient failures are retried with the same key and body, permanent
+//! ones are dead-lettered at once with the CRM's message. Each fault test prints its figures.
 
 use std::time::Duration;
 
-use attendance_bridge::store::attendance::{self, DayContent, UpsertOutcome};
-use attendance_bridge::store::{Store, outbox};
-use attendance_bridge::sync::mock_crm::{Faults, MockCrm};
-use attendance_bridge::sync::payload::{DayForCrm, DefaultJson, Mapped, PayloadMapper as _};
-use attendance_bridge::sync::sender::AuthScheme;
-use attendance_bridge::sync::{SendSettings, Sender};
-use bridge_e2e::{Backend, TestDb};
-use chrono::NaiveDate;
-
-macro_rules! on_both_backends {
-    ($($check:ident),* $(,)?) => {$(
-        mod $check {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$check(super::Backend::Sqlite).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$check(super::Backend::Postgres).await;
-            }
-        }
-    )*};
-}
+use attendance_bridge::domain::EmployeeId;
+use attendance_bridge::simulator::crm::Faults;
+use attendance_bridge::store::attendance::{self, DaySelection, Upserted};
+use attendance_bridge::store::outbox;
+use attendance_bridge::sync::signing::SigningKey;
+use bridge_e2e::crm::{day_content, drain, mock_crm, nth_day, registry, seed_days, sender, settings};
+use bridge_e2e::{Backend, TestDb, on_both_backends};
 
 on_both_backends!(
-    upsert_bumps_revision_only_on_change,
+    a_new_revision_enqueues_once_and_supersedes_the_unsent_one,
     exactly_once_across_500s,
     slow_answers_and_dropped_connections_do_not_double_count,
     rate_limit_honours_retry_after,
     bad_request_fails_at_once_with_message,
     replayed_500_is_dead_lettered,
     retry_failed_and_force,
+    the_body_is_frozen_before_the_first_attempt,
+    skipped_days_are_not_sent,
+    batch_requests_carry_a_key_per_day,
+    signed_requests_verify,
+    exhausted_deliveries_are_retried_by_the_job_but_rejections_are_not,
 );
 
-fn day(user: &str, n: u32) -> DayContent {
-    let date = NaiveDate::from_ymd_opt(2025, 6, 2).and_then(|d| d.checked_add_days(chrono::Days::new(u64::from(n)))).expect("date");
-    DayContent {
-        user_id: user.into(),
-        work_date: date,
-        shift_code: String::new(),
-        status: "complete".into(),
-        clock_in_local: date.and_hms_opt(8, 0, 0),
-        clock_out_local: date.and_hms_opt(17, 0, 0),
-        worked_min: Some(480),
-        flags: "[]".into(),
-        reason: None,
-        rule_plugin: "default".into(),
-        rule_version: "1.0.0".into(),
-    }
-}
+const SECOND: Duration = Duration::from_secs(1);
 
-async fn upsert(store: &Store, d: &DayContent, force: bool) -> UpsertOutcome {
-    let make = |id: i64, revision: i32| match DefaultJson.map(&DayForCrm { attendance_id: id, revision, day: d, device_name: None, device_ip: None }) {
-        Ok(Mapped::Send { body, .. }) => body,
-        _ => String::from("{}"),
-    };
-    attendance::upsert_day(store, d, force, &make).await.expect("upsert")
-}
-
-async fn seed(store: &Store, n: u32) {
-    for i in 0..n {
-        upsert(store, &day(&format!("u{}", i % 50), i / 50), false).await;
-    }
-}
-
-async fn crm(faults: Faults) -> MockCrm {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    MockCrm::spawn(listener, Some("secret".into()), faults).expect("mock crm")
-}
-
-fn sender(store: &Store, crm: &MockCrm, timeout_ms: u64, max_retries: u32) -> Sender {
-    let settings = SendSettings {
-        url: crm.url().parse().expect("url"),
-        token: Some("secret".to_string().into()),
-        auth_scheme: AuthScheme::Token,
-        timeout: Duration::from_millis(timeout_ms),
-        concurrency: 8,
-        max_retries,
-        retry_base: Duration::from_millis(10),
-        retry_max: Duration::from_millis(50),
-        batch_size: 100,
-    };
-    Sender::new(store.clone(), settings, "test").expect("sender")
-}
-
-/// Runs the sender until the outbox has nothing pending, like the scheduler would; returns the rounds.
-async fn drain(s: &Sender, store: &Store) -> u32 {
-    for round in 1..=200 {
-        s.run_once(None).await.expect("run");
-        let st = outbox::stats(store).await.expect("stats");
-        if st.pending == 0 && st.in_flight == 0 {
-            return round;
-        }
-        tokio::time::sleep(Duration::from_millis(30)).await;
-    }
-    panic!("outbox never drained");
-}
-
-async fn upsert_bumps_revision_only_on_change(backend: Backend) {
+async fn a_new_revision_enqueues_once_and_supersedes_the_unsent_one(backend: Backend) {
     let db = TestDb::new(backend).await;
     let store = db.store().await;
-    let d = day("7", 0);
-    let UpsertOutcome::Inserted { id, revision: 1 } = upsert(&store, &d, false).await else { panic!("insert") };
-    assert_eq!(upsert(&store, &d, false).await, UpsertOutcome::Unchanged { id });
-    let mut changed = d.clone();
-    changed.worked_min = Some(470);
-    assert_eq!(upsert(&store, &changed, false).await, UpsertOutcome::Updated { id, revision: 2 });
-    let rows = outbox::for_day(&store, id).await.expect("rows");
-    assert_eq!(rows.len(), 2);
+    let (employee, date) = nth_day(0);
+    assert_eq!(attendance::upsert(&store, &employee, date, "", &day_content(date, 480)).await.expect("upsert"), Upserted::Inserted);
+    assert_eq!(attendance::upsert(&store, &employee, date, "", &day_content(date, 480)).await.expect("upsert"), Upserted::Unchanged);
+    assert_eq!(attendance::upsert(&store, &employee, date, "", &day_content(date, 470)).await.expect("upsert"), Upserted::Updated(2));
+    let rows = outbox::for_day(&store, 1).await.expect("rows");
+    let summary: Vec<(i32, &str)> = rows.iter().map(|r| (r.revision, r.status.as_str())).collect();
+    assert_eq!(summary, [(1, outbox::SUPERSEDED), (2, outbox::PENDING)], "revision 1 never went out, so only revision 2 is sent");
     assert_ne!(rows[0].idempotency_key, rows[1].idempotency_key);
-    assert!(rows[1].body.contains("\"revision\":2"));
+
+    let crm = mock_crm(Faults::default()).await;
+    let registry = registry(vec![]);
+    drain(&sender(&store, &registry, settings(&crm, 2 * SECOND, 5)), &store).await;
+    let records = crm.records();
+    assert_eq!(records.len(), 1);
+    let body = records.values().next().expect("one record");
+    assert_eq!((body["worked_minutes"].as_i64(), body["revision"].as_i64()), (Some(470), Some(2)));
+    assert_eq!(body["user_id"], "1");
+    assert_eq!(body["clock_in"], "2025-01-01T08:00:00+02:00");
 }
 
 async fn exactly_once_across_500s(backend: Backend) {
     let db = TestDb::new(backend).await;
     let store = db.store().await;
-    seed(&store, 200).await;
-    let crm = crm(Faults { fail_500: 150, ..Faults::default() }).await;
-    let rounds = drain(&sender(&store, &crm, 2_000, 50), &store).await;
-    let st = outbox::stats(&store).await.expect("stats");
+    seed_days(&store, 1_000).await;
+    let crm = mock_crm(Faults { fail_500: 600, ..Faults::default() }).await;
+    let registry = registry(vec![]);
+    let rounds = drain(&sender(&store, &registry, settings(&crm, 2 * SECOND, 50)), &store).await;
+    let stats = outbox::stats(&store).await.expect("stats");
     let c = crm.stats();
-    println!("R: 200 days, 150 injected 500s: {rounds} rounds, CRM requests {}, applied {}, duplicates {}", c.requests, c.applied, c.duplicates);
-    assert_eq!((st.synced, st.failed, c.applied), (200, 0, 200));
+    println!(
+        "R: 1,000 days queued, the CRM answers 500 to the first 600 requests: {rounds} rounds, {} requests, unique deliveries {}, duplicates seen {}",
+        c.requests, c.applied, c.duplicates
+    );
+    assert_eq!((stats.synced, stats.failed, c.applied, c.duplicates), (1_000, 0, 1_000, 0));
 }
 
 async fn slow_answers_and_dropped_connections_do_not_double_count(backend: Backend) {
     let db = TestDb::new(backend).await;
     let store = db.store().await;
-    seed(&store, 60).await;
-    let crm = crm(Faults { slow_ms: 800, slow_count: 10, drop_count: 10, ..Faults::default() }).await;
-    drain(&sender(&store, &crm, 300, 50), &store).await;
-    let st = outbox::stats(&store).await.expect("stats");
+    seed_days(&store, 60).await;
+    let crm = mock_crm(Faults { slow_ms: 800, slow_count: 10, drop_count: 10, ..Faults::default() }).await;
+    let registry = registry(vec![]);
+    drain(&sender(&store, &registry, settings(&crm, Duration::from_millis(300), 50)), &store).await;
+    let stats = outbox::stats(&store).await.expect("stats");
     let c = crm.stats();
-    println!("R: 60 days, 10 slow + 10 dropped answers: CRM requests {}, applied {}, duplicates (answered from key) {}", c.requests, c.applied, c.duplicates);
-    assert_eq!((st.synced, c.applied), (60, 60));
-    assert!(c.duplicates >= 20, "lost answers were retried with the same key");
+    println!(
+        "R: 60 days, 10 answers slower than the timeout + 10 dropped connections: {} requests, applied {}, repeats answered from the key {}",
+        c.requests, c.applied, c.duplicates
+    );
+    assert_eq!((stats.synced, c.applied), (60, 60), "each day counted once");
+    assert!(c.duplicates >= 20, "the lost answers were retried with the same key");
 }
 
 async fn rate_limit_honours_retry_after(backend: Backend) {
     let db = TestDb::new(backend).await;
     let store = db.store().await;
-    seed(&store, 1).await;
-    let crm = crm(Faults { rate_limit: 1, retry_after_secs: 1, ..Faults::default() }).await;
-    // Cap above 1 s so Retry-After is not clamped away.
-    let settings_sender = Sender::new(
-            store.clone(),
-            SendSettings {
-                url: crm.url().parse().expect("url"),
-                token: Some("secret".to_string().into()),
-                auth_scheme: AuthScheme::Bearer,
-                timeout: Duration::from_secs(2),
-                concurrency: 1,
-                max_retries: 5,
-                retry_base: Duration::from_millis(10),
-                retry_max: Duration::from_secs(10),
-                batch_size: 10,
-            },
-            "test",
-        )
-        .expect("sender");
-    let r = settings_sender.run_once(None).await.expect("run");
-    assert_eq!(r.retried, 1);
-    // Due again only after Retry-After: an immediate run sends nothing.
-    let r = settings_sender.run_once(None).await.expect("run");
-    assert_eq!(r.delivered + r.retried, 0, "Retry-After honoured");
+    seed_days(&store, 1).await;
+    let crm = mock_crm(Faults { rate_limit: 1, retry_after_secs: 1, ..Faults::default() }).await;
+    let registry = registry(vec![]);
+    // A cap above 1 s, so Retry-After is not clamped away.
+    let mut settings = settings(&crm, 2 * SECOND, 5);
+    settings.retry_max = 10 * SECOND;
+    settings.auth_scheme = attendance_bridge::sync::sender::AuthScheme::Bearer;
+    let s = sender(&store, &registry, settings);
+    assert_eq!(s.run_once(None).await.expect("run").retried, 1);
+    let again = s.run_once(None).await.expect("run");
+    assert_eq!(again.delivered + again.retried, 0, "not due again before Retry-After");
     tokio::time::sleep(Duration::from_millis(1_100)).await;
-    let r = settings_sender.run_once(None).await.expect("run");
-    assert_eq!(r.delivered, 1);
+    assert_eq!(s.run_once(None).await.expect("run").delivered, 1);
+    println!("R: 429 with Retry-After: 1 → nothing sent before 1 s, delivered after; {} requests", crm.stats().requests);
     assert_eq!(crm.stats().requests, 2);
 }
 
 async fn bad_request_fails_at_once_with_message(backend: Backend) {
     let db = TestDb::new(backend).await;
     let store = db.store().await;
-    seed(&store, 5).await;
-    let crm = crm(Faults { reject_400: 1, reject_message: "unknown employee 42".into(), ..Faults::default() }).await;
-    let s = sender(&store, &crm, 2_000, 5);
-    drain(&s, &store).await;
-    let st = outbox::stats(&store).await.expect("stats");
-    assert_eq!((st.synced, st.failed), (4, 1));
+    seed_days(&store, 5).await;
+    let crm = mock_crm(Faults { reject_400: 1, reject_message: "unknown employee 42".into(), ..Faults::default() }).await;
+    let registry = registry(vec![]);
+    drain(&sender(&store, &registry, settings(&crm, 2 * SECOND, 5)), &store).await;
+    let stats = outbox::stats(&store).await.expect("stats");
+    assert_eq!((stats.synced, stats.failed), (4, 1));
     assert_eq!(crm.stats().requests, 5, "no retry storm on a 400");
-    let mut message = None;
-    for id in 1..=5 {
-        for d in outbox::for_day(&store, id).await.expect("rows") {
-            if d.status == outbox::FAILED {
-                message = d.last_error;
-            }
-        }
-    }
-    assert!(message.is_some_and(|m| m.contains("unknown employee 42")));
+    let failures = outbox::failures(&store, 10).await.expect("failures");
+    println!("R: a 400 → failed at once: {:?}", failures[0].last_error);
+    assert!(failures[0].last_error.as_deref().is_some_and(|m| m.contains("unknown employee 42")));
+    assert_eq!(failures[0].last_status, Some(400));
 }
 
 async fn replayed_500_is_dead_lettered(backend: Backend) {
     let db = TestDb::new(backend).await;
     let store = db.store().await;
-    seed(&store, 3).await;
-    let crm = crm(Faults { replay_500_keys: 1, ..Faults::default() }).await;
-    drain(&sender(&store, &crm, 2_000, 50), &store).await;
-    let st = outbox::stats(&store).await.expect("stats");
-    assert_eq!((st.synced, st.failed), (2, 1));
-    assert_eq!(crm.stats().requests, 4, "one first 500, one replay, then dead letter");
+    seed_days(&store, 3).await;
+    let crm = mock_crm(Faults { replay_500_keys: 1, ..Faults::default() }).await;
+    let registry = registry(vec![]);
+    drain(&sender(&store, &registry, settings(&crm, 2 * SECOND, 50)), &store).await;
+    let stats = outbox::stats(&store).await.expect("stats");
+    println!("R: a CRM replaying a stored 500 for one key: {} requests, synced {}, dead letters {}", crm.stats().requests, stats.synced, stats.failed);
+    assert_eq!((stats.synced, stats.failed), (2, 1));
+    assert_eq!(crm.stats().requests, 4, "one first 500, one replay, then a dead letter (not an endless retry)");
 }
 
 async fn retry_failed_and_force(backend: Backend) {
     let db = TestDb::new(backend).await;
     let store = db.store().await;
-    seed(&store, 3).await;
-    let crm = crm(Faults { reject_400: 3, reject_message: "CRM down for maintenance".into(), ..Faults::default() }).await;
-    let s = sender(&store, &crm, 2_000, 5);
+    seed_days(&store, 3).await;
+    let crm = mock_crm(Faults { reject_400: 3, reject_message: "CRM in maintenance".into(), ..Faults::default() }).await;
+    let registry = registry(vec![]);
+    let s = sender(&store, &registry, settings(&crm, 2 * SECOND, 5));
     drain(&s, &store).await;
     assert_eq!(outbox::stats(&store).await.expect("stats").failed, 3);
-    assert_eq!(outbox::requeue_failed(&store).await.expect("requeue"), 3);
+
+    // --retry-failed for one employee only, then for everyone: same keys, each applied once.
+    let one = DaySelection { employee: Some(EmployeeId("2".into())), ..DaySelection::default() };
+    assert_eq!(outbox::requeue_failed(&store, &one).await.expect("requeue"), 1);
     drain(&s, &store).await;
-    let st = outbox::stats(&store).await.expect("stats");
-    assert_eq!((st.synced, st.failed, crm.stats().applied), (3, 0, 3));
-    // --force: identical content becomes a new revision with a new key, applied again by the CRM.
-    let UpsertOutcome::Updated { revision: 2, .. } = upsert(&store, &day("u0", 0), true).await else { panic!("forced") };
+    assert_eq!(crm.stats().applied, 1);
+    assert_eq!(outbox::requeue_failed(&store, &DaySelection::default()).await.expect("requeue"), 2);
     drain(&s, &store).await;
-    assert_eq!(crm.stats().applied, 4);
+    let stats = outbox::stats(&store).await.expect("stats");
+    assert_eq!((stats.synced, stats.failed, crm.stats().applied), (3, 0, 3));
+
+    // --force for one date: synced days go again as a new version (new keys), the rest stay as they are.
+    let (_, date) = nth_day(0);
+    let ids = attendance::select_ids(&store, &DaySelection { start: Some(date), end: Some(date), employee: Some(EmployeeId("1".into())) }).await.expect("ids");
+    assert_eq!(attendance::bump_revisions(&store, &ids).await.expect("force"), 1);
+    drain(&s, &store).await;
+    let c = crm.stats();
+    println!("R: --retry-failed re-sent 3 dead letters under their keys, --force re-sent 1 day as revision 2: applied {}", c.applied);
+    assert_eq!((c.applied, c.duplicates), (4, 0));
     assert_eq!(outbox::stats(&store).await.expect("stats").synced, 3);
+}
+
+async fn the_body_is_frozen_before_the_first_attempt(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    seed_days(&store, 1).await;
+    let crm = mock_crm(Faults { fail_500: 1, ..Faults::default() }).await;
+    let registry = registry(vec![]);
+    let s = sender(&store, &registry, settings(&crm, 2 * SECOND, 5));
+    assert_eq!(s.run_once(None).await.expect("run").retried, 1);
+    let first = outbox::for_day(&store, 1).await.expect("rows").remove(0);
+    let frozen = first.body.clone().expect("rendered before the first attempt");
+    // The employee gets a name after the first attempt: a retry still sends the frozen bytes.
+    attendance_bridge::store::employees::upsert_names(&store, &[(EmployeeId("1".into()), Some("Ada".into()))]).await.expect("name");
+    drain(&s, &store).await;
+    let row = outbox::for_day(&store, 1).await.expect("rows").remove(0);
+    assert_eq!(row.body.as_deref(), Some(frozen.as_str()));
+    assert_eq!(crm.records().get(&row.idempotency_key), Some(&serde_json::from_str::<serde_json::Value>(&frozen).expect("json")));
+    assert!(!frozen.contains("Ada"));
+}
+
+async fn skipped_days_are_not_sent(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    let (employee, date) = nth_day(0);
+    let mut absent = day_content(date, 0);
+    absent.status = "absent".into();
+    attendance::upsert(&store, &employee, date, "", &absent).await.expect("upsert");
+    let (employee, date) = nth_day(1);
+    attendance::upsert(&store, &employee, date, "", &day_content(date, 480)).await.expect("upsert");
+    let crm = mock_crm(Faults::default()).await;
+    let registry = registry(vec![("crm-json".into(), serde_json::json!({ "skip_statuses": ["absent"] }))]);
+    drain(&sender(&store, &registry, settings(&crm, 2 * SECOND, 5)), &store).await;
+    let stats = outbox::stats(&store).await.expect("stats");
+    assert_eq!((crm.stats().requests, stats.skipped, stats.synced), (1, 1, 1));
+}
+
+async fn batch_requests_carry_a_key_per_day(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    seed_days(&store, 250).await;
+    let crm = mock_crm(Faults { fail_500: 1, ..Faults::default() }).await;
+    let registry = registry(vec![]);
+    let mut settings = settings(&crm, 2 * SECOND, 5);
+    settings.batch_requests = true;
+    drain(&sender(&store, &registry, settings), &store).await;
+    let c = crm.stats();
+    println!("R: 250 days as batch requests of up to 100 (one 500 on the way): {} requests, {} batches, applied {}", c.requests, c.batches, c.applied);
+    assert_eq!((c.applied, c.duplicates), (250, 0));
+    assert_eq!(c.batches, 3);
+    assert_eq!(outbox::stats(&store).await.expect("stats").synced, 250);
+}
+
+async fn signed_requests_verify(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    seed_days(&store, 20).await;
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let crm = mock_crm(Faults::default()).await.with_signing(SigningKey::parse(secret).expect("secret"));
+    let registry = registry(vec![]);
+    let mut signed = settings(&crm, 2 * SECOND, 5);
+    signed.signing = Some(SigningKey::parse(secret).expect("secret"));
+    drain(&sender(&store, &registry, signed), &store).await;
+    assert_eq!((crm.stats().applied, crm.stats().bad_signatures), (20, 0));
+
+    // A sender with the wrong secret is refused (401 → dead letter, with the CRM's words).
+    seed_more(&store).await;
+    let mut wrong = settings(&crm, 2 * SECOND, 5);
+    wrong.signing = Some(SigningKey::parse("whsec_c2VjcmV0").expect("secret"));
+    drain(&sender(&store, &registry, wrong), &store).await;
+    assert_eq!(crm.stats().bad_signatures, 1);
+    assert!(outbox::failures(&store, 1).await.expect("failures")[0].last_error.as_deref().is_some_and(|e| e.contains("bad signature")));
+}
+
+async fn seed_more(store: &attendance_bridge::store::Store) {
+    let (employee, date) = nth_day(500);
+    attendance::upsert(store, &employee, date, "", &day_content(date, 480)).await.expect("upsert");
+}
+
+async fn exhausted_deliveries_are_retried_by_the_job_but_rejections_are_not(backend: Backend) {
+    use attendance_bridge::pipeline::Job as _;
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    seed_days(&store, 3).await;
+    let crm = mock_crm(Faults { fail_500: 2, reject_400: 0, ..Faults::default() }).await;
+    let registry = registry(vec![]);
+    // One attempt each: the two 500s exhaust their budget at once.
+    let s = sender(&store, &registry, settings(&crm, 2 * SECOND, 1));
+    drain(&s, &store).await;
+    crm.set_faults(Faults { reject_400: 1, reject_message: "no such employee".into(), ..Faults::default() });
+    let (employee, date) = nth_day(700);
+    attendance::upsert(&store, &employee, date, "", &day_content(date, 480)).await.expect("upsert");
+    drain(&s, &store).await;
+    assert_eq!(outbox::stats(&store).await.expect("stats").failed, 3);
+    let job = attendance_bridge::pipeline::crm_sync::RetryFailedSyncs::new(store.clone());
+    let result = job.run().await.expect("job");
+    assert_eq!(result["requeued"], 2, "the two that ran out of retries, not the rejected one");
+    drain(&s, &store).await;
+    let stats = outbox::stats(&store).await.expect("stats");
+    assert_eq!((stats.synced, stats.failed), (3, 1));
 }

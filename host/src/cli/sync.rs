@@ -1,23 +1,42 @@
-//! `sync-to-crm`, `test-crm`, `mock-crm` and `stats`.
+//! `sync-to-crm`, `test-crm` and `mock-crm`.
 
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use clap::Args;
 
+use chrono::NaiveDate;
+
 use crate::config::Config;
-use crate::store::{self, Store, attendance, outbox, punches};
-use crate::sync::mock_crm::{Faults, MockCrm};
-use crate::sync::{SendSettings, Sender};
+use crate::domain::EmployeeId;
+use crate::pipeline;
+use crate::simulator::crm::{Faults, MockCrm};
+use crate::store::attendance::{self, DaySelection};
+use crate::store::{self, Store, outbox};
+use crate::sync::SendSettings;
+use crate::sync::payload::{Rendered, Renderer};
+use crate::sync::signing::SigningKey;
 
 #[derive(Debug, Args)]
 pub(super) struct SyncArgs {
     /// Send at most this many deliveries in this run
     #[arg(long)]
     limit: Option<u64>,
-    /// Put dead-lettered deliveries back in the queue first (same idempotency keys)
+    /// Only days on or after this date (YYYY-MM-DD)
+    #[arg(long)]
+    start_date: Option<NaiveDate>,
+    /// Only days on or before this date (YYYY-MM-DD)
+    #[arg(long)]
+    end_date: Option<NaiveDate>,
+    /// Only this employee's days (the user id on the devices)
+    #[arg(long)]
+    user_id: Option<String>,
+    /// Put dead-lettered deliveries of the selected days back in the queue first (same keys and bodies)
     #[arg(long)]
     retry_failed: bool,
+    /// Re-send the selected days, synced or not, as a new version (new idempotency keys)
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -56,13 +75,9 @@ pub(super) struct MockCrmArgs {
     /// Store and replay a 500 for the first N new keys
     #[arg(long, default_value_t = 0)]
     replay_500_keys: u64,
-}
-
-#[derive(Debug, Args)]
-pub(super) struct StatsArgs {
-    /// One JSON object on standard output
+    /// Require Standard Webhooks signatures made with this `whsec_…` secret
     #[arg(long)]
-    json: bool,
+    signing_secret: Option<String>,
 }
 
 async fn open(config: &Config) -> anyhow::Result<Store> {
@@ -73,7 +88,7 @@ async fn open(config: &Config) -> anyhow::Result<Store> {
 }
 
 fn settings(config: &Config) -> anyhow::Result<SendSettings> {
-    let Some(settings) = SendSettings::from_config(&config.crm) else { bail!("CRM_API_URL is not set: CRM sync is disabled") };
+    let Some(settings) = SendSettings::from_config(&config.crm)? else { bail!("CRM_API_URL is not set: CRM sync is disabled") };
     if settings.url.scheme() == "http" {
         tracing::warn!("CRM_API_URL uses plain http://: the token and attendance data travel unencrypted");
     }
@@ -82,30 +97,63 @@ fn settings(config: &Config) -> anyhow::Result<SendSettings> {
 
 /// Sends what is due and returns; deferred deliveries are not an error (exit 0).
 pub(super) async fn sync_to_crm(config: &Config, args: SyncArgs) -> anyhow::Result<()> {
-    let settings = settings(config)?;
+    settings(config)?;
     let store = open(config).await?;
+    let selection = DaySelection { start: args.start_date, end: args.end_date, employee: args.user_id.map(EmployeeId) };
     if args.retry_failed {
-        let n = outbox::requeue_failed(&store).await?;
+        let n = outbox::requeue_failed(&store, &selection).await?;
         println!("re-queued {n} failed deliveries");
     }
+    if args.force {
+        let ids = attendance::select_ids(&store, &selection).await?;
+        let n = attendance::bump_revisions(&store, &ids).await?;
+        println!("re-sending {n} days as a new version");
+    }
+    let registry = pipeline::plugin_registry(config)?;
     let owner = format!("cli-{}", std::process::id());
-    let report = Sender::new(store.clone(), settings, owner)?.run_once(args.limit).await?;
+    let Some(sender) = pipeline::crm_sync::configured_sender(&store, &registry, config, &owner)? else { bail!("CRM_API_URL is not set") };
+    let report = sender.run_selected(args.limit, &selection).await?;
     let stats = outbox::stats(&store).await?;
     println!(
-        "delivered {}, deferred {}, failed {}; outbox: {} pending, {} failed, {} days synced",
-        report.delivered, report.retried, report.failed, stats.pending, stats.failed, stats.synced
+        "delivered {}, deferred {}, failed {}, skipped {}; outbox: {} pending, {} failed, {} days synced",
+        report.delivered, report.retried, report.failed, report.skipped, stats.pending + stats.in_flight, stats.failed, stats.synced
     );
     Ok(())
 }
 
-/// Checks reachability, TLS and authentication with one harmless request, and explains the outcome.
+/// Shows the payload the CRM would get for the latest processed day (a dry run: nothing is sent), then
+/// checks reachability, TLS and authentication with one harmless request, and explains the outcome.
 pub(super) async fn test_crm(config: &Config, args: TestCrmArgs) -> anyhow::Result<()> {
+    let store = open(config).await?;
     if args.stats {
-        let store = open(config).await?;
-        println!("{}", serde_json::to_string_pretty(&outbox::stats(&store).await?)?);
+        let stats = outbox::stats(&store).await?;
+        println!("{}", serde_json::to_string_pretty(&stats)?);
+        for failure in outbox::failures(&store, 10).await? {
+            println!("failed {} (HTTP {}): {}", failure.idempotency_key, failure.last_status.map_or_else(|| "-".into(), |s| s.to_string()), failure.last_error.unwrap_or_default());
+        }
         return Ok(());
     }
     let settings = settings(config)?;
+    println!("CRM endpoint: {} (auth {:?}{}{})", settings.url, settings.auth_scheme, if settings.token.is_some() { " with token" } else { ", no token" }, if settings.signing.is_some() { ", signed" } else { "" });
+
+    let registry = pipeline::plugin_registry(config)?;
+    let renderer = Renderer::new(store.clone(), registry, config.plugins.crm.clone());
+    match attendance::latest(&store).await? {
+        None => println!("dry run: no processed day yet, so no payload to show"),
+        Some(day) => match renderer.render_day(&day).await {
+            Ok(Rendered::Send { body, headers }) => {
+                println!("dry run ({} {} through {}; not sent):", day.user_id, day.work_date, renderer.plugin());
+                for (name, value) in headers {
+                    println!("  {name}: {value}");
+                }
+                let pretty = serde_json::from_str::<serde_json::Value>(&body).and_then(|v| serde_json::to_string_pretty(&v)).unwrap_or(body);
+                println!("{pretty}");
+            }
+            Ok(_) => println!("dry run: {} skips {} {}", renderer.plugin(), day.user_id, day.work_date),
+            Err(e) => bail!("the mapping plugin cannot render a payload: {e}"),
+        },
+    }
+
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(settings.timeout)
@@ -149,31 +197,12 @@ pub(super) async fn mock_crm(args: MockCrmArgs) -> anyhow::Result<()> {
         replay_500_keys: args.replay_500_keys,
         ..Faults::default()
     };
-    let crm = MockCrm::spawn(listener, args.token, faults)?;
+    let mut crm = MockCrm::spawn(listener, args.token, faults)?;
+    if let Some(secret) = &args.signing_secret {
+        crm = crm.with_signing(SigningKey::parse(secret)?);
+    }
     println!("mock CRM listening on {} (POST {}, GET /_stats, POST /_control)", crm.addr(), crm.url());
     tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
     tokio::time::sleep(Duration::from_millis(10)).await;
-    Ok(())
-}
-
-/// Counts, as text or one JSON object (`--json`); other issues add their figures to the same object.
-pub(super) async fn stats(config: &Config, args: StatsArgs) -> anyhow::Result<()> {
-    let store = open(config).await?;
-    let o = outbox::stats(&store).await?;
-    let figures = serde_json::json!({
-        "raw_punches": punches::count(&store).await?,
-        "processed_days": attendance::count(&store).await?,
-        "sync_pending": o.pending + o.in_flight,
-        "sync_failed": o.failed,
-        "synced": o.synced,
-        "sync_oldest_pending_seconds": o.oldest_pending_seconds,
-    });
-    if args.json {
-        println!("{figures}");
-    } else if let Some(map) = figures.as_object() {
-        for (k, v) in map {
-            println!("{k:<28} {v}");
-        }
-    }
     Ok(())
 }

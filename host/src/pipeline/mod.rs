@@ -1,9 +1,10 @@
-//! The pipeline: the scheduled work that moves punches from devices to processed days.
+//! The pipeline: the scheduled work that moves punches from devices to processed days and on to the CRM.
 //!
 //! [`scheduler`] decides *when* a job runs (once per tick across every instance sharing the database);
 //! each job decides *what* it does.
 
 pub mod cleanup;
+pub mod crm_sync;
 pub mod poll;
 pub mod process;
 pub mod push;
@@ -22,6 +23,8 @@ pub fn standard_jobs(store: &Store, config: &Config, instance: &str, registry: &
         Arc::new(cleanup::DailyCleanup::new(store.clone())),
         Arc::new(poll::PollDevices::new(store.clone(), config, instance)),
         Arc::new(process::ProcessAttendance::new(store.clone(), Arc::clone(registry), config.clone())),
+        Arc::new(crm_sync::SyncToCrm::new(store.clone(), Arc::clone(registry), config.clone(), instance)),
+        Arc::new(crm_sync::RetryFailedSyncs::new(store.clone())),
     ]
 }
 

@@ -209,6 +209,16 @@ pub async fn bump_revisions(store: &Store, ids: &[i64]) -> Result<usize, StoreEr
     })
 }
 
+/// The most recently written day (`test-crm`'s dry run shows its payload).
+///
+/// # Errors
+/// When the query fails.
+pub async fn latest(store: &Store) -> Result<Option<ProcessedDay>, StoreError> {
+    crate::with_conn!(store, |conn| {
+        pa::table.order((pa::updated_at.desc(), pa::id.desc())).select(ProcessedDay::as_select()).first(conn).await.optional().map_err(StoreError::from)
+    })
+}
+
 /// One processed day by id.
 ///
 /// # Errors
@@ -219,27 +229,49 @@ pub async fn get(store: &Store, id: i64) -> Result<Option<ProcessedDay>, StoreEr
     })
 }
 
-/// The ids of the days a `sync-to-crm` selection names: dates inclusive, optionally one employee.
+/// Which days an operator means (`--start-date`, `--end-date`, `--user-id`); the default is every day.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DaySelection {
+    /// First work date, inclusive.
+    pub start: Option<NaiveDate>,
+    /// Last work date, inclusive.
+    pub end: Option<NaiveDate>,
+    /// One employee.
+    pub employee: Option<EmployeeId>,
+}
+
+impl DaySelection {
+    /// Whether it selects every day.
+    pub fn is_all(&self) -> bool {
+        self.start.is_none() && self.end.is_none() && self.employee.is_none()
+    }
+}
+
+/// The ids of the days a [`DaySelection`] selects, as a boxed subquery other queries can filter on (a
+/// macro so the backend is inferred where it is used).
+macro_rules! selected_ids {
+    ($selection:expr) => {{
+        use $crate::store::schema::processed_attendance as pa;
+        let selection: &$crate::store::attendance::DaySelection = $selection;
+        let mut query = pa::table.select(pa::id).into_boxed();
+        if let Some(start) = selection.start {
+            query = query.filter(pa::work_date.ge(start));
+        }
+        if let Some(end) = selection.end {
+            query = query.filter(pa::work_date.le(end));
+        }
+        if let Some(employee) = &selection.employee {
+            query = query.filter(pa::user_id.eq(employee.0.clone()));
+        }
+        query
+    }};
+}
+pub(crate) use selected_ids;
+
+/// The ids of the selected days, in id order.
 ///
 /// # Errors
 /// When the query fails.
-pub async fn select_ids(
-    store: &Store,
-    start: Option<NaiveDate>,
-    end: Option<NaiveDate>,
-    employee: Option<&EmployeeId>,
-) -> Result<Vec<i64>, StoreError> {
-    crate::with_conn!(store, |conn| {
-        let mut query = pa::table.select(pa::id).order(pa::id).into_boxed();
-        if let Some(start) = start {
-            query = query.filter(pa::work_date.ge(start));
-        }
-        if let Some(end) = end {
-            query = query.filter(pa::work_date.le(end));
-        }
-        if let Some(employee) = employee {
-            query = query.filter(pa::user_id.eq(employee.0.clone()));
-        }
-        query.load(conn).await.map_err(StoreError::from)
-    })
+pub async fn select_ids(store: &Store, selection: &DaySelection) -> Result<Vec<i64>, StoreError> {
+    crate::with_conn!(store, |conn| selected_ids!(selection).order(pa::id).load(conn).await.map_err(StoreError::from))
 }

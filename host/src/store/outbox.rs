@@ -1,14 +1,23 @@
 //! The CRM outbox (`crm_outbox`): one row per processed day and revision that the CRM must receive.
 //!
-//! Rows are written by [`super::attendance::upsert_day`] in the same transaction as the day, so a saved
-//! change always has a delivery and a crash can never lose one. A sender claims due rows with a lease
-//! through one conditional `UPDATE` per row (as [`super::jobs`] does for ticks), so two senders never
-//! hold the same row; a crashed sender's lease runs out and the row is retried with the same key.
+//! Rows are written by [`enqueue!`] inside the transaction that writes the day's new revision
+//! ([`super::attendance::upsert`]), so a saved change always has a delivery and a crash can never lose
+//! one. A newer revision supersedes an older one that has not gone out yet, so the CRM is never sent
+//! stale content after fresh content.
+//!
+//! The body is not rendered here: storage knows no plugins. The sender renders it through the mapping
+//! plugin before the first attempt and freezes it with [`set_body`], so every retry sends the same
+//! bytes under the same key.
+//!
+//! A sender claims due rows with a lease through one conditional `UPDATE` per row (as [`super::jobs`]
+//! does for ticks), so two senders never hold the same row; a crashed sender's lease runs out and the
+//! row is retried with the same key.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
+use super::attendance::DaySelection;
 use super::schema::{crm_outbox, processed_attendance};
 use super::{Store, StoreError, now_utc};
 
@@ -20,6 +29,39 @@ pub const IN_FLIGHT: &str = "in_flight";
 pub const DELIVERED: &str = "delivered";
 /// Dead letter: rejected by the CRM or out of retries; needs `--retry-failed`.
 pub const FAILED: &str = "failed";
+/// The mapping plugin said this day is not for the CRM.
+pub const SKIPPED: &str = "skipped";
+/// A newer revision of the same day replaced it before it went out.
+pub const SUPERSEDED: &str = "superseded";
+
+/// Enqueues the delivery of `(attendance_id, revision)` inside the caller's transaction, superseding
+/// the day's older deliveries that are still waiting or dead-lettered.
+macro_rules! enqueue {
+    ($conn:expr, $attendance_id:expr, $revision:expr, $now:expr) => {{
+        use $crate::store::schema::crm_outbox as ob;
+        let (attendance_id, revision): (i64, i32) = ($attendance_id, $revision);
+        diesel::update(
+            ob::table
+                .filter(ob::attendance_id.eq(attendance_id))
+                .filter(ob::status.eq_any([$crate::store::outbox::PENDING, $crate::store::outbox::FAILED])),
+        )
+        .set(ob::status.eq($crate::store::outbox::SUPERSEDED))
+        .execute($conn)
+        .await?;
+        diesel::insert_into(ob::table)
+            .values((
+                ob::attendance_id.eq(attendance_id),
+                ob::revision.eq(revision),
+                ob::idempotency_key.eq($crate::store::outbox::idempotency_key(attendance_id, revision)),
+                ob::status.eq($crate::store::outbox::PENDING),
+                ob::next_attempt_at.eq($now),
+                ob::created_at.eq($now),
+            ))
+            .execute($conn)
+            .await?;
+    }};
+}
+pub(crate) use enqueue;
 
 /// One delivery as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
@@ -33,9 +75,11 @@ pub struct Delivery {
     pub revision: i32,
     /// Sent as `Idempotency-Key` (and `webhook-id`); stable for this day and revision.
     pub idempotency_key: String,
-    /// The exact body to send, fixed at enqueue so retries are byte-identical.
-    pub body: String,
-    /// `pending`, `in_flight`, `delivered` or `failed`.
+    /// The exact body to send: rendered before the first attempt, then fixed so retries are identical.
+    pub body: Option<String>,
+    /// Extra headers from the mapping plugin, as JSON `[[name, value], …]`.
+    pub headers: Option<String>,
+    /// One of the status constants of this module.
     pub status: String,
     /// Attempts made so far.
     pub attempts: i32,
@@ -64,8 +108,10 @@ pub fn idempotency_key(attendance_id: i64, revision: i32) -> String {
 
 /// Claims up to `limit` due deliveries for `owner` until `lease_until`.
 ///
-/// Due means pending and `next_attempt_at <= now`, or in flight with an expired lease (a crashed sender).
-/// Each row is taken with its own conditional `UPDATE`, so concurrent senders never share a row.
+/// Due means pending and `next_attempt_at <= now`, or in flight with an expired lease (a crashed sender);
+/// only deliveries of the selected days.
+/// Each row is taken with its own conditional `UPDATE`, so concurrent senders never share a row. A day
+/// whose older revision is still in flight elsewhere waits, so revisions reach the CRM in order.
 ///
 /// # Errors
 /// When a query fails.
@@ -75,11 +121,16 @@ pub async fn claim_due(
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
     limit: i64,
+    selection: &DaySelection,
 ) -> Result<Vec<Delivery>, StoreError> {
     let now = now.naive_utc();
     let until = lease_until.naive_utc();
     crate::with_conn!(store, |conn| {
-        let due = crm_outbox::table
+        let mut due = crm_outbox::table.into_boxed();
+        if !selection.is_all() {
+            due = due.filter(crm_outbox::attendance_id.eq_any(super::attendance::selected_ids!(selection)));
+        }
+        let due = due
             .filter(
                 crm_outbox::status
                     .eq(PENDING)
@@ -88,11 +139,20 @@ pub async fn claim_due(
             )
             .order(crm_outbox::id)
             .limit(limit)
-            .select(crm_outbox::id)
-            .load::<i64>(conn)
+            .select((crm_outbox::id, crm_outbox::attendance_id))
+            .load::<(i64, i64)>(conn)
             .await?;
+        let busy: std::collections::HashSet<i64> = crm_outbox::table
+            .filter(crm_outbox::status.eq(IN_FLIGHT))
+            .filter(crm_outbox::lease_until.ge(now))
+            .filter(crm_outbox::attendance_id.eq_any(due.iter().map(|(_, day)| *day).collect::<Vec<_>>()))
+            .select(crm_outbox::attendance_id)
+            .load::<i64>(conn)
+            .await?
+            .into_iter()
+            .collect();
         let mut claimed = Vec::with_capacity(due.len());
-        for id in due {
+        for (id, _) in due.into_iter().filter(|(_, day)| !busy.contains(day)) {
             let won = diesel::update(
                 crm_outbox::table.filter(crm_outbox::id.eq(id)).filter(
                     crm_outbox::status
@@ -114,6 +174,42 @@ pub async fn claim_due(
             }
         }
         Ok(claimed)
+    })
+}
+
+/// Freezes the rendered body and headers of a delivery `owner` holds, unless one was frozen before
+/// (then the stored one wins and is returned, so a retry never sends different bytes).
+///
+/// # Errors
+/// When a query fails.
+pub async fn set_body(store: &Store, id: i64, owner: &str, body: &str, headers: &str) -> Result<Option<(String, Option<String>)>, StoreError> {
+    crate::with_conn!(store, |conn| {
+        diesel::update(crm_outbox::table.find(id).filter(crm_outbox::lease_owner.eq(owner)).filter(crm_outbox::body.is_null()))
+            .set((crm_outbox::body.eq(body), crm_outbox::headers.eq(headers)))
+            .execute(conn)
+            .await?;
+        let stored: Option<(Option<String>, Option<String>)> =
+            crm_outbox::table.find(id).select((crm_outbox::body, crm_outbox::headers)).first(conn).await.optional()?;
+        Ok(stored.and_then(|(body, headers)| body.map(|b| (b, headers))))
+    })
+}
+
+/// Closes a delivery `owner` holds without sending it: [`SKIPPED`] (the mapping plugin said so) or
+/// [`SUPERSEDED`] (the day moved on to a newer revision before this one was rendered).
+///
+/// # Errors
+/// When the query fails.
+pub async fn close(store: &Store, id: i64, owner: &str, status: &'static str) -> Result<bool, StoreError> {
+    crate::with_conn!(store, |conn| {
+        let n = diesel::update(crm_outbox::table.find(id).filter(crm_outbox::lease_owner.eq(owner)))
+            .set((
+                crm_outbox::status.eq(status),
+                crm_outbox::lease_owner.eq(None::<String>),
+                crm_outbox::lease_until.eq(None::<NaiveDateTime>),
+            ))
+            .execute(conn)
+            .await?;
+        Ok(n == 1)
     })
 }
 
@@ -188,16 +284,56 @@ pub async fn mark_failed(store: &Store, id: i64, owner: &str, status: Option<u16
     })
 }
 
-/// `--retry-failed`: makes every dead-lettered delivery pending again (same key), attempts reset.
+/// `--retry-failed`: makes dead-lettered deliveries pending again (same key and body), attempts reset;
+/// those of the selected days.
 ///
 /// # Errors
 /// When the query fails.
-pub async fn requeue_failed(store: &Store) -> Result<usize, StoreError> {
+pub async fn requeue_failed(store: &Store, selection: &DaySelection) -> Result<usize, StoreError> {
     let now = now_utc();
     crate::with_conn!(store, |conn| {
-        diesel::update(crm_outbox::table.filter(crm_outbox::status.eq(FAILED)))
+        let set = (crm_outbox::status.eq(PENDING), crm_outbox::attempts.eq(0), crm_outbox::next_attempt_at.eq(now));
+        let failed = crm_outbox::table.filter(crm_outbox::status.eq(FAILED));
+        let n = if selection.is_all() {
+            diesel::update(failed).set(set).execute(conn).await?
+        } else {
+            diesel::update(failed.filter(crm_outbox::attendance_id.eq_any(super::attendance::selected_ids!(selection)))).set(set).execute(conn).await?
+        };
+        Ok(n)
+    })
+}
+
+/// Dead letters that ran out of retries on transient failures get a fresh budget (same key and body);
+/// rejections and replayed stored failures are left alone. Returns how many were re-queued.
+///
+/// # Errors
+/// When the query fails.
+pub async fn requeue_exhausted(store: &Store) -> Result<usize, StoreError> {
+    let now = now_utc();
+    crate::with_conn!(store, |conn| {
+        diesel::update(crm_outbox::table.filter(crm_outbox::status.eq(FAILED)).filter(crm_outbox::last_error.like(format!("{GAVE_UP}%"))))
             .set((crm_outbox::status.eq(PENDING), crm_outbox::attempts.eq(0), crm_outbox::next_attempt_at.eq(now)))
             .execute(conn)
+            .await
+            .map_err(StoreError::from)
+    })
+}
+
+/// How the error of a delivery that ran out of retries starts (see [`requeue_exhausted`]).
+pub const GAVE_UP: &str = "gave up after ";
+
+/// The latest delivery of each failed day with its error, newest first (for `test-crm --stats`).
+///
+/// # Errors
+/// When the query fails.
+pub async fn failures(store: &Store, limit: i64) -> Result<Vec<Delivery>, StoreError> {
+    crate::with_conn!(store, |conn| {
+        crm_outbox::table
+            .filter(crm_outbox::status.eq(FAILED))
+            .order(crm_outbox::id.desc())
+            .limit(limit)
+            .select(Delivery::as_select())
+            .load(conn)
             .await
             .map_err(StoreError::from)
     })
@@ -212,6 +348,8 @@ pub struct OutboxStats {
     pub in_flight: i64,
     /// Dead letters.
     pub failed: i64,
+    /// Days the mapping plugin skipped.
+    pub skipped: i64,
     /// Processed days whose latest revision the CRM acknowledged.
     pub synced: i64,
     /// Age of the oldest pending delivery, seconds.
@@ -229,6 +367,7 @@ pub async fn stats(store: &Store) -> Result<OutboxStats, StoreError> {
         let pending = count(PENDING).get_result::<i64>(conn).await?;
         let in_flight = count(IN_FLIGHT).get_result::<i64>(conn).await?;
         let failed = count(FAILED).get_result::<i64>(conn).await?;
+        let skipped = count(SKIPPED).get_result::<i64>(conn).await?;
         let synced = crm_outbox::table
             .inner_join(processed_attendance::table)
             .filter(crm_outbox::status.eq(DELIVERED))
@@ -245,6 +384,7 @@ pub async fn stats(store: &Store) -> Result<OutboxStats, StoreError> {
             pending,
             in_flight,
             failed,
+            skipped,
             synced,
             oldest_pending_seconds: oldest.map(|t| (now - t).num_seconds()),
         })

@@ -211,3 +211,23 @@ pub async fn for_employee_between(
             .map_err(StoreError::from)
     })
 }
+
+/// The device (name, address) that recorded an employee's punch at `utc_time`: the CRM payload names the
+/// terminal a day's clock-in came from, as the original bridge did.
+///
+/// # Errors
+/// When the query fails.
+pub async fn source_device(store: &Store, employee: &EmployeeId, utc_time: chrono::NaiveDateTime) -> Result<Option<(String, Option<String>)>, StoreError> {
+    use super::schema::devices;
+    crate::with_conn!(store, |conn| {
+        raw_punches::table
+            .inner_join(devices::table)
+            .filter(raw_punches::device_user_id.eq(&employee.0))
+            .filter(raw_punches::utc_time.eq(utc_time))
+            .select((devices::name, devices::address))
+            .first(conn)
+            .await
+            .optional()
+            .map_err(StoreError::from)
+    })
+}

@@ -24,6 +24,12 @@ pub struct Counts {
     pub outliers: i64,
     /// Employee-days waiting for (re)processing.
     pub pending_days: i64,
+    /// CRM deliveries waiting or in flight.
+    pub sync_pending: i64,
+    /// CRM deliveries dead-lettered (need `sync-to-crm --retry-failed`).
+    pub sync_failed: i64,
+    /// Processed days whose latest revision the CRM acknowledged.
+    pub synced: i64,
 }
 
 /// Reads every count in one connection.
@@ -31,8 +37,12 @@ pub struct Counts {
 /// # Errors
 /// When a query fails.
 pub async fn counts(store: &Store) -> Result<Counts, StoreError> {
+    let sync = super::outbox::stats(store).await?;
     crate::with_conn!(store, |conn| {
         Ok(Counts {
+            sync_pending: sync.pending + sync.in_flight,
+            sync_failed: sync.failed,
+            synced: sync.synced,
             devices: devices::table.count().get_result(conn).await?,
             devices_pending_approval: devices::table.filter(devices::approved.eq(false)).count().get_result(conn).await?,
             raw_punches: raw_punches::table.count().get_result(conn).await?,

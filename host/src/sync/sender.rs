@@ -1,4 +1,5 @@
-//! The delivery loop: claim due outbox rows, POST them concurrently over kept-alive connections, record
+//! The delivery loop: claim due outbox rows, render each once through the mapping plugin, POST them
+//! concurrently over kept-alive connections (or as JSON arrays when the CRM takes batches), and record
 //! each verdict.
 
 use std::time::Duration;
@@ -6,8 +7,12 @@ use std::time::Duration;
 use chrono::Utc;
 use futures_util::StreamExt as _;
 use secrecy::{ExposeSecret as _, SecretString};
+use sha2::Digest as _;
 
 use super::classify::{Verdict, backoff, classify};
+use super::payload::{RenderError, Rendered, Renderer};
+use super::signing::{self, SigningKey};
+use crate::store::attendance::DaySelection;
 use crate::store::outbox::{self, Delivery};
 use crate::store::{Store, StoreError};
 
@@ -20,9 +25,16 @@ pub enum SyncError {
     /// The HTTP client could not be built.
     #[error("cannot build the CRM HTTP client: {0}")]
     Client(String),
+    /// The signing secret is malformed.
+    #[error(transparent)]
+    Secret(#[from] signing::BadSecret),
 }
 
 pub use crate::config::CrmAuthScheme as AuthScheme;
+
+/// Headers a mapping plugin may not set: the bridge owns authentication, idempotency and signing.
+const RESERVED_HEADERS: [&str; 8] =
+    ["authorization", "idempotency-key", "content-type", "content-length", "host", "webhook-id", "webhook-timestamp", "webhook-signature"];
 
 /// How to reach the CRM and how hard to try.
 #[derive(Debug, Clone)]
@@ -43,15 +55,23 @@ pub struct SendSettings {
     pub retry_base: Duration,
     /// Backoff cap (also clamps `Retry-After`).
     pub retry_max: Duration,
-    /// Rows claimed per round.
+    /// Rows claimed per round (and the most days in one batch request).
     pub batch_size: i64,
+    /// Send JSON arrays, one request per round, instead of one request per day.
+    pub batch_requests: bool,
+    /// Standard Webhooks signing key, when the CRM verifies senders.
+    pub signing: Option<SigningKey>,
 }
 
 impl SendSettings {
     /// The settings from configuration; `None` when no `CRM_API_URL` is set (sync disabled).
-    pub fn from_config(crm: &crate::config::CrmSettings) -> Option<SendSettings> {
-        let url = crm.api_url.as_ref()?;
-        Some(SendSettings {
+    ///
+    /// # Errors
+    /// When `CRM_SIGNING_SECRET` is not a `whsec_…` secret.
+    pub fn from_config(crm: &crate::config::CrmSettings) -> Result<Option<SendSettings>, SyncError> {
+        let Some(url) = crm.api_url.as_ref() else { return Ok(None) };
+        let signing = crm.signing_secret.as_ref().map(|s| SigningKey::parse(s.expose_secret())).transpose()?;
+        Ok(Some(SendSettings {
             url: url.0.clone(),
             token: crm.api_token.clone(),
             auth_scheme: crm.auth_scheme,
@@ -60,8 +80,10 @@ impl SendSettings {
             max_retries: crm.max_retries,
             retry_base: Duration::from_secs(u64::from(crm.retry_base_seconds)),
             retry_max: Duration::from_secs(u64::from(crm.retry_max_seconds)),
-            batch_size: i64::from(crm.sync_batch_size),
-        })
+            batch_size: i64::from(crm.sync_batch_size.max(1)),
+            batch_requests: crm.batch_requests,
+            signing,
+        }))
     }
 }
 
@@ -74,8 +96,39 @@ pub struct RunReport {
     pub retried: u64,
     /// Dead-lettered.
     pub failed: u64,
+    /// Not for the CRM (the mapping plugin skipped them) or replaced by a newer revision.
+    pub skipped: u64,
     /// Results not recorded because the lease was lost to another sender.
     pub lease_lost: u64,
+}
+
+/// What became of one delivery in a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Delivered,
+    Retried,
+    Failed,
+    Skipped,
+    LeaseLost,
+}
+
+impl RunReport {
+    fn add(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Delivered => self.delivered += 1,
+            Outcome::Retried => self.retried += 1,
+            Outcome::Failed => self.failed += 1,
+            Outcome::Skipped => self.skipped += 1,
+            Outcome::LeaseLost => self.lease_lost += 1,
+        }
+    }
+}
+
+/// A delivery with its frozen body, ready to go out.
+struct Ready {
+    delivery: Delivery,
+    body: String,
+    headers: Vec<(String, String)>,
 }
 
 /// Sends the outbox.
@@ -84,6 +137,7 @@ pub struct Sender {
     store: Store,
     client: reqwest::Client,
     settings: SendSettings,
+    renderer: Renderer,
     owner: String,
 }
 
@@ -95,7 +149,7 @@ impl Sender {
     ///
     /// # Errors
     /// When the HTTP client cannot be built.
-    pub fn new(store: Store, settings: SendSettings, owner: impl Into<String>) -> Result<Sender, SyncError> {
+    pub fn new(store: Store, settings: SendSettings, renderer: Renderer, owner: impl Into<String>) -> Result<Sender, SyncError> {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(settings.timeout)
@@ -103,7 +157,7 @@ impl Sender {
             .pool_max_idle_per_host(settings.concurrency.max(1))
             .build()
             .map_err(|e| SyncError::Client(e.to_string()))?;
-        Ok(Sender { store, client, settings, owner: owner.into() })
+        Ok(Sender { store, client, settings, renderer, owner: owner.into() })
     }
 
     /// Sends everything due now (at most `limit` deliveries when given) and returns.
@@ -111,71 +165,145 @@ impl Sender {
     /// # Errors
     /// When the outbox cannot be read or written.
     pub async fn run_once(&self, limit: Option<u64>) -> Result<RunReport, SyncError> {
+        self.run_selected(limit, &DaySelection::default()).await
+    }
+
+    /// As [`Sender::run_once`], for the deliveries of the selected days only.
+    ///
+    /// # Errors
+    /// When the outbox cannot be read or written.
+    pub async fn run_selected(&self, limit: Option<u64>, selection: &DaySelection) -> Result<RunReport, SyncError> {
         let mut report = RunReport::default();
-        let mut sent = 0u64;
+        let mut taken = 0u64;
         loop {
-            let room = limit.map_or(self.settings.batch_size, |l| i64::try_from(l.saturating_sub(sent)).unwrap_or(i64::MAX).min(self.settings.batch_size));
+            let room = limit.map_or(self.settings.batch_size, |l| i64::try_from(l.saturating_sub(taken)).unwrap_or(i64::MAX).min(self.settings.batch_size));
             if room <= 0 {
                 break;
             }
             let now = Utc::now();
+            // The lease outlives one request with its retries inside reqwest, so a live sender keeps it.
             let lease = now + chrono::TimeDelta::from_std(self.settings.timeout * 2 + Duration::from_secs(5)).unwrap_or(chrono::TimeDelta::minutes(5));
-            let batch = outbox::claim_due(&self.store, &self.owner, now, lease, room).await?;
+            let batch = outbox::claim_due(&self.store, &self.owner, now, lease, room, selection).await?;
             if batch.is_empty() {
                 break;
             }
-            sent += batch.len() as u64;
-            let results: Vec<Result<(Verdict, bool), StoreError>> = futures_util::stream::iter(batch)
-                .map(|d| self.deliver(d))
-                .buffer_unordered(self.settings.concurrency.max(1))
-                .collect()
-                .await;
-            for r in results {
-                let (verdict, kept) = r?;
-                if !kept {
-                    report.lease_lost += 1;
-                    continue;
-                }
-                match verdict {
-                    Verdict::Delivered { .. } => report.delivered += 1,
-                    Verdict::Retry { .. } => report.retried += 1,
-                    Verdict::Dead { .. } => report.failed += 1,
-                }
+            taken += batch.len() as u64;
+            let outcomes: Vec<Result<Outcome, StoreError>> = if self.settings.batch_requests {
+                self.send_as_batch(batch).await
+            } else {
+                futures_util::stream::iter(batch).map(|d| self.send_one(d)).buffer_unordered(self.settings.concurrency.max(1)).collect().await
+            };
+            for outcome in outcomes {
+                report.add(outcome?);
             }
         }
         Ok(report)
     }
 
-    /// One attempt: POST, classify, record. Returns the verdict and whether it was recorded.
-    async fn deliver(&self, d: Delivery) -> Result<(Verdict, bool), StoreError> {
-        let verdict = self.post(&d).await;
+    /// One delivery, one request.
+    async fn send_one(&self, delivery: Delivery) -> Result<Outcome, StoreError> {
+        match self.prepare(delivery).await? {
+            Err(outcome) => Ok(outcome),
+            Ok(ready) => {
+                let verdict = self.post(&ready.delivery.idempotency_key, ready.body, &ready.headers).await;
+                self.record(&ready.delivery, verdict).await
+            }
+        }
+    }
+
+    /// Every due delivery in one JSON array; each element carries its own `idempotency_key` so the CRM
+    /// can deduplicate per day even when a retried batch is grouped differently.
+    async fn send_as_batch(&self, batch: Vec<Delivery>) -> Vec<Result<Outcome, StoreError>> {
+        let prepared: Vec<Result<Result<Ready, Outcome>, StoreError>> =
+            futures_util::stream::iter(batch).map(|d| self.prepare(d)).buffer_unordered(self.settings.concurrency.max(1)).collect().await;
+        let mut outcomes = Vec::with_capacity(prepared.len());
+        let mut ready = Vec::new();
+        for p in prepared {
+            match p {
+                Ok(Ok(r)) => ready.push(r),
+                Ok(Err(outcome)) => outcomes.push(Ok(outcome)),
+                Err(e) => outcomes.push(Err(e)),
+            }
+        }
+        if ready.is_empty() {
+            return outcomes;
+        }
+        let elements: Vec<String> = ready.iter().map(|r| with_key(&r.body, &r.delivery.idempotency_key)).collect();
+        let body = format!("[{}]", elements.join(","));
+        let mut digest = sha2::Sha256::new();
+        for r in &ready {
+            digest.update(r.delivery.idempotency_key.as_bytes());
+            digest.update(b"\n");
+        }
+        let key = format!("batch-{}", &hex::encode(digest.finalize())[..32]);
+        let verdict = self.post(&key, body, &[]).await;
+        for r in &ready {
+            let verdict = match &verdict {
+                Verdict::Delivered { status, .. } => Verdict::Delivered { status: *status, crm_id: None },
+                other => other.clone(),
+            };
+            outcomes.push(self.record(&r.delivery, verdict).await);
+        }
+        outcomes
+    }
+
+    /// The delivery's frozen body, rendering and freezing it first if this is its first attempt; or what
+    /// became of it when it cannot go out (skipped, superseded, the plugin failed).
+    async fn prepare(&self, delivery: Delivery) -> Result<Result<Ready, Outcome>, StoreError> {
+        if let Some(body) = delivery.body.clone() {
+            let headers = parse_headers(delivery.headers.as_deref());
+            return Ok(Ok(Ready { delivery, body, headers }));
+        }
+        match self.renderer.render(&delivery).await {
+            Ok(Rendered::Send { body, headers }) => {
+                let headers: Vec<(String, String)> =
+                    headers.into_iter().filter(|(name, _)| !RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str())).collect();
+                let encoded = serde_json::to_string(&headers).unwrap_or_else(|_| "[]".into());
+                match outbox::set_body(&self.store, delivery.id, &self.owner, &body, &encoded).await? {
+                    Some((body, headers)) => Ok(Ok(Ready { delivery, body, headers: parse_headers(headers.as_deref()) })),
+                    None => Ok(Err(Outcome::LeaseLost)),
+                }
+            }
+            Ok(Rendered::Skip) => Ok(Err(closed(outbox::close(&self.store, delivery.id, &self.owner, outbox::SKIPPED).await?))),
+            Ok(Rendered::Superseded) => Ok(Err(closed(outbox::close(&self.store, delivery.id, &self.owner, outbox::SUPERSEDED).await?))),
+            Err(RenderError::Store(e)) => Err(e),
+            Err(RenderError::Plugin(e)) => {
+                tracing::warn!(key = %delivery.idempotency_key, error = %e, "the mapping plugin failed; the delivery stays queued");
+                let verdict = Verdict::Retry { status: None, error: format!("mapping plugin {}: {e}", self.renderer.plugin()), retry_after: None };
+                Ok(Err(self.record(&delivery, verdict).await?))
+            }
+        }
+    }
+
+    /// Stores a verdict; a transient failure past the retry budget becomes a dead letter.
+    async fn record(&self, d: &Delivery, verdict: Verdict) -> Result<Outcome, StoreError> {
         let attempts = u32::try_from(d.attempts).unwrap_or(u32::MAX);
         let verdict = match verdict {
             Verdict::Retry { status, error, .. } if attempts >= self.settings.max_retries => {
-                Verdict::Dead { status, error: format!("gave up after {attempts} attempts; last: {error}") }
+                Verdict::Dead { status, error: format!("{}{attempts} attempts; last: {error}", outbox::GAVE_UP) }
             }
             v => v,
         };
-        let kept = match &verdict {
-            Verdict::Delivered { status, crm_id } => outbox::mark_delivered(&self.store, d.id, &self.owner, *status, crm_id.as_deref()).await?,
+        let (kept, outcome) = match &verdict {
+            Verdict::Delivered { status, crm_id } => {
+                (outbox::mark_delivered(&self.store, d.id, &self.owner, *status, crm_id.as_deref()).await?, Outcome::Delivered)
+            }
             Verdict::Retry { status, error, retry_after } => {
                 let wait = backoff(attempts.saturating_sub(1), self.settings.retry_base, self.settings.retry_max, *retry_after);
                 let next = Utc::now() + chrono::TimeDelta::from_std(wait).unwrap_or(chrono::TimeDelta::zero());
-                outbox::mark_retry(&self.store, d.id, &self.owner, next, *status, error).await?
+                (outbox::mark_retry(&self.store, d.id, &self.owner, next, *status, error).await?, Outcome::Retried)
             }
-            Verdict::Dead { status, error } => outbox::mark_failed(&self.store, d.id, &self.owner, *status, error).await?,
+            Verdict::Dead { status, error } => (outbox::mark_failed(&self.store, d.id, &self.owner, *status, error).await?, Outcome::Failed),
         };
-        Ok((verdict, kept))
+        Ok(if kept { outcome } else { Outcome::LeaseLost })
     }
 
     /// The HTTP exchange, mapped to a verdict; network errors are transient.
-    async fn post(&self, d: &Delivery) -> Verdict {
-        let mut request = self
-            .client
-            .post(self.settings.url.clone())
-            .header("Content-Type", "application/json")
-            .header("Idempotency-Key", &d.idempotency_key)
-            .body(d.body.clone());
+    async fn post(&self, key: &str, body: String, extra: &[(String, String)]) -> Verdict {
+        let mut request = self.client.post(self.settings.url.clone()).header("Content-Type", "application/json").header("Idempotency-Key", key);
+        for (name, value) in extra {
+            request = request.header(name, value);
+        }
         if let Some(token) = &self.settings.token {
             let scheme = match self.settings.auth_scheme {
                 AuthScheme::Token => "Token",
@@ -183,7 +311,12 @@ impl Sender {
             };
             request = request.header("Authorization", format!("{scheme} {}", token.expose_secret()));
         }
-        match request.send().await {
+        if let Some(signing_key) = &self.settings.signing {
+            for (name, value) in signing::headers(signing_key, key, &body) {
+                request = request.header(name, value);
+            }
+        }
+        match request.body(body).send().await {
             Err(e) => Verdict::Retry { status: None, error: describe(&e), retry_after: None },
             Ok(response) => {
                 let status = response.status().as_u16();
@@ -191,11 +324,31 @@ impl Sender {
                 let retry_after = response.headers().get("Retry-After").and_then(|v| v.to_str().ok()).map(str::to_owned);
                 match response.text().await {
                     Ok(body) => classify(status, replayed, retry_after.as_deref(), &body),
-                    // A 2xx whose body was cut off still is an acknowledgement only if fully read; retry.
+                    // A 2xx whose body was cut off is not a reliable acknowledgement: retry with the same key.
                     Err(e) => Verdict::Retry { status: Some(status), error: describe(&e), retry_after: None },
                 }
             }
         }
+    }
+}
+
+fn closed(kept: bool) -> Outcome {
+    if kept { Outcome::Skipped } else { Outcome::LeaseLost }
+}
+
+fn parse_headers(stored: Option<&str>) -> Vec<(String, String)> {
+    stored.and_then(|s| serde_json::from_str(s).ok()).unwrap_or_default()
+}
+
+/// A batch element: the day's body with its idempotency key added (a non-object body is wrapped).
+fn with_key(body: &str, key: &str) -> String {
+    match serde_json::from_str::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Object(mut map)) => {
+            map.insert("idempotency_key".into(), key.into());
+            serde_json::Value::Object(map).to_string()
+        }
+        Ok(other) => serde_json::json!({ "idempotency_key": key, "record": other }).to_string(),
+        Err(_) => serde_json::json!({ "idempotency_key": key, "record": body }).to_string(),
     }
 }
 

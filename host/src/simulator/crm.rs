@@ -3,7 +3,8 @@
 //! It accepts the default payload, applies each `Idempotency-Key` once (a repeat gets the stored answer,
 //! like a real idempotent API), counts everything (`GET /_stats`), and misbehaves on request through
 //! [`Faults`] (`POST /_control`): 500s, slow answers, dropped connections, 429 with `Retry-After`, 400s,
-//! and Stripe-style replay of a stored 500 per key.
+//! and Stripe-style replay of a stored 500 per key. It also takes batch requests (a JSON array whose
+//! elements carry their own `idempotency_key`) and, given a secret, checks Standard Webhooks signatures.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -16,6 +17,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+
+use crate::sync::signing::SigningKey;
 
 /// Misbehaviour to apply to the next requests (each counter is consumed one request at a time).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -57,6 +60,10 @@ pub struct Stats {
     pub unauthorized: u64,
     /// Faults injected.
     pub faults: u64,
+    /// Batch requests (JSON arrays) received.
+    pub batches: u64,
+    /// Requests refused for a missing or wrong signature, when a signing secret is set.
+    pub bad_signatures: u64,
 }
 
 #[derive(Debug, Default)]
@@ -65,6 +72,10 @@ struct Inner {
     stats: Stats,
     /// Key → stored answer (status, body).
     answers: HashMap<String, (u16, String)>,
+    /// Key → the body applied for it (what the CRM "has").
+    records: HashMap<String, serde_json::Value>,
+    /// When set, every request must be signed with it.
+    signing: Option<SigningKey>,
 }
 
 /// A handle on a running mock CRM.
@@ -90,6 +101,18 @@ impl MockCrm {
             }
         });
         Ok(crm)
+    }
+
+    /// Requires every request to carry a valid Standard Webhooks signature made with `key`.
+    #[must_use]
+    pub fn with_signing(self, key: SigningKey) -> Self {
+        self.lock().signing = Some(key);
+        self
+    }
+
+    /// The bodies applied, by idempotency key (batch elements by their own key).
+    pub fn records(&self) -> HashMap<String, serde_json::Value> {
+        self.lock().records.clone()
     }
 
     /// Where it listens.
@@ -178,6 +201,14 @@ fn decide(crm: &MockCrm, headers: &HeaderMap, body: &str) -> Plan {
             return Plan::Answer(401, r#"{"detail":"Invalid token."}"#.into(), vec![]);
         }
     }
+    if let Some(signing) = &inner.signing {
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let timestamp = header("webhook-timestamp").parse::<i64>().unwrap_or(0);
+        if !signing.verify(header("webhook-id"), timestamp, body, header("webhook-signature")) {
+            inner.stats.bad_signatures += 1;
+            return Plan::Answer(401, r#"{"detail":"bad signature"}"#.into(), vec![]);
+        }
+    }
     let Some(key) = headers.get("Idempotency-Key").and_then(|v| v.to_str().ok()).map(str::to_owned) else {
         inner.stats.missing_key += 1;
         return Plan::Answer(400, r#"{"detail":"Idempotency-Key header required"}"#.into(), vec![]);
@@ -211,12 +242,32 @@ fn decide(crm: &MockCrm, headers: &HeaderMap, body: &str) -> Plan {
         inner.answers.insert(key, (500, answer.clone()));
         return Plan::Answer(500, answer, vec![]);
     }
-    if !serde_json::from_str::<serde_json::Value>(body).is_ok_and(|v| v.is_object() || v.is_array()) {
-        return Plan::Answer(400, r#"{"detail":"body must be JSON"}"#.into(), vec![]);
-    }
-    // Apply.
-    inner.stats.applied += 1;
-    let answer = serde_json::json!({ "id": inner.stats.applied, "status": "created" }).to_string();
+    let answer = match serde_json::from_str::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Array(elements)) => {
+            inner.stats.batches += 1;
+            let mut results = Vec::with_capacity(elements.len());
+            for element in elements {
+                let Some(element_key) = element.get("idempotency_key").and_then(|k| k.as_str()).map(str::to_owned) else {
+                    return Plan::Answer(400, r#"{"detail":"every batch element needs an idempotency_key"}"#.into(), vec![]);
+                };
+                if inner.records.contains_key(&element_key) {
+                    inner.stats.duplicates += 1;
+                    results.push(serde_json::json!({ "idempotency_key": element_key, "status": "duplicate" }));
+                } else {
+                    inner.stats.applied += 1;
+                    results.push(serde_json::json!({ "idempotency_key": element_key, "id": inner.stats.applied, "status": "created" }));
+                    inner.records.insert(element_key, element);
+                }
+            }
+            serde_json::json!({ "results": results }).to_string()
+        }
+        Ok(record @ serde_json::Value::Object(_)) => {
+            inner.stats.applied += 1;
+            inner.records.insert(key.clone(), record);
+            serde_json::json!({ "id": inner.stats.applied, "status": "created" }).to_string()
+        }
+        _ => return Plan::Answer(400, r#"{"detail":"body must be a JSON object or array"}"#.into(), vec![]),
+    };
     inner.answers.insert(key, (201, answer.clone()));
     let f = &mut inner.faults;
     if f.drop_count > 0 {
