@@ -81,6 +81,7 @@ pub fn settings(crm: &MockCrm, timeout: Duration, max_retries: u32) -> SendSetti
         batch_size: 100,
         batch_requests: false,
         signing: None,
+        extra_roots: Vec::new(),
     }
 }
 

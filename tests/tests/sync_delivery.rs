@@ -25,6 +25,8 @@ on_both_backends!(
     batch_requests_carry_a_key_per_day,
     signed_requests_verify,
     exhausted_deliveries_are_retried_by_the_job_but_rejections_are_not,
+    redirects_are_not_followed,
+    corrections_reach_the_crm_in_order,
 );
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -221,12 +223,20 @@ async fn signed_requests_verify(backend: Backend) {
     let store = db.store().await;
     seed_days(&store, 20).await;
     let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-    let crm = mock_crm(Faults::default()).await.with_signing(SigningKey::parse(secret).expect("secret"));
+    let crm = mock_crm(Faults { fail_500: 1, ..Faults::default() }).await.with_signing(SigningKey::parse(secret).expect("secret"));
     let registry = registry(vec![]);
     let mut signed = settings(&crm, 2 * SECOND, 5);
+    signed.concurrency = 1;
     signed.signing = Some(SigningKey::parse(secret).expect("secret"));
     drain(&sender(&store, &registry, signed), &store).await;
     assert_eq!((crm.stats().applied, crm.stats().bad_signatures), (20, 0));
+    // S1: the failed first attempt and its retry carry the same webhook-id (the idempotency key).
+    let attempts = crm.signed_requests();
+    let first = &attempts[0];
+    let retries: Vec<&(String, i64)> = attempts.iter().filter(|(id, _)| *id == first.0).collect();
+    println!("S1: {} signed requests, 0 refused; {} carried webhook-id {} (timestamps {:?})", attempts.len(), retries.len(), first.0, retries);
+    assert_eq!(retries.len(), 2);
+    assert!(retries[1].1 >= retries[0].1);
 
     // A sender with the wrong secret is refused (401 → dead letter, with the CRM's words).
     seed_more(&store).await;
@@ -263,4 +273,36 @@ async fn exhausted_deliveries_are_retried_by_the_job_but_rejections_are_not(back
     drain(&s, &store).await;
     let stats = outbox::stats(&store).await.expect("stats");
     assert_eq!((stats.synced, stats.failed), (3, 1));
+}
+
+async fn redirects_are_not_followed(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    seed_days(&store, 1).await;
+    let elsewhere = mock_crm(Faults::default()).await;
+    let crm = mock_crm(Faults { redirect_count: 2, redirect_to: elsewhere.url(), ..Faults::default() }).await;
+    let registry = registry(vec![]);
+    drain(&sender(&store, &registry, settings(&crm, 2 * SECOND, 5)), &store).await;
+    println!("R7: two 307s to another host: {} requests reached it; delivered after {} requests to the CRM", elsewhere.stats().requests, crm.stats().requests);
+    assert_eq!(elsewhere.stats().requests, 0, "the token never went to the redirect target");
+    assert_eq!((crm.stats().requests, crm.stats().applied), (3, 1));
+}
+
+async fn corrections_reach_the_crm_in_order(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    let (employee, date) = nth_day(0);
+    let crm = mock_crm(Faults::default()).await;
+    let registry = registry(vec![]);
+    let s = sender(&store, &registry, settings(&crm, 2 * SECOND, 5));
+    attendance::upsert(&store, &employee, date, "", &day_content(date, 480)).await.expect("r1");
+    drain(&s, &store).await;
+    // Two corrections before the next sync: only the newest goes out, after the first.
+    attendance::upsert(&store, &employee, date, "", &day_content(date, 470)).await.expect("r2");
+    attendance::upsert(&store, &employee, date, "", &day_content(date, 460)).await.expect("r3");
+    drain(&s, &store).await;
+    let records = crm.records();
+    let order: Vec<i64> = crm.applied_order().iter().filter_map(|k| records[k]["worked_minutes"].as_i64()).collect();
+    println!("R13: versions applied at the CRM in order: {order:?} (480 = r1, 460 = r3; r2 was superseded before it went out)");
+    assert_eq!(order, [480, 460]);
 }

@@ -189,6 +189,9 @@ pub struct CrmSettings {
     pub batch_requests: bool,
     /// Standard Webhooks `whsec_…` secret; when set, requests are signed (`CRM_SIGNING_SECRET`).
     pub signing_secret: Option<SecretString>,
+    /// A PEM file of extra CA certificates to trust for the CRM (an internal CA); the system's roots
+    /// stay trusted and verification is never switched off (`CRM_CA_FILE`).
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for CrmSettings {
@@ -205,6 +208,7 @@ impl Default for CrmSettings {
             concurrency: 8,
             batch_requests: false,
             signing_secret: None,
+            ca_file: None,
         }
     }
 }

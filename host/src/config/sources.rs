@@ -42,6 +42,7 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("CRM_CONCURRENCY", "crm.concurrency"),
     ("CRM_BATCH_REQUESTS", "crm.batch_requests"),
     ("CRM_SIGNING_SECRET", "crm.signing_secret"),
+    ("CRM_CA_FILE", "crm.ca_file"),
     ("OUTLIER_EMAIL_NOTIFICATIONS", "email.outlier_notifications"),
     ("OUTLIER_EMAIL_RECIPIENTS", "email.outlier_recipients"),
     ("EMAIL_BACKEND", "email.backend"),

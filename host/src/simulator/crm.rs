@@ -43,6 +43,10 @@ pub struct Faults {
     /// Store a 500 as the answer of the next this-many new keys and replay it for them
     /// (`Idempotent-Replayed: true`), as Stripe does.
     pub replay_500_keys: u64,
+    /// Answer `307 Temporary Redirect` to `redirect_to` for this many requests.
+    pub redirect_count: u64,
+    /// Where those redirects point.
+    pub redirect_to: String,
 }
 
 /// What the mock CRM has seen.
@@ -76,6 +80,10 @@ struct Inner {
     records: HashMap<String, serde_json::Value>,
     /// When set, every request must be signed with it.
     signing: Option<SigningKey>,
+    /// Keys in the order they were applied.
+    applied_order: Vec<String>,
+    /// `(webhook-id, webhook-timestamp)` of every signed request, in arrival order.
+    signed: Vec<(String, i64)>,
 }
 
 /// A handle on a running mock CRM.
@@ -115,6 +123,16 @@ impl MockCrm {
         self.lock().records.clone()
     }
 
+    /// Keys in the order they were applied (batch elements by their own key).
+    pub fn applied_order(&self) -> Vec<String> {
+        self.lock().applied_order.clone()
+    }
+
+    /// `(webhook-id, webhook-timestamp)` of every correctly signed request, in arrival order.
+    pub fn signed_requests(&self) -> Vec<(String, i64)> {
+        self.lock().signed.clone()
+    }
+
     /// Where it listens.
     pub fn addr(&self) -> SocketAddr {
         self.addr
@@ -142,11 +160,20 @@ impl MockCrm {
 
     fn router(&self) -> Router {
         Router::new()
-            .route("/api/attendance/", post(receive))
+            .route("/api/attendance/", post(receive).get(probe))
             .route("/_stats", get(stats))
             .route("/_control", post(control))
             .with_state(self.clone())
     }
+}
+
+/// `GET` on the endpoint, as `test-crm` probes it: checks the token only.
+async fn probe(State(crm): State<MockCrm>, headers: HeaderMap) -> Response {
+    let authorized = crm.token.as_ref().is_none_or(|token| {
+        let auth = headers.get("Authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
+        auth == format!("Token {token}") || auth == format!("Bearer {token}")
+    });
+    if authorized { respond(200, r#"{"ok":true}"#.into(), &[]) } else { respond(401, r#"{"detail":"Invalid token."}"#.into(), &[]) }
 }
 
 async fn stats(State(crm): State<MockCrm>) -> axum::Json<Stats> {
@@ -208,6 +235,7 @@ fn decide(crm: &MockCrm, headers: &HeaderMap, body: &str) -> Plan {
             inner.stats.bad_signatures += 1;
             return Plan::Answer(401, r#"{"detail":"bad signature"}"#.into(), vec![]);
         }
+        inner.signed.push((header("webhook-id").to_owned(), timestamp));
     }
     let Some(key) = headers.get("Idempotency-Key").and_then(|v| v.to_str().ok()).map(str::to_owned) else {
         inner.stats.missing_key += 1;
@@ -224,6 +252,11 @@ fn decide(crm: &MockCrm, headers: &HeaderMap, body: &str) -> Plan {
         f.fail_500 -= 1;
         inner.stats.faults += 1;
         return Plan::Answer(500, r#"{"detail":"injected failure"}"#.into(), vec![]);
+    }
+    if f.redirect_count > 0 {
+        f.redirect_count -= 1;
+        inner.stats.faults += 1;
+        return Plan::Answer(307, String::new(), vec![("Location", f.redirect_to.clone())]);
     }
     if f.rate_limit > 0 {
         f.rate_limit -= 1;
@@ -256,6 +289,7 @@ fn decide(crm: &MockCrm, headers: &HeaderMap, body: &str) -> Plan {
                 } else {
                     inner.stats.applied += 1;
                     results.push(serde_json::json!({ "idempotency_key": element_key, "id": inner.stats.applied, "status": "created" }));
+                    inner.applied_order.push(element_key.clone());
                     inner.records.insert(element_key, element);
                 }
             }
@@ -263,6 +297,7 @@ fn decide(crm: &MockCrm, headers: &HeaderMap, body: &str) -> Plan {
         }
         Ok(record @ serde_json::Value::Object(_)) => {
             inner.stats.applied += 1;
+            inner.applied_order.push(key.clone());
             inner.records.insert(key.clone(), record);
             serde_json::json!({ "id": inner.stats.applied, "status": "created" }).to_string()
         }

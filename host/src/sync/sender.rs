@@ -28,6 +28,9 @@ pub enum SyncError {
     /// The signing secret is malformed.
     #[error(transparent)]
     Secret(#[from] signing::BadSecret),
+    /// `CRM_CA_FILE` cannot be read or holds no PEM certificate.
+    #[error("CRM_CA_FILE: {0}")]
+    CaFile(String),
 }
 
 pub use crate::config::CrmAuthScheme as AuthScheme;
@@ -61,6 +64,8 @@ pub struct SendSettings {
     pub batch_requests: bool,
     /// Standard Webhooks signing key, when the CRM verifies senders.
     pub signing: Option<SigningKey>,
+    /// Extra CA certificates to trust (besides the system's).
+    pub extra_roots: Vec<reqwest::Certificate>,
 }
 
 impl SendSettings {
@@ -71,6 +76,13 @@ impl SendSettings {
     pub fn from_config(crm: &crate::config::CrmSettings) -> Result<Option<SendSettings>, SyncError> {
         let Some(url) = crm.api_url.as_ref() else { return Ok(None) };
         let signing = crm.signing_secret.as_ref().map(|s| SigningKey::parse(s.expose_secret())).transpose()?;
+        let extra_roots = match &crm.ca_file {
+            None => Vec::new(),
+            Some(path) => {
+                let pem = std::fs::read(path).map_err(|e| SyncError::CaFile(format!("{}: {e}", path.display())))?;
+                reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| SyncError::CaFile(format!("{}: {e}", path.display())))?
+            }
+        };
         Ok(Some(SendSettings {
             url: url.0.clone(),
             token: crm.api_token.clone(),
@@ -83,6 +95,7 @@ impl SendSettings {
             batch_size: i64::from(crm.sync_batch_size.max(1)),
             batch_requests: crm.batch_requests,
             signing,
+            extra_roots,
         }))
     }
 }
@@ -150,7 +163,11 @@ impl Sender {
     /// # Errors
     /// When the HTTP client cannot be built.
     pub fn new(store: Store, settings: SendSettings, renderer: Renderer, owner: impl Into<String>) -> Result<Sender, SyncError> {
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        for root in &settings.extra_roots {
+            builder = builder.add_root_certificate(root.clone());
+        }
+        let client = builder
             .redirect(reqwest::redirect::Policy::none())
             .timeout(settings.timeout)
             .connect_timeout(settings.timeout)
@@ -175,6 +192,9 @@ impl Sender {
     pub async fn run_selected(&self, limit: Option<u64>, selection: &DaySelection) -> Result<RunReport, SyncError> {
         let mut report = RunReport::default();
         let mut taken = 0u64;
+        // Only what is due at the start: a delivery deferred during this run waits for the next run,
+        // so one run makes at most one attempt per delivery and always ends.
+        let started = Utc::now();
         loop {
             let room = limit.map_or(self.settings.batch_size, |l| i64::try_from(l.saturating_sub(taken)).unwrap_or(i64::MAX).min(self.settings.batch_size));
             if room <= 0 {
@@ -183,7 +203,7 @@ impl Sender {
             let now = Utc::now();
             // The lease outlives one request with its retries inside reqwest, so a live sender keeps it.
             let lease = now + chrono::TimeDelta::from_std(self.settings.timeout * 2 + Duration::from_secs(5)).unwrap_or(chrono::TimeDelta::minutes(5));
-            let batch = outbox::claim_due(&self.store, &self.owner, now, lease, room, selection).await?;
+            let batch = outbox::claim_due(&self.store, &self.owner, started, lease, room, selection).await?;
             if batch.is_empty() {
                 break;
             }
@@ -357,8 +377,21 @@ fn describe(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         format!("timed out: {e}")
     } else if e.is_connect() {
-        format!("cannot connect: {e}")
+        format!("cannot connect: {}", chain(e))
     } else {
-        format!("request failed: {e}")
+        format!("request failed: {}", chain(e))
     }
+}
+
+/// The error with its causes: reqwest's own message hides the useful part ("invalid peer certificate:
+/// UnknownIssuer") in its sources.
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }

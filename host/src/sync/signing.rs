@@ -90,6 +90,14 @@ mod tests {
         assert!(!key.verify("msg_p5jXN8AQM9LWM0D4loKWxJek", 1_614_265_331, r#"{"test": 2432232314}"#, &signature));
     }
 
+    /// S1 of the reliability checklist: the reference Rust library's known answer.
+    #[test]
+    fn reference_library_vector() {
+        let key = SigningKey::parse("whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD").expect("secret");
+        let body = r#"{"email":"test@example.com","username":"test_user"}"#;
+        assert_eq!(key.sign("msg_27UH4WbU6Z5A5EzD8u03UvzRbpk", 1_649_367_553, body), "v1,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw=");
+    }
+
     /// RFC 4231 test case 2.
     #[test]
     fn hmac_rfc4231() {

@@ -1,0 +1,86 @@
+//! The CRM commands as an operator runs them: `sync-to-crm` with trace logging never prints a secret
+//! (S7), `test-crm` shows a dry-run payload and diagnoses the connection, `stats --json` carries the
+//! sync counts.
+
+use std::process::Output;
+
+use attendance_bridge::simulator::crm::Faults;
+use bridge_e2e::crm::{TOKEN, mock_crm, seed_days};
+use bridge_e2e::{Backend, TestDb, bridge_command, free_port, on_both_backends};
+
+on_both_backends!(secrets_never_reach_the_logs, test_crm_dry_run_and_diagnosis, stats_count_the_outbox);
+
+const SIGNING_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+fn run(db: &TestDb, crm_url: &str, args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut command = bridge_command(dir.path());
+    command
+        .args(args)
+        .env("DATABASE_URL", db.database_url())
+        // One data folder for every run, so the compiled plugin cache is shared.
+        .env("BRIDGE_DATA_DIR", std::env::temp_dir().join("attendance-bridge-test-cli-data"))
+        .env("CRM_API_URL", crm_url)
+        .env("CRM_API_TOKEN", TOKEN)
+        .env("CRM_RETRY_BASE_SECONDS", "0")
+        .env("CRM_RETRY_MAX_SECONDS", "0");
+    for (k, v) in envs {
+        command.env(k, v);
+    }
+    command.output().expect("run the bridge")
+}
+
+fn text(output: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+async fn secrets_never_reach_the_logs(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    seed_days(&store, 50).await;
+    let crm = mock_crm(Faults { fail_500: 30, ..Faults::default() }).await;
+    let mut logs = String::new();
+    for _ in 0..5 {
+        let output = run(&db, &crm.url(), &["sync-to-crm"], &[("RUST_LOG", "trace"), ("CRM_SIGNING_SECRET", SIGNING_SECRET)]);
+        assert!(output.status.success(), "{}", text(&output));
+        logs.push_str(&text(&output));
+    }
+    let secret_body = SIGNING_SECRET.trim_start_matches("whsec_");
+    let leaks = logs.matches(TOKEN).count() + logs.matches(secret_body).count();
+    println!("S7: {} bytes of trace logs over 5 runs with 30 injected 500s: {leaks} occurrences of the token or the signing secret", logs.len());
+    assert_eq!(leaks, 0);
+    assert_eq!(crm.stats().applied, 50);
+}
+
+async fn test_crm_dry_run_and_diagnosis(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    seed_days(&store, 2).await;
+    let crm = mock_crm(Faults::default()).await;
+    let output = run(&db, &crm.url(), &["test-crm"], &[]);
+    let out = text(&output);
+    assert!(output.status.success(), "{out}");
+    assert!(out.contains("dry run") && out.contains("\"user_id\"") && out.contains("\"clock_in\""), "{out}");
+    assert_eq!(crm.stats().applied, 0, "a dry run sends nothing");
+
+    let wrong_token = run(&db, &crm.url(), &["test-crm"], &[("CRM_API_TOKEN", "nope")]);
+    assert!(!wrong_token.status.success());
+    assert!(text(&wrong_token).contains("refused the token"), "{}", text(&wrong_token));
+
+    let nobody = format!("http://127.0.0.1:{}/api/", free_port());
+    let down = run(&db, &nobody, &["test-crm"], &[]);
+    assert!(!down.status.success());
+    assert!(text(&down).contains("cannot connect"), "{}", text(&down));
+}
+
+async fn stats_count_the_outbox(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    seed_days(&store, 5).await;
+    let crm = mock_crm(Faults { reject_400: 1, reject_message: "no".into(), ..Faults::default() }).await;
+    let sync = run(&db, &crm.url(), &["sync-to-crm", "--limit", "3"], &[("CRM_CONCURRENCY", "1")]);
+    assert!(sync.status.success(), "{}", text(&sync));
+    let output = run(&db, &crm.url(), &["stats", "--json"], &[]);
+    let stats: serde_json::Value = serde_json::from_slice(&output.stdout).expect("one JSON object");
+    assert_eq!((stats["sync_pending"].as_i64(), stats["sync_failed"].as_i64(), stats["synced"].as_i64()), (Some(2), Some(1), Some(2)), "{stats}");
+}
