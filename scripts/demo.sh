@@ -42,7 +42,13 @@ if ! "$bin" devices list | grep -q "Main entrance"; then
   "$bin" devices add --name "Lobby (push)" --serial DEMOPUSH1 --push >/dev/null
 fi
 
+# A local CRM (the mock CRM: deduplicates by idempotency key; counts at /_stats).
+crm_port="${DEMO_CRM_PORT:-8099}"
+"$bin" mock-crm --listen "127.0.0.1:$crm_port" --token demo-token > mock-crm.log 2>&1 &
+pids+=($!)
+export CRM_API_URL="http://127.0.0.1:$crm_port/api/attendance/" CRM_API_TOKEN=demo-token
 "$bin" jobs set-interval process_attendance 60 >/dev/null
+"$bin" jobs set-interval sync_to_crm 60 >/dev/null
 POLLING_INTERVAL_MINUTES=1 "$bin" serve --listen "127.0.0.1:$port" &
 pids+=($!)
 sleep 1
@@ -58,7 +64,9 @@ cat <<MSG
   Attendance Bridge demo is running (SQLite at $BRIDGE_DATA_DIR/bridge.db)
   Devices:    three simulated ZK devices on 127.0.0.1:14371-14373 (polled every minute)
               and one push terminal (DEMOPUSH1); each adds live punches.
-              Punches become attendance days every minute (standard-shifts plugin).
+              Punches become attendance days every minute (standard-shifts plugin),
+              and the days go to a local mock CRM every minute (crm-json plugin).
+  CRM:        http://127.0.0.1:$crm_port/_stats   (what the CRM received, duplicates = 0)
   Counts:     $bin stats   (run in $BRIDGE_DATA_DIR)
   Dashboard:  http://127.0.0.1:$port/
   Health:     http://127.0.0.1:$port/readyz
@@ -66,4 +74,4 @@ cat <<MSG
 
   Press Ctrl-C to stop.
 MSG
-wait "${pids[1]}"
+wait "${pids[2]}"
