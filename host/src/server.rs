@@ -36,6 +36,11 @@ pub async fn serve(
     }
 
     pipeline::apply_configured_intervals(&store, &config).await?;
+    match config.crm.api_url.as_ref().map(|url| url.0.scheme()) {
+        None => tracing::info!("CRM_API_URL is not set: processed days wait in the outbox until a CRM is configured"),
+        Some("http") => tracing::warn!("CRM_API_URL uses plain http://: the token and attendance data travel unencrypted"),
+        Some(_) => {}
+    }
     let registry = pipeline::plugin_registry(&config)?;
     let stop_jobs = CancellationToken::new();
     let jobs = config.role.runs_jobs().then(|| {
