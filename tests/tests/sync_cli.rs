@@ -8,7 +8,7 @@ use attendance_bridge::simulator::crm::Faults;
 use bridge_e2e::crm::{TOKEN, mock_crm, seed_days};
 use bridge_e2e::{Backend, TestDb, bridge_command, free_port, on_both_backends};
 
-on_both_backends!(secrets_never_reach_the_logs, test_crm_dry_run_and_diagnosis, stats_count_the_outbox);
+on_both_backends!(secrets_never_reach_the_logs, test_crm_dry_run_and_diagnosis, stats_count_the_outbox, retry_failed_and_force_flags);
 
 const SIGNING_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
@@ -83,4 +83,26 @@ async fn stats_count_the_outbox(backend: Backend) {
     let output = run(&db, &crm.url(), &["stats", "--json"], &[]);
     let stats: serde_json::Value = serde_json::from_slice(&output.stdout).expect("one JSON object");
     assert_eq!((stats["sync_pending"].as_i64(), stats["sync_failed"].as_i64(), stats["synced"].as_i64()), (Some(2), Some(1), Some(2)), "{stats}");
+}
+
+async fn retry_failed_and_force_flags(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    seed_days(&store, 4).await;
+    let crm = mock_crm(Faults { reject_400: 4, reject_message: "maintenance".into(), ..Faults::default() }).await;
+    let first = run(&db, &crm.url(), &["sync-to-crm"], &[]);
+    assert!(first.status.success(), "a run whose deliveries failed still worked: {}", text(&first));
+    assert_eq!(crm.stats().applied, 0);
+    // Employee 2's dead letter only, then everyone's.
+    let one = run(&db, &crm.url(), &["sync-to-crm", "--retry-failed", "--user-id", "2"], &[]);
+    assert!(text(&one).contains("re-queued 1 failed"), "{}", text(&one));
+    assert_eq!(crm.stats().applied, 1);
+    let all = run(&db, &crm.url(), &["sync-to-crm", "--retry-failed"], &[]);
+    assert!(text(&all).contains("re-queued 3 failed"), "{}", text(&all));
+    assert_eq!(crm.stats().applied, 4);
+    // --force for one date and one employee: a new version with a new key.
+    let forced = run(&db, &crm.url(), &["sync-to-crm", "--force", "--start-date", "2025-01-01", "--end-date", "2025-01-01", "--user-id", "3"], &[]);
+    assert!(text(&forced).contains("re-sending 1 days"), "{}", text(&forced));
+    let c = crm.stats();
+    assert_eq!((c.applied, c.duplicates), (5, 0));
 }
