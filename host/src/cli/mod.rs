@@ -148,7 +148,7 @@ async fn dispatch(command: Command, loaded: Loaded) -> anyhow::Result<()> {
 /// outdated schema).
 pub(super) async fn open_store(config: &Config) -> anyhow::Result<Store> {
     let url = config.database();
-    let store = Store::open(&url, 2).await?;
+    let store = Store::open(&url, config.database_pool_size).await?;
     store::run_migrations(&url).await?;
     Ok(store)
 }

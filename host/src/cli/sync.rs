@@ -12,9 +12,10 @@ use crate::domain::EmployeeId;
 use crate::pipeline;
 use crate::simulator::crm::{Faults, MockCrm};
 use crate::store::attendance::{self, DaySelection};
-use crate::store::{self, Store, outbox};
-use crate::sync::SendSettings;
-use crate::sync::payload::{Rendered, Renderer};
+use crate::store::{Store, outbox};
+use crate::sync::Sender;
+use crate::sync::payload::Rendered;
+use crate::sync::sender::describe;
 use crate::sync::signing::SigningKey;
 
 #[derive(Debug, Args)]
@@ -80,25 +81,23 @@ pub(super) struct MockCrmArgs {
     signing_secret: Option<String>,
 }
 
-async fn open(config: &Config) -> anyhow::Result<Store> {
-    let url = config.database();
-    let store = Store::open(&url, 4).await?;
-    store::run_migrations(&url).await?;
-    Ok(store)
-}
-
-fn settings(config: &Config) -> anyhow::Result<SendSettings> {
-    let Some(settings) = SendSettings::from_config(&config.crm)? else { bail!("CRM_API_URL is not set: CRM sync is disabled") };
-    if settings.url.scheme() == "http" {
+/// The sender the configuration describes; an error when no CRM is configured.
+fn sender(config: &Config, store: &Store) -> anyhow::Result<Sender> {
+    let registry = pipeline::plugin_registry(config)?;
+    let owner = format!("cli-{}", std::process::id());
+    let Some(sender) = pipeline::crm_sync::configured_sender(store, &registry, config, &owner)? else {
+        bail!("CRM_API_URL is not set: CRM sync is disabled")
+    };
+    if sender.settings().url.scheme() == "http" {
         tracing::warn!("CRM_API_URL uses plain http://: the token and attendance data travel unencrypted");
     }
-    Ok(settings)
+    Ok(sender)
 }
 
 /// Sends what is due and returns; deferred deliveries are not an error (exit 0).
 pub(super) async fn sync_to_crm(config: &Config, args: SyncArgs) -> anyhow::Result<()> {
-    settings(config)?;
-    let store = open(config).await?;
+    let store = super::open_store(config).await?;
+    let sender = sender(config, &store)?;
     let selection = DaySelection { start: args.start_date, end: args.end_date, employee: args.user_id.map(EmployeeId) };
     if args.retry_failed {
         let n = outbox::requeue_failed(&store, &selection).await?;
@@ -109,9 +108,6 @@ pub(super) async fn sync_to_crm(config: &Config, args: SyncArgs) -> anyhow::Resu
         let n = attendance::bump_revisions(&store, &ids).await?;
         println!("re-sending {n} days as a new version");
     }
-    let registry = pipeline::plugin_registry(config)?;
-    let owner = format!("cli-{}", std::process::id());
-    let Some(sender) = pipeline::crm_sync::configured_sender(&store, &registry, config, &owner)? else { bail!("CRM_API_URL is not set") };
     let report = sender.run_selected(args.limit, &selection).await?;
     let stats = outbox::stats(&store).await?;
     println!(
@@ -124,7 +120,7 @@ pub(super) async fn sync_to_crm(config: &Config, args: SyncArgs) -> anyhow::Resu
 /// Shows the payload the CRM would get for the latest processed day (a dry run: nothing is sent), then
 /// checks reachability, TLS and authentication with one harmless request, and explains the outcome.
 pub(super) async fn test_crm(config: &Config, args: TestCrmArgs) -> anyhow::Result<()> {
-    let store = open(config).await?;
+    let store = super::open_store(config).await?;
     if args.stats {
         let stats = outbox::stats(&store).await?;
         println!("{}", serde_json::to_string_pretty(&stats)?);
@@ -133,11 +129,11 @@ pub(super) async fn test_crm(config: &Config, args: TestCrmArgs) -> anyhow::Resu
         }
         return Ok(());
     }
-    let settings = settings(config)?;
+    let sender = sender(config, &store)?;
+    let settings = sender.settings();
     println!("CRM endpoint: {} (auth {:?}{}{})", settings.url, settings.auth_scheme, if settings.token.is_some() { " with token" } else { ", no token" }, if settings.signing.is_some() { ", signed" } else { "" });
 
-    let registry = pipeline::plugin_registry(config)?;
-    let renderer = Renderer::new(store.clone(), registry, config.plugins.crm.clone());
+    let renderer = sender.renderer();
     match attendance::latest(&store).await? {
         None => println!("dry run: no processed day yet, so no payload to show"),
         Some(day) => match renderer.render_day(&day).await {
@@ -154,26 +150,12 @@ pub(super) async fn test_crm(config: &Config, args: TestCrmArgs) -> anyhow::Resu
         },
     }
 
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(settings.timeout)
-        .build()
-        .context("building the HTTP client")?;
-    let mut request = client.get(settings.url.clone());
-    if let Some(token) = &settings.token {
-        let scheme = match settings.auth_scheme {
-            crate::config::CrmAuthScheme::Token => "Token",
-            crate::config::CrmAuthScheme::Bearer => "Bearer",
-        };
-        request = request.header("Authorization", format!("{scheme} {}", secrecy::ExposeSecret::expose_secret(token)));
-    }
-    match request.send().await {
+    match sender.probe().await {
         Err(e) if e.is_timeout() => bail!("CRM did not answer within {:?}", settings.timeout),
-        Err(e) if e.is_connect() => bail!("cannot connect to the CRM (DNS, refused, or TLS certificate not trusted): {e}"),
-        Err(e) => bail!("request to the CRM failed: {e}"),
-        Ok(r) => {
-            let status = r.status();
-            match status.as_u16() {
+        Err(e) if e.is_connect() => bail!("cannot connect to the CRM (DNS, refused, or TLS certificate not trusted): {}", describe(&e)),
+        Err(e) => bail!("request to the CRM failed: {}", describe(&e)),
+        Ok(status) => {
+            match status {
                 401 | 403 => bail!("CRM reachable but refused the token (HTTP {status}): check CRM_API_TOKEN and CRM_AUTH_SCHEME"),
                 300..=399 => bail!("CRM answered with a redirect (HTTP {status}); redirects are not followed: fix CRM_API_URL"),
                 500..=599 => bail!("CRM reachable but failing (HTTP {status})"),

@@ -225,6 +225,16 @@ pub enum CrmAuthScheme {
     Bearer,
 }
 
+impl CrmAuthScheme {
+    /// The `Authorization` header value for `token` under this scheme.
+    pub fn header_value(self, token: &str) -> String {
+        match self {
+            CrmAuthScheme::Token => format!("Token {token}"),
+            CrmAuthScheme::Bearer => format!("Bearer {token}"),
+        }
+    }
+}
+
 /// Outlier alerts by e-mail.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]

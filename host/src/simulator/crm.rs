@@ -18,6 +18,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
+use crate::config::CrmAuthScheme;
 use crate::sync::signing::SigningKey;
 
 /// Misbehaviour to apply to the next requests (each counter is consumed one request at a time).
@@ -167,13 +168,17 @@ impl MockCrm {
     }
 }
 
+/// Whether the request carries the required token (as `Token` or `Bearer`), or none is required.
+fn authorized(crm: &MockCrm, headers: &HeaderMap) -> bool {
+    crm.token.as_ref().is_none_or(|token| {
+        let auth = headers.get("Authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
+        [CrmAuthScheme::Token, CrmAuthScheme::Bearer].iter().any(|scheme| auth == scheme.header_value(token))
+    })
+}
+
 /// `GET` on the endpoint, as `test-crm` probes it: checks the token only.
 async fn probe(State(crm): State<MockCrm>, headers: HeaderMap) -> Response {
-    let authorized = crm.token.as_ref().is_none_or(|token| {
-        let auth = headers.get("Authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
-        auth == format!("Token {token}") || auth == format!("Bearer {token}")
-    });
-    if authorized { respond(200, r#"{"ok":true}"#.into(), &[]) } else { respond(401, r#"{"detail":"Invalid token."}"#.into(), &[]) }
+    if authorized(&crm, &headers) { respond(200, r#"{"ok":true}"#.into(), &[]) } else { respond(401, r#"{"detail":"Invalid token."}"#.into(), &[]) }
 }
 
 async fn stats(State(crm): State<MockCrm>) -> axum::Json<Stats> {
@@ -221,12 +226,9 @@ fn decide(crm: &MockCrm, headers: &HeaderMap, body: &str) -> Plan {
     let mut g = crm.lock();
     let inner = &mut *g;
     inner.stats.requests += 1;
-    if let Some(token) = &crm.token {
-        let auth = headers.get("Authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
-        if auth != format!("Token {token}") && auth != format!("Bearer {token}") {
-            inner.stats.unauthorized += 1;
-            return Plan::Answer(401, r#"{"detail":"Invalid token."}"#.into(), vec![]);
-        }
+    if !authorized(crm, headers) {
+        inner.stats.unauthorized += 1;
+        return Plan::Answer(401, r#"{"detail":"Invalid token."}"#.into(), vec![]);
     }
     if let Some(signing) = &inner.signing {
         let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("");

@@ -318,19 +318,39 @@ impl Sender {
         Ok(if kept { outcome } else { Outcome::LeaseLost })
     }
 
+    /// The settings it sends with.
+    pub fn settings(&self) -> &SendSettings {
+        &self.settings
+    }
+
+    /// The renderer it uses (`test-crm` shows a dry-run payload with it).
+    pub fn renderer(&self) -> &Renderer {
+        &self.renderer
+    }
+
+    /// One authenticated `GET` on the endpoint with the same client (TLS roots, no redirects, timeout)
+    /// the deliveries use; `test-crm` diagnoses the answer.
+    ///
+    /// # Errors
+    /// When no answer came back; [`describe`] words the error.
+    pub async fn probe(&self) -> Result<u16, reqwest::Error> {
+        Ok(self.authorize(self.client.get(self.settings.url.clone())).send().await?.status().as_u16())
+    }
+
+    fn authorize(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.settings.token {
+            Some(token) => request.header("Authorization", self.settings.auth_scheme.header_value(token.expose_secret())),
+            None => request,
+        }
+    }
+
     /// The HTTP exchange, mapped to a verdict; network errors are transient.
     async fn post(&self, key: &str, body: String, extra: &[(String, String)]) -> Verdict {
         let mut request = self.client.post(self.settings.url.clone()).header("Content-Type", "application/json").header("Idempotency-Key", key);
         for (name, value) in extra {
             request = request.header(name, value);
         }
-        if let Some(token) = &self.settings.token {
-            let scheme = match self.settings.auth_scheme {
-                AuthScheme::Token => "Token",
-                AuthScheme::Bearer => "Bearer",
-            };
-            request = request.header("Authorization", format!("{scheme} {}", token.expose_secret()));
-        }
+        request = self.authorize(request);
         if let Some(signing_key) = &self.settings.signing {
             for (name, value) in signing::headers(signing_key, key, &body) {
                 request = request.header(name, value);
@@ -372,8 +392,8 @@ fn with_key(body: &str, key: &str) -> String {
     }
 }
 
-/// A network error in words an operator can act on.
-fn describe(e: &reqwest::Error) -> String {
+/// A network error in words an operator can act on, with its causes.
+pub fn describe(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         format!("timed out: {e}")
     } else if e.is_connect() {
