@@ -228,26 +228,54 @@ impl PluginRuntime {
             let wrong = PluginError::WrongWorld { plugin: plugin.name.clone(), message: "is not a shift-rules plugin".into() };
             return inputs.iter().map(|_| Err(wrong.clone())).collect();
         };
-        let mut live: Option<(Store<HostState>, v1::shift_rules::ShiftRules)> = None;
+        self.batch(
+            plugin,
+            inputs,
+            |store| pre.instantiate(store),
+            |instance, store, input| instance.call_process(store, &convert::rules_input(input)),
+            |output| Ok(convert::rules_output(output)),
+        )
+    }
+
+    /// Maps several days for the CRM with one instance, under the same rules as [`Self::process_batch`].
+    pub fn map_days(&self, plugin: &LoadedPlugin, days: &[model::CrmDay]) -> Vec<Result<model::CrmRequest, PluginError>> {
+        let Pre::CrmMapping(pre) = &plugin.pre else {
+            let wrong = PluginError::WrongWorld { plugin: plugin.name.clone(), message: "is not a crm-mapping plugin".into() };
+            return days.iter().map(|_| Err(wrong.clone())).collect();
+        };
+        self.batch(plugin, days, |store| pre.instantiate(store), |instance, store, day| instance.call_map_day(store, &convert::crm_day(day)), convert::crm_request)
+    }
+
+    /// The batch loop both worlds share: one instance for many calls, a full fuel budget per call, a
+    /// fresh instance after any trap (a trapped instance is never re-entered), every failure naming
+    /// the plugin.
+    fn batch<I, In, Wit, Out>(
+        &self,
+        plugin: &LoadedPlugin,
+        inputs: &[In],
+        instantiate: impl Fn(&mut Store<HostState>) -> wasmtime::Result<I>,
+        call: impl Fn(&I, &mut Store<HostState>, &In) -> wasmtime::Result<Result<Wit, String>>,
+        convert: impl Fn(Wit) -> Result<Out, String>,
+    ) -> Vec<Result<Out, PluginError>> {
+        let mut live: Option<(Store<HostState>, I)> = None;
         let mut results = Vec::with_capacity(inputs.len());
         for input in inputs {
             let result = (|| {
                 if live.is_none() {
                     let mut store = self.store(&plugin.name)?;
-                    let instance = pre.instantiate(&mut store).map_err(|e| self.failure(&plugin.name, &e))?;
+                    let instance = instantiate(&mut store).map_err(|e| self.failure(&plugin.name, &e))?;
                     live = Some((store, instance));
                 }
                 let Some((store, instance)) = live.as_mut() else {
                     return Err(PluginError::Trap { plugin: plugin.name.clone(), message: "no instance".into() });
                 };
                 store.set_fuel(self.limits.fuel).map_err(|e| self.failure(&plugin.name, &e))?;
-                let wit_input = convert::rules_input(input);
-                match instance.call_process(&mut *store, &wit_input) {
-                    Ok(Ok(output)) => Ok(convert::rules_output(output)),
-                    Ok(Err(message)) => Err(PluginError::Guest { plugin: plugin.name.clone(), message }),
+                let guest = |message| PluginError::Guest { plugin: plugin.name.clone(), message };
+                match call(instance, store, input) {
+                    Ok(Ok(output)) => convert(output).map_err(guest),
+                    Ok(Err(message)) => Err(guest(message)),
                     Err(e) => {
                         let error = self.failure(&plugin.name, &e);
-                        // A trapped instance is never re-entered.
                         live = None;
                         Err(error)
                     }
@@ -271,16 +299,7 @@ impl PluginRuntime {
     /// # Errors
     /// Any [`PluginError`].
     pub fn map_day(&self, plugin: &LoadedPlugin, day: &model::CrmDay) -> Result<model::CrmRequest, PluginError> {
-        let Pre::CrmMapping(pre) = &plugin.pre else {
-            return Err(PluginError::WrongWorld { plugin: plugin.name.clone(), message: "is not a crm-mapping plugin".into() });
-        };
-        let mut store = self.store(&plugin.name)?;
-        let instance = pre.instantiate(&mut store).map_err(|e| self.failure(&plugin.name, &e))?;
-        match instance.call_map_day(&mut store, &convert::crm_day(day)) {
-            Ok(Ok(request)) => convert::crm_request(request).map_err(|message| PluginError::Guest { plugin: plugin.name.clone(), message }),
-            Ok(Err(message)) => Err(PluginError::Guest { plugin: plugin.name.clone(), message }),
-            Err(e) => Err(self.failure(&plugin.name, &e)),
-        }
+        self.map_days(plugin, std::slice::from_ref(day)).pop().unwrap_or_else(|| Err(PluginError::NotFound(plugin.name.clone())))
     }
 
     /// Loads a plugin file from disk.
