@@ -219,6 +219,14 @@ pub async fn latest(store: &Store) -> Result<Option<ProcessedDay>, StoreError> {
     })
 }
 
+/// Processed days by id (missing ids are left out).
+///
+/// # Errors
+/// When the query fails.
+pub async fn get_many(store: &Store, ids: &[i64]) -> Result<Vec<ProcessedDay>, StoreError> {
+    crate::with_conn!(store, |conn| pa::table.filter(pa::id.eq_any(ids)).select(ProcessedDay::as_select()).load(conn).await.map_err(StoreError::from))
+}
+
 /// One processed day by id.
 ///
 /// # Errors

@@ -105,6 +105,22 @@ pub async fn set_pattern(
     })
 }
 
+/// The names of the given employees (those without a name are left out).
+///
+/// # Errors
+/// When the query fails.
+pub async fn names(store: &Store, codes: &[EmployeeId]) -> Result<std::collections::HashMap<EmployeeId, String>, StoreError> {
+    let rows: Vec<(EmployeeId, Option<String>)> = crate::with_conn!(store, |conn| {
+        employees::table
+            .filter(employees::employee_code.eq_any(codes))
+            .select((employees::employee_code, employees::name))
+            .load(conn)
+            .await
+            .map_err(StoreError::from)
+    })?;
+    Ok(rows.into_iter().filter_map(|(code, name)| Some((code, name?))).collect())
+}
+
 /// One employee by code.
 ///
 /// # Errors

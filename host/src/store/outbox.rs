@@ -6,16 +6,19 @@
 //! stale content after fresh content.
 //!
 //! The body is not rendered here: storage knows no plugins. The sender renders it through the mapping
-//! plugin before the first attempt and freezes it with [`set_body`], so every retry sends the same
+//! plugin before the first attempt and freezes it with [`set_bodies`], so every retry sends the same
 //! bytes under the same key.
 //!
-//! A sender claims due rows with a lease through one conditional `UPDATE` per row (as [`super::jobs`]
-//! does for ticks), so two senders never hold the same row; a crashed sender's lease runs out and the
-//! row is retried with the same key.
+//! A sender claims due rows with a lease through a conditional `UPDATE` (as [`super::jobs`] does for
+//! ticks), so two senders never hold the same row; a crashed sender's lease runs out and the row is
+//! retried with the same key. Claims, frozen bodies and outcomes are written a batch at a time, so the
+//! database work per delivery stays small next to the HTTP exchange.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDateTime, SubsecRound as _, Utc};
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection as _, RunQueryDsl};
 
 use super::attendance::DaySelection;
 use super::schema::{crm_outbox, processed_attendance};
@@ -110,7 +113,7 @@ pub fn idempotency_key(attendance_id: i64, revision: i32) -> String {
 ///
 /// Due means pending and `next_attempt_at <= now`, or in flight with an expired lease (a crashed sender);
 /// only deliveries of the selected days.
-/// Each row is taken with its own conditional `UPDATE`, so concurrent senders never share a row. A day
+/// The batch is taken with one conditional `UPDATE`, so concurrent senders never share a row. A day
 /// whose older revision is still in flight elsewhere waits, so revisions reach the CRM in order.
 ///
 /// # Errors
@@ -124,7 +127,8 @@ pub async fn claim_due(
     selection: &DaySelection,
 ) -> Result<Vec<Delivery>, StoreError> {
     let now = now.naive_utc();
-    let until = lease_until.naive_utc();
+    // Whole microseconds, as PostgreSQL stores them: the lease is read back by equality.
+    let until = lease_until.naive_utc().trunc_subsecs(6);
     crate::with_conn!(store, |conn| {
         let mut due = crm_outbox::table.into_boxed();
         if !selection.is_all() {
@@ -151,136 +155,142 @@ pub async fn claim_due(
             .await?
             .into_iter()
             .collect();
-        let mut claimed = Vec::with_capacity(due.len());
-        for (id, _) in due.into_iter().filter(|(_, day)| !busy.contains(day)) {
-            let won = diesel::update(
-                crm_outbox::table.filter(crm_outbox::id.eq(id)).filter(
-                    crm_outbox::status
-                        .eq(PENDING)
-                        .and(crm_outbox::next_attempt_at.le(now))
-                        .or(crm_outbox::status.eq(IN_FLIGHT).and(crm_outbox::lease_until.lt(now))),
-                ),
-            )
-            .set((
-                crm_outbox::status.eq(IN_FLIGHT),
-                crm_outbox::lease_owner.eq(owner),
-                crm_outbox::lease_until.eq(until),
-                crm_outbox::attempts.eq(crm_outbox::attempts + 1),
-            ))
-            .execute(conn)
-            .await?;
-            if won == 1 {
-                claimed.push(crm_outbox::table.find(id).select(Delivery::as_select()).first(conn).await?);
-            }
+        let ids: Vec<i64> = due.into_iter().filter(|(_, day)| !busy.contains(day)).map(|(id, _)| id).collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(claimed)
+        // One conditional UPDATE for the batch: a row another sender took meanwhile no longer matches
+        // and is not ours; the rows carrying our owner and lease are.
+        diesel::update(
+            crm_outbox::table.filter(crm_outbox::id.eq_any(&ids)).filter(
+                crm_outbox::status
+                    .eq(PENDING)
+                    .and(crm_outbox::next_attempt_at.le(now))
+                    .or(crm_outbox::status.eq(IN_FLIGHT).and(crm_outbox::lease_until.lt(now))),
+            ),
+        )
+        .set((
+            crm_outbox::status.eq(IN_FLIGHT),
+            crm_outbox::lease_owner.eq(owner),
+            crm_outbox::lease_until.eq(until),
+            crm_outbox::attempts.eq(crm_outbox::attempts + 1),
+        ))
+        .execute(conn)
+        .await?;
+        crm_outbox::table
+            .filter(crm_outbox::id.eq_any(&ids))
+            .filter(crm_outbox::lease_owner.eq(owner))
+            .filter(crm_outbox::lease_until.eq(until))
+            .order(crm_outbox::id)
+            .select(Delivery::as_select())
+            .load(conn)
+            .await
+            .map_err(StoreError::from)
     })
 }
 
-/// Freezes the rendered body and headers of a delivery `owner` holds, unless one was frozen before
-/// (then the stored one wins and is returned, so a retry never sends different bytes).
+/// Freezes rendered bodies and headers of deliveries `owner` holds, in one transaction, unless one was
+/// frozen before (then the stored one wins, so a retry never sends different bytes). Returns what is
+/// stored now, by delivery id; a delivery missing from the answer is no longer `owner`'s.
 ///
 /// # Errors
 /// When a query fails.
-pub async fn set_body(store: &Store, id: i64, owner: &str, body: &str, headers: &str) -> Result<Option<(String, Option<String>)>, StoreError> {
+pub async fn set_bodies(store: &Store, owner: &str, bodies: &[(i64, String, String)]) -> Result<HashMap<i64, (String, Option<String>)>, StoreError> {
+    if bodies.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let ids: Vec<i64> = bodies.iter().map(|(id, _, _)| *id).collect();
     crate::with_conn!(store, |conn| {
-        diesel::update(crm_outbox::table.find(id).filter(crm_outbox::lease_owner.eq(owner)).filter(crm_outbox::body.is_null()))
-            .set((crm_outbox::body.eq(body), crm_outbox::headers.eq(headers)))
-            .execute(conn)
-            .await?;
-        let stored: Option<(Option<String>, Option<String>)> =
-            crm_outbox::table.find(id).select((crm_outbox::body, crm_outbox::headers)).first(conn).await.optional()?;
-        Ok(stored.and_then(|(body, headers)| body.map(|b| (b, headers))))
+        conn.transaction::<_, StoreError, _>(async |conn| {
+            for (id, body, headers) in bodies {
+                diesel::update(crm_outbox::table.find(id).filter(crm_outbox::lease_owner.eq(owner)).filter(crm_outbox::body.is_null()))
+                    .set((crm_outbox::body.eq(body), crm_outbox::headers.eq(headers)))
+                    .execute(conn)
+                    .await?;
+            }
+            let stored: Vec<(i64, Option<String>, Option<String>)> = crm_outbox::table
+                .filter(crm_outbox::id.eq_any(&ids))
+                .filter(crm_outbox::lease_owner.eq(owner))
+                .select((crm_outbox::id, crm_outbox::body, crm_outbox::headers))
+                .load(conn)
+                .await?;
+            Ok(stored.into_iter().filter_map(|(id, body, headers)| Some((id, (body?, headers)))).collect())
+        })
+        .await
     })
 }
 
-/// Closes a delivery `owner` holds without sending it: [`SKIPPED`] (the mapping plugin said so) or
-/// [`SUPERSEDED`] (the day moved on to a newer revision before this one was rendered).
-///
-/// # Errors
-/// When the query fails.
-pub async fn close(store: &Store, id: i64, owner: &str, status: &'static str) -> Result<bool, StoreError> {
-    crate::with_conn!(store, |conn| {
-        let n = diesel::update(crm_outbox::table.find(id).filter(crm_outbox::lease_owner.eq(owner)))
-            .set((
-                crm_outbox::status.eq(status),
-                crm_outbox::lease_owner.eq(None::<String>),
-                crm_outbox::lease_until.eq(None::<NaiveDateTime>),
-            ))
-            .execute(conn)
-            .await?;
-        Ok(n == 1)
-    })
+/// What became of one attempt, to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mark {
+    /// The CRM acknowledged it (2xx), with its record id if it gave one.
+    Delivered { status: u16, crm_id: Option<String> },
+    /// A transient failure: pending again, not before `next_attempt_at`.
+    Retry { next_attempt_at: DateTime<Utc>, status: Option<u16>, error: String },
+    /// Dead letter, keeping the CRM's message; only `requeue_failed` brings it back.
+    Failed { status: Option<u16>, error: String },
+    /// Closed without sending: [`SKIPPED`] (the mapping plugin said so) or [`SUPERSEDED`] (the day moved
+    /// on to a newer revision before this one was rendered).
+    Closed(&'static str),
 }
 
-/// Records a 2xx for a delivery `owner` holds; returns false if the lease was lost meanwhile.
+/// Records the outcomes of deliveries `owner` holds, in one transaction, releasing their leases.
+/// Returns, in order, whether each was still `owner`'s (a lost lease records nothing).
 ///
 /// # Errors
-/// When the query fails.
-pub async fn mark_delivered(store: &Store, id: i64, owner: &str, status: u16, crm_id: Option<&str>) -> Result<bool, StoreError> {
+/// When a query fails.
+pub async fn mark_all(store: &Store, owner: &str, marks: &[(i64, Mark)]) -> Result<Vec<bool>, StoreError> {
     let now = now_utc();
     crate::with_conn!(store, |conn| {
-        let n = diesel::update(crm_outbox::table.find(id).filter(crm_outbox::lease_owner.eq(owner)))
-            .set((
-                crm_outbox::status.eq(DELIVERED),
-                crm_outbox::lease_owner.eq(None::<String>),
-                crm_outbox::lease_until.eq(None::<NaiveDateTime>),
-                crm_outbox::last_status.eq(Some(i32::from(status))),
-                crm_outbox::last_error.eq(None::<String>),
-                crm_outbox::crm_id.eq(crm_id),
-                crm_outbox::delivered_at.eq(Some(now)),
-            ))
-            .execute(conn)
-            .await?;
-        Ok(n == 1)
-    })
-}
-
-/// Puts a delivery back to pending until `next_attempt_at` after a transient failure.
-///
-/// # Errors
-/// When the query fails.
-pub async fn mark_retry(
-    store: &Store,
-    id: i64,
-    owner: &str,
-    next_attempt_at: DateTime<Utc>,
-    status: Option<u16>,
-    error: &str,
-) -> Result<bool, StoreError> {
-    crate::with_conn!(store, |conn| {
-        let n = diesel::update(crm_outbox::table.find(id).filter(crm_outbox::lease_owner.eq(owner)))
-            .set((
-                crm_outbox::status.eq(PENDING),
-                crm_outbox::lease_owner.eq(None::<String>),
-                crm_outbox::lease_until.eq(None::<NaiveDateTime>),
-                crm_outbox::next_attempt_at.eq(next_attempt_at.naive_utc()),
-                crm_outbox::last_status.eq(status.map(i32::from)),
-                crm_outbox::last_error.eq(Some(error)),
-            ))
-            .execute(conn)
-            .await?;
-        Ok(n == 1)
-    })
-}
-
-/// Dead-letters a delivery, keeping the CRM's message; only `requeue_failed` brings it back.
-///
-/// # Errors
-/// When the query fails.
-pub async fn mark_failed(store: &Store, id: i64, owner: &str, status: Option<u16>, error: &str) -> Result<bool, StoreError> {
-    crate::with_conn!(store, |conn| {
-        let n = diesel::update(crm_outbox::table.find(id).filter(crm_outbox::lease_owner.eq(owner)))
-            .set((
-                crm_outbox::status.eq(FAILED),
-                crm_outbox::lease_owner.eq(None::<String>),
-                crm_outbox::lease_until.eq(None::<NaiveDateTime>),
-                crm_outbox::last_status.eq(status.map(i32::from)),
-                crm_outbox::last_error.eq(Some(error)),
-            ))
-            .execute(conn)
-            .await?;
-        Ok(n == 1)
+        conn.transaction::<_, StoreError, _>(async |conn| {
+            let mut kept = Vec::with_capacity(marks.len());
+            for (id, mark) in marks {
+                let held = crm_outbox::table.find(id).filter(crm_outbox::lease_owner.eq(owner));
+                let release = (crm_outbox::lease_owner.eq(None::<String>), crm_outbox::lease_until.eq(None::<NaiveDateTime>));
+                let n = match mark {
+                    Mark::Delivered { status, crm_id } => {
+                        diesel::update(held)
+                            .set((
+                                crm_outbox::status.eq(DELIVERED),
+                                release,
+                                crm_outbox::last_status.eq(Some(i32::from(*status))),
+                                crm_outbox::last_error.eq(None::<String>),
+                                crm_outbox::crm_id.eq(crm_id),
+                                crm_outbox::delivered_at.eq(Some(now)),
+                            ))
+                            .execute(conn)
+                            .await?
+                    }
+                    Mark::Retry { next_attempt_at, status, error } => {
+                        diesel::update(held)
+                            .set((
+                                crm_outbox::status.eq(PENDING),
+                                release,
+                                crm_outbox::next_attempt_at.eq(next_attempt_at.naive_utc()),
+                                crm_outbox::last_status.eq(status.map(i32::from)),
+                                crm_outbox::last_error.eq(Some(error)),
+                            ))
+                            .execute(conn)
+                            .await?
+                    }
+                    Mark::Failed { status, error } => {
+                        diesel::update(held)
+                            .set((
+                                crm_outbox::status.eq(FAILED),
+                                release,
+                                crm_outbox::last_status.eq(status.map(i32::from)),
+                                crm_outbox::last_error.eq(Some(error)),
+                            ))
+                            .execute(conn)
+                            .await?
+                    }
+                    Mark::Closed(status) => diesel::update(held).set((crm_outbox::status.eq(*status), release)).execute(conn).await?,
+                };
+                kept.push(n == 1);
+            }
+            Ok(kept)
+        })
+        .await
     })
 }
 

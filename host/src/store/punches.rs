@@ -212,22 +212,37 @@ pub async fn for_employee_between(
     })
 }
 
-/// The device (name, address) that recorded an employee's punch at `utc_time`: the CRM payload names the
-/// terminal a day's clock-in came from, as the original bridge did.
+/// The devices (name, address) that recorded the given punches, by (employee, UTC instant): the CRM
+/// payload names the terminal a day's clock-in came from, as the original bridge did. One query for
+/// the whole batch.
 ///
 /// # Errors
 /// When the query fails.
-pub async fn source_device(store: &Store, employee: &EmployeeId, utc_time: chrono::NaiveDateTime) -> Result<Option<(String, Option<String>)>, StoreError> {
+pub async fn source_devices(
+    store: &Store,
+    punches: &[(EmployeeId, chrono::NaiveDateTime)],
+) -> Result<std::collections::HashMap<(EmployeeId, chrono::NaiveDateTime), (String, Option<String>)>, StoreError> {
     use super::schema::devices;
-    crate::with_conn!(store, |conn| {
+    if punches.is_empty() {
+        return Ok(std::collections::HashMap::new());
+    }
+    let users: Vec<&str> = punches.iter().map(|(e, _)| e.0.as_str()).collect();
+    let times: Vec<chrono::NaiveDateTime> = punches.iter().map(|(_, t)| *t).collect();
+    let rows: Vec<(String, chrono::NaiveDateTime, String, Option<String>)> = crate::with_conn!(store, |conn| {
         raw_punches::table
             .inner_join(devices::table)
-            .filter(raw_punches::device_user_id.eq(&employee.0))
-            .filter(raw_punches::utc_time.eq(utc_time))
-            .select((devices::name, devices::address))
-            .first(conn)
+            .filter(raw_punches::device_user_id.eq_any(&users))
+            .filter(raw_punches::utc_time.eq_any(&times))
+            .select((raw_punches::device_user_id, raw_punches::utc_time, devices::name, devices::address))
+            .load(conn)
             .await
-            .optional()
             .map_err(StoreError::from)
-    })
+    })?;
+    // The query matched users and instants separately; keep the pairs asked for.
+    let wanted: std::collections::HashSet<&(EmployeeId, chrono::NaiveDateTime)> = punches.iter().collect();
+    Ok(rows
+        .into_iter()
+        .map(|(user, at, name, address)| ((EmployeeId(user), at), (name, address)))
+        .filter(|(key, _)| wanted.contains(key))
+        .collect())
 }

@@ -1,11 +1,12 @@
 //! The request the CRM receives for one processed day, rendered by the active `crm-mapping` plugin
 //! (`CRM_PLUGIN`, the built-in `crm-json` by default).
 //!
-//! Rendering happens once, before a delivery's first attempt, and the result is frozen in the outbox
-//! ([`outbox::set_body`]): a retry sends the same bytes under the same key even if the plugin or the
+//! Rendering happens once per delivery, a batch at a time, before the first attempt, and the result is frozen in the outbox
+//! ([`outbox::set_bodies`]): a retry sends the same bytes under the same key even if the plugin or the
 //! day changed meanwhile. A plugin that fails leaves the delivery pending for a later attempt; nothing
 //! is dropped.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::domain::EmployeeId;
@@ -63,59 +64,81 @@ impl Renderer {
         &self.plugin
     }
 
-    /// Renders one delivery from the day as stored now.
+    /// Renders deliveries from their days as stored now: a few queries and one plugin instance for
+    /// the whole batch. One result per delivery, in order; a plugin failure is that delivery's alone.
     ///
     /// # Errors
-    /// When the day cannot be read or the plugin fails.
-    pub async fn render(&self, delivery: &Delivery) -> Result<Rendered, RenderError> {
-        let Some(day) = attendance::get(&self.store, delivery.attendance_id).await? else {
-            return Ok(Rendered::Superseded);
-        };
-        if day.revision != delivery.revision {
-            return Ok(Rendered::Superseded);
-        }
-        self.render_day(&day).await
+    /// When the days or their context cannot be read.
+    pub async fn render_all(&self, deliveries: &[Delivery]) -> Result<Vec<Result<Rendered, PluginError>>, StoreError> {
+        let ids: Vec<i64> = deliveries.iter().map(|d| d.attendance_id).collect();
+        let days: HashMap<i64, ProcessedDay> = attendance::get_many(&self.store, &ids).await?.into_iter().map(|d| (d.id, d)).collect();
+        // A day gone, or at a newer revision, makes the delivery moot.
+        let current: Vec<Option<&ProcessedDay>> =
+            deliveries.iter().map(|d| days.get(&d.attendance_id).filter(|day| day.revision == d.revision)).collect();
+        let mut rendered = self.render_days(&current.iter().flatten().copied().collect::<Vec<_>>()).await?.into_iter();
+        Ok(current.iter().map(|day| if day.is_some() { rendered.next().unwrap_or(Ok(Rendered::Superseded)) } else { Ok(Rendered::Superseded) }).collect())
     }
 
-    /// Renders a day as stored (also `test-crm`'s dry run).
+    /// Renders one day as stored (`test-crm`'s dry run).
     ///
     /// # Errors
     /// When the day's context cannot be read or the plugin fails.
     pub async fn render_day(&self, day: &ProcessedDay) -> Result<Rendered, RenderError> {
-        let input = self.crm_day(day).await?;
-        let registry = Arc::clone(&self.registry);
-        let name = self.plugin.clone();
-        let request = tokio::task::spawn_blocking(move || {
-            let plugin = registry.get_kind(&name, PluginKind::CrmMapping)?;
-            registry.runtime().map_day(&plugin, &input)
-        })
-        .await
-        .map_err(|e| StoreError::Invalid(format!("mapping task failed: {e}")))??;
-        Ok(match request {
-            model::CrmRequest::Skip => Rendered::Skip,
-            model::CrmRequest::Post { body, headers } => Rendered::Send { body: body.to_string(), headers },
-        })
+        let rendered = self.render_days(&[day]).await?.pop().unwrap_or(Ok(Rendered::Skip))?;
+        Ok(rendered)
     }
 
-    /// The plugin's input: the day in the fixture format, plus who and which terminal.
-    async fn crm_day(&self, day: &ProcessedDay) -> Result<model::CrmDay, StoreError> {
-        let employee = EmployeeId(day.user_id.clone());
-        let employee_name = employees::get(&self.store, &employee).await?.and_then(|e| e.name);
-        let device = match day.clock_in_utc {
-            Some(at) => punches::source_device(&self.store, &employee, at).await?,
-            None => None,
-        };
-        Ok(model::CrmDay {
-            user_id: day.user_id.clone(),
-            employee_name,
-            day: record(day),
-            revision: u32::try_from(day.revision).unwrap_or(0),
-            rule_plugin: day.rule_plugin.clone(),
-            rule_version: day.rule_version.clone(),
-            device_name: device.as_ref().map(|(name, _)| name.clone()),
-            device_ip: device.and_then(|(_, address)| address),
-            config: self.registry.config_for(&self.plugin),
+    async fn render_days(&self, days: &[&ProcessedDay]) -> Result<Vec<Result<Rendered, PluginError>>, StoreError> {
+        if days.is_empty() {
+            return Ok(Vec::new());
+        }
+        let inputs = self.crm_days(days).await?;
+        let registry = Arc::clone(&self.registry);
+        let name = self.plugin.clone();
+        let count = inputs.len();
+        let results = tokio::task::spawn_blocking(move || match registry.get_kind(&name, PluginKind::CrmMapping) {
+            Ok(plugin) => registry.runtime().map_days(&plugin, &inputs),
+            Err(e) => vec![Err(e); count],
         })
+        .await
+        .map_err(|e| StoreError::Invalid(format!("mapping task failed: {e}")))?;
+        Ok(results
+            .into_iter()
+            .map(|result| {
+                result.map(|request| match request {
+                    model::CrmRequest::Skip => Rendered::Skip,
+                    model::CrmRequest::Post { body, headers } => Rendered::Send { body: body.to_string(), headers },
+                })
+            })
+            .collect())
+    }
+
+    /// The plugin's inputs: each day in the fixture format, plus who and which terminal.
+    async fn crm_days(&self, days: &[&ProcessedDay]) -> Result<Vec<model::CrmDay>, StoreError> {
+        let employees: Vec<EmployeeId> = days.iter().map(|d| EmployeeId(d.user_id.clone())).collect();
+        let names = employees::names(&self.store, &employees).await?;
+        let clock_ins: Vec<(EmployeeId, chrono::NaiveDateTime)> =
+            days.iter().filter_map(|d| Some((EmployeeId(d.user_id.clone()), d.clock_in_utc?))).collect();
+        let devices = punches::source_devices(&self.store, &clock_ins).await?;
+        let config = self.registry.config_for(&self.plugin);
+        Ok(days
+            .iter()
+            .zip(employees)
+            .map(|(day, employee)| {
+                let device = day.clock_in_utc.and_then(|at| devices.get(&(employee.clone(), at)));
+                model::CrmDay {
+                    user_id: day.user_id.clone(),
+                    employee_name: names.get(&employee).cloned(),
+                    day: record(day),
+                    revision: u32::try_from(day.revision).unwrap_or(0),
+                    rule_plugin: day.rule_plugin.clone(),
+                    rule_version: day.rule_version.clone(),
+                    device_name: device.map(|(name, _)| name.clone()),
+                    device_ip: device.and_then(|(_, address)| address.clone()),
+                    config: config.clone(),
+                }
+            })
+            .collect())
     }
 }
 

@@ -1,6 +1,6 @@
 //! The delivery loop: claim due outbox rows, render each once through the mapping plugin, POST them
 //! concurrently over kept-alive connections (or as JSON arrays when the CRM takes batches), and record
-//! each verdict.
+//! the verdicts. Database work is done a batch at a time, outside the HTTP exchanges.
 
 use std::time::Duration;
 
@@ -10,10 +10,10 @@ use secrecy::{ExposeSecret as _, SecretString};
 use sha2::Digest as _;
 
 use super::classify::{Verdict, backoff, classify};
-use super::payload::{RenderError, Rendered, Renderer};
+use super::payload::{Rendered, Renderer};
 use super::signing::{self, SigningKey};
 use crate::store::attendance::DaySelection;
-use crate::store::outbox::{self, Delivery};
+use crate::store::outbox::{self, Delivery, Mark};
 use crate::store::{Store, StoreError};
 
 /// Why a sync run failed as a whole (individual delivery failures are recorded, not raised).
@@ -187,6 +187,9 @@ impl Sender {
 
     /// As [`Sender::run_once`], for the deliveries of the selected days only.
     ///
+    /// Each round: claim a batch, render and freeze the bodies it lacks, send (HTTP only, no database
+    /// work while requests are in flight), record every outcome in one transaction.
+    ///
     /// # Errors
     /// When the outbox cannot be read or written.
     pub async fn run_selected(&self, limit: Option<u64>, selection: &DaySelection) -> Result<RunReport, SyncError> {
@@ -200,53 +203,40 @@ impl Sender {
             if room <= 0 {
                 break;
             }
-            let now = Utc::now();
-            // The lease outlives one request with its retries inside reqwest, so a live sender keeps it.
-            let lease = now + chrono::TimeDelta::from_std(self.settings.timeout * 2 + Duration::from_secs(5)).unwrap_or(chrono::TimeDelta::minutes(5));
+            // The lease outlives the round's requests, so a live sender keeps it.
+            let lease = Utc::now() + chrono::TimeDelta::from_std(self.settings.timeout * 2 + Duration::from_secs(5)).unwrap_or(chrono::TimeDelta::minutes(5));
             let batch = outbox::claim_due(&self.store, &self.owner, started, lease, room, selection).await?;
             if batch.is_empty() {
                 break;
             }
             taken += batch.len() as u64;
-            let outcomes: Vec<Result<Outcome, StoreError>> = if self.settings.batch_requests {
-                self.send_as_batch(batch).await
+            let (ready, mut marks) = self.prepare(batch, &mut report).await?;
+            let verdicts: Vec<(Delivery, Verdict)> = if self.settings.batch_requests {
+                self.send_as_batch(ready).await
             } else {
-                futures_util::stream::iter(batch).map(|d| self.send_one(d)).buffer_unordered(self.settings.concurrency.max(1)).collect().await
+                futures_util::stream::iter(ready)
+                    .map(|r| async move {
+                        let verdict = self.post(&r.delivery.idempotency_key, r.body, &r.headers).await;
+                        (r.delivery, verdict)
+                    })
+                    .buffer_unordered(self.settings.concurrency.max(1))
+                    .collect()
+                    .await
             };
-            for outcome in outcomes {
-                report.add(outcome?);
+            marks.extend(verdicts.into_iter().map(|(delivery, verdict)| self.mark(&delivery, verdict)));
+            let kept = outbox::mark_all(&self.store, &self.owner, &marks.iter().map(|(id, _, mark)| (*id, mark.clone())).collect::<Vec<_>>()).await?;
+            for ((_, outcome, _), kept) in marks.iter().zip(kept) {
+                report.add(if kept { *outcome } else { Outcome::LeaseLost });
             }
         }
         Ok(report)
     }
 
-    /// One delivery, one request.
-    async fn send_one(&self, delivery: Delivery) -> Result<Outcome, StoreError> {
-        match self.prepare(delivery).await? {
-            Err(outcome) => Ok(outcome),
-            Ok(ready) => {
-                let verdict = self.post(&ready.delivery.idempotency_key, ready.body, &ready.headers).await;
-                self.record(&ready.delivery, verdict).await
-            }
-        }
-    }
-
-    /// Every due delivery in one JSON array; each element carries its own `idempotency_key` so the CRM
+    /// Every ready delivery in one JSON array; each element carries its own `idempotency_key` so the CRM
     /// can deduplicate per day even when a retried batch is grouped differently.
-    async fn send_as_batch(&self, batch: Vec<Delivery>) -> Vec<Result<Outcome, StoreError>> {
-        let prepared: Vec<Result<Result<Ready, Outcome>, StoreError>> =
-            futures_util::stream::iter(batch).map(|d| self.prepare(d)).buffer_unordered(self.settings.concurrency.max(1)).collect().await;
-        let mut outcomes = Vec::with_capacity(prepared.len());
-        let mut ready = Vec::new();
-        for p in prepared {
-            match p {
-                Ok(Ok(r)) => ready.push(r),
-                Ok(Err(outcome)) => outcomes.push(Ok(outcome)),
-                Err(e) => outcomes.push(Err(e)),
-            }
-        }
+    async fn send_as_batch(&self, ready: Vec<Ready>) -> Vec<(Delivery, Verdict)> {
         if ready.is_empty() {
-            return outcomes;
+            return Vec::new();
         }
         let elements: Vec<String> = ready.iter().map(|r| with_key(&r.body, &r.delivery.idempotency_key)).collect();
         let body = format!("[{}]", elements.join(","));
@@ -256,66 +246,72 @@ impl Sender {
             digest.update(b"\n");
         }
         let key = format!("batch-{}", &hex::encode(digest.finalize())[..32]);
-        let verdict = self.post(&key, body, &[]).await;
-        for r in &ready {
-            let verdict = match &verdict {
-                Verdict::Delivered { status, .. } => Verdict::Delivered { status: *status, crm_id: None },
-                other => other.clone(),
-            };
-            outcomes.push(self.record(&r.delivery, verdict).await);
-        }
-        outcomes
+        let verdict = match self.post(&key, body, &[]).await {
+            Verdict::Delivered { status, .. } => Verdict::Delivered { status, crm_id: None },
+            other => other,
+        };
+        ready.into_iter().map(|r| (r.delivery, verdict.clone())).collect()
     }
 
-    /// The delivery's frozen body, rendering and freezing it first if this is its first attempt; or what
-    /// became of it when it cannot go out (skipped, superseded, the plugin failed).
-    async fn prepare(&self, delivery: Delivery) -> Result<Result<Ready, Outcome>, StoreError> {
-        if let Some(body) = delivery.body.clone() {
-            let headers = parse_headers(delivery.headers.as_deref());
-            return Ok(Ok(Ready { delivery, body, headers }));
-        }
-        match self.renderer.render(&delivery).await {
-            Ok(Rendered::Send { body, headers }) => {
-                let headers: Vec<(String, String)> =
-                    headers.into_iter().filter(|(name, _)| !RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str())).collect();
-                let encoded = serde_json::to_string(&headers).unwrap_or_else(|_| "[]".into());
-                match outbox::set_body(&self.store, delivery.id, &self.owner, &body, &encoded).await? {
-                    Some((body, headers)) => Ok(Ok(Ready { delivery, body, headers: parse_headers(headers.as_deref()) })),
-                    None => Ok(Err(Outcome::LeaseLost)),
+    /// The claimed deliveries with their frozen bodies, rendering and freezing (in one transaction) those
+    /// on their first attempt; plus the outcomes of those that cannot go out (skipped, superseded, the
+    /// plugin failed), to record with the rest. Bodies another sender froze first win.
+    async fn prepare(&self, batch: Vec<Delivery>, report: &mut RunReport) -> Result<(Vec<Ready>, Vec<(i64, Outcome, Mark)>), StoreError> {
+        let (frozen, fresh): (Vec<Delivery>, Vec<Delivery>) = batch.into_iter().partition(|d| d.body.is_some());
+        let mut ready: Vec<Ready> = frozen
+            .into_iter()
+            .filter_map(|delivery| {
+                let body = delivery.body.clone()?;
+                let headers = parse_headers(delivery.headers.as_deref());
+                Some(Ready { delivery, body, headers })
+            })
+            .collect();
+        let mut marks = Vec::new();
+        let mut to_freeze = Vec::new();
+        let rendered = self.renderer.render_all(&fresh).await?;
+        for (delivery, result) in fresh.into_iter().zip(rendered) {
+            match result {
+                Ok(Rendered::Send { body, headers }) => {
+                    let headers: Vec<(String, String)> =
+                        headers.into_iter().filter(|(name, _)| !RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str())).collect();
+                    to_freeze.push((delivery, body, serde_json::to_string(&headers).unwrap_or_else(|_| "[]".into())));
+                }
+                Ok(Rendered::Skip) => marks.push((delivery.id, Outcome::Skipped, Mark::Closed(outbox::SKIPPED))),
+                Ok(Rendered::Superseded) => marks.push((delivery.id, Outcome::Skipped, Mark::Closed(outbox::SUPERSEDED))),
+                Err(e) => {
+                    tracing::warn!(key = %delivery.idempotency_key, error = %e, "the mapping plugin failed; the delivery stays queued");
+                    let verdict = Verdict::Retry { status: None, error: format!("mapping plugin {}: {e}", self.renderer.plugin()), retry_after: None };
+                    marks.push(self.mark(&delivery, verdict));
                 }
             }
-            Ok(Rendered::Skip) => Ok(Err(closed(outbox::close(&self.store, delivery.id, &self.owner, outbox::SKIPPED).await?))),
-            Ok(Rendered::Superseded) => Ok(Err(closed(outbox::close(&self.store, delivery.id, &self.owner, outbox::SUPERSEDED).await?))),
-            Err(RenderError::Store(e)) => Err(e),
-            Err(RenderError::Plugin(e)) => {
-                tracing::warn!(key = %delivery.idempotency_key, error = %e, "the mapping plugin failed; the delivery stays queued");
-                let verdict = Verdict::Retry { status: None, error: format!("mapping plugin {}: {e}", self.renderer.plugin()), retry_after: None };
-                Ok(Err(self.record(&delivery, verdict).await?))
+        }
+        let bodies: Vec<(i64, String, String)> = to_freeze.iter().map(|(d, body, headers)| (d.id, body.clone(), headers.clone())).collect();
+        let mut stored = outbox::set_bodies(&self.store, &self.owner, &bodies).await?;
+        for (delivery, _, _) in to_freeze {
+            match stored.remove(&delivery.id) {
+                Some((body, headers)) => ready.push(Ready { delivery, body, headers: parse_headers(headers.as_deref()) }),
+                None => report.add(Outcome::LeaseLost),
             }
         }
+        Ok((ready, marks))
     }
 
-    /// Stores a verdict; a transient failure past the retry budget becomes a dead letter.
-    async fn record(&self, d: &Delivery, verdict: Verdict) -> Result<Outcome, StoreError> {
+    /// What to record for a verdict; a transient failure past the retry budget becomes a dead letter.
+    fn mark(&self, d: &Delivery, verdict: Verdict) -> (i64, Outcome, Mark) {
         let attempts = u32::try_from(d.attempts).unwrap_or(u32::MAX);
-        let verdict = match verdict {
+        let (outcome, mark) = match verdict {
+            Verdict::Delivered { status, crm_id } => (Outcome::Delivered, Mark::Delivered { status, crm_id }),
             Verdict::Retry { status, error, .. } if attempts >= self.settings.max_retries => {
-                Verdict::Dead { status, error: format!("{}{attempts} attempts; last: {error}", outbox::GAVE_UP) }
-            }
-            v => v,
-        };
-        let (kept, outcome) = match &verdict {
-            Verdict::Delivered { status, crm_id } => {
-                (outbox::mark_delivered(&self.store, d.id, &self.owner, *status, crm_id.as_deref()).await?, Outcome::Delivered)
+                (Outcome::Failed, Mark::Failed { status, error: format!("{}{attempts} attempts; last: {error}", outbox::GAVE_UP) })
             }
             Verdict::Retry { status, error, retry_after } => {
-                let wait = backoff(attempts.saturating_sub(1), self.settings.retry_base, self.settings.retry_max, *retry_after);
-                let next = Utc::now() + chrono::TimeDelta::from_std(wait).unwrap_or(chrono::TimeDelta::zero());
-                (outbox::mark_retry(&self.store, d.id, &self.owner, next, *status, error).await?, Outcome::Retried)
+                let wait = backoff(attempts.saturating_sub(1), self.settings.retry_base, self.settings.retry_max, retry_after);
+                let next_attempt_at = Utc::now() + chrono::TimeDelta::from_std(wait).unwrap_or(chrono::TimeDelta::zero());
+                (Outcome::Retried, Mark::Retry { next_attempt_at, status, error })
             }
-            Verdict::Dead { status, error } => (outbox::mark_failed(&self.store, d.id, &self.owner, *status, error).await?, Outcome::Failed),
+            Verdict::Dead { status, error } => (Outcome::Failed, Mark::Failed { status, error }),
         };
-        Ok(if kept { outcome } else { Outcome::LeaseLost })
+        (d.id, outcome, mark)
     }
 
     /// The settings it sends with.
@@ -370,10 +366,6 @@ impl Sender {
             }
         }
     }
-}
-
-fn closed(kept: bool) -> Outcome {
-    if kept { Outcome::Skipped } else { Outcome::LeaseLost }
 }
 
 fn parse_headers(stored: Option<&str>) -> Vec<(String, String)> {
