@@ -227,16 +227,6 @@ pub async fn get_many(store: &Store, ids: &[i64]) -> Result<Vec<ProcessedDay>, S
     crate::with_conn!(store, |conn| pa::table.filter(pa::id.eq_any(ids)).select(ProcessedDay::as_select()).load(conn).await.map_err(StoreError::from))
 }
 
-/// One processed day by id.
-///
-/// # Errors
-/// When the query fails.
-pub async fn get(store: &Store, id: i64) -> Result<Option<ProcessedDay>, StoreError> {
-    crate::with_conn!(store, |conn| {
-        pa::table.find(id).select(ProcessedDay::as_select()).first(conn).await.optional().map_err(StoreError::from)
-    })
-}
-
 /// Which days an operator means (`--start-date`, `--end-date`, `--user-id`); the default is every day.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DaySelection {
