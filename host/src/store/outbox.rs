@@ -200,24 +200,49 @@ pub async fn set_bodies(store: &Store, owner: &str, bodies: &[(i64, String, Stri
         return Ok(HashMap::new());
     }
     let ids: Vec<i64> = bodies.iter().map(|(id, _, _)| *id).collect();
-    crate::with_conn!(store, |conn| {
-        conn.transaction::<_, StoreError, _>(async |conn| {
-            for (id, body, headers) in bodies {
-                diesel::update(crm_outbox::table.find(id).filter(crm_outbox::lease_owner.eq(owner)).filter(crm_outbox::body.is_null()))
-                    .set((crm_outbox::body.eq(body), crm_outbox::headers.eq(headers)))
-                    .execute(conn)
-                    .await?;
-            }
+    macro_rules! freeze {
+        ($conn:expr, $id:expr, $body:expr, $headers:expr) => {
+            diesel::update(crm_outbox::table.find($id).filter(crm_outbox::lease_owner.eq(owner)).filter(crm_outbox::body.is_null()))
+                .set((crm_outbox::body.eq($body), crm_outbox::headers.eq($headers)))
+                .execute($conn)
+                .await
+        };
+    }
+    macro_rules! read_back {
+        ($conn:expr) => {{
             let stored: Vec<(i64, Option<String>, Option<String>)> = crm_outbox::table
                 .filter(crm_outbox::id.eq_any(&ids))
                 .filter(crm_outbox::lease_owner.eq(owner))
                 .select((crm_outbox::id, crm_outbox::body, crm_outbox::headers))
-                .load(conn)
+                .load($conn)
                 .await?;
             Ok(stored.into_iter().filter_map(|(id, body, headers)| Some((id, (body?, headers)))).collect())
-        })
-        .await
-    })
+        }};
+    }
+    match store {
+        Store::Postgres(pool) => {
+            let mut pooled = pool.get().await?;
+            let conn: &mut diesel_async::AsyncPgConnection = &mut pooled;
+            conn.transaction::<_, StoreError, _>(async |conn| {
+                // PostgreSQL: the updates are pipelined on the connection (one round trip, not one each).
+                let shared: &diesel_async::AsyncPgConnection = conn;
+                futures_util::future::try_join_all(bodies.iter().map(|(id, body, headers)| async move { freeze!(&mut &*shared, *id, body, headers) })).await?;
+                read_back!(conn)
+            })
+            .await
+        }
+        Store::Sqlite(pool) => {
+            let mut pooled = pool.get().await?;
+            let conn: &mut super::SqliteConn = &mut pooled;
+            conn.transaction::<_, StoreError, _>(async |conn| {
+                for (id, body, headers) in bodies {
+                    freeze!(&mut *conn, *id, body, headers)?;
+                }
+                read_back!(conn)
+            })
+            .await
+        }
+    }
 }
 
 /// What became of one attempt, to record.
@@ -234,64 +259,84 @@ pub enum Mark {
     Closed(&'static str),
 }
 
-/// Records the outcomes of deliveries `owner` holds, in one transaction, releasing their leases.
+/// Records the outcomes of deliveries `owner` holds, in one transaction, releasing their leases
+/// (on PostgreSQL the row updates are pipelined).
 /// Returns, in order, whether each was still `owner`'s (a lost lease records nothing).
 ///
 /// # Errors
 /// When a query fails.
 pub async fn mark_all(store: &Store, owner: &str, marks: &[(i64, Mark)]) -> Result<Vec<bool>, StoreError> {
     let now = now_utc();
-    crate::with_conn!(store, |conn| {
-        conn.transaction::<_, StoreError, _>(async |conn| {
-            let mut kept = Vec::with_capacity(marks.len());
-            for (id, mark) in marks {
-                let held = crm_outbox::table.find(id).filter(crm_outbox::lease_owner.eq(owner));
-                let release = (crm_outbox::lease_owner.eq(None::<String>), crm_outbox::lease_until.eq(None::<NaiveDateTime>));
-                let n = match mark {
-                    Mark::Delivered { status, crm_id } => {
-                        diesel::update(held)
-                            .set((
-                                crm_outbox::status.eq(DELIVERED),
-                                release,
-                                crm_outbox::last_status.eq(Some(i32::from(*status))),
-                                crm_outbox::last_error.eq(None::<String>),
-                                crm_outbox::crm_id.eq(crm_id),
-                                crm_outbox::delivered_at.eq(Some(now)),
-                            ))
-                            .execute(conn)
-                            .await?
-                    }
-                    Mark::Retry { next_attempt_at, status, error } => {
-                        diesel::update(held)
-                            .set((
-                                crm_outbox::status.eq(PENDING),
-                                release,
-                                crm_outbox::next_attempt_at.eq(next_attempt_at.naive_utc()),
-                                crm_outbox::last_status.eq(status.map(i32::from)),
-                                crm_outbox::last_error.eq(Some(error)),
-                            ))
-                            .execute(conn)
-                            .await?
-                    }
-                    Mark::Failed { status, error } => {
-                        diesel::update(held)
-                            .set((
-                                crm_outbox::status.eq(FAILED),
-                                release,
-                                crm_outbox::last_status.eq(status.map(i32::from)),
-                                crm_outbox::last_error.eq(Some(error)),
-                            ))
-                            .execute(conn)
-                            .await?
-                    }
-                    Mark::Closed(status) => diesel::update(held).set((crm_outbox::status.eq(*status), release)).execute(conn).await?,
-                };
-                kept.push(n == 1);
+    macro_rules! apply {
+        ($conn:expr, $id:expr, $mark:expr) => {{
+            let held = crm_outbox::table.find($id).filter(crm_outbox::lease_owner.eq(owner));
+            let release = (crm_outbox::lease_owner.eq(None::<String>), crm_outbox::lease_until.eq(None::<NaiveDateTime>));
+            match $mark {
+                Mark::Delivered { status, crm_id } => {
+                    diesel::update(held)
+                        .set((
+                            crm_outbox::status.eq(DELIVERED),
+                            release,
+                            crm_outbox::last_status.eq(Some(i32::from(*status))),
+                            crm_outbox::last_error.eq(None::<String>),
+                            crm_outbox::crm_id.eq(crm_id),
+                            crm_outbox::delivered_at.eq(Some(now)),
+                        ))
+                        .execute($conn)
+                        .await
+                }
+                Mark::Retry { next_attempt_at, status, error } => {
+                    diesel::update(held)
+                        .set((
+                            crm_outbox::status.eq(PENDING),
+                            release,
+                            crm_outbox::next_attempt_at.eq(next_attempt_at.naive_utc()),
+                            crm_outbox::last_status.eq(status.map(i32::from)),
+                            crm_outbox::last_error.eq(Some(error)),
+                        ))
+                        .execute($conn)
+                        .await
+                }
+                Mark::Failed { status, error } => {
+                    diesel::update(held)
+                        .set((
+                            crm_outbox::status.eq(FAILED),
+                            release,
+                            crm_outbox::last_status.eq(status.map(i32::from)),
+                            crm_outbox::last_error.eq(Some(error)),
+                        ))
+                        .execute($conn)
+                        .await
+                }
+                Mark::Closed(status) => diesel::update(held).set((crm_outbox::status.eq(*status), release)).execute($conn).await,
             }
-            Ok(kept)
-        })
-        .await
-    })
+        }};
+    }
+    let changed: Vec<usize> = match store {
+        Store::Postgres(pool) => {
+            let mut pooled = pool.get().await?;
+            let conn: &mut diesel_async::AsyncPgConnection = &mut pooled;
+            conn.transaction::<_, StoreError, _>(async |conn| {
+                // PostgreSQL: the updates are pipelined on the connection (one round trip, not one each).
+                let shared: &diesel_async::AsyncPgConnection = conn;
+                Ok(futures_util::future::try_join_all(marks.iter().map(|(id, mark)| async move { apply!(&mut &*shared, *id, mark) })).await?)
+            })
+            .await?
+        }
+        Store::Sqlite(pool) => {
+            let mut pooled = pool.get().await?;
+            let conn: &mut super::SqliteConn = &mut pooled;
+            conn.transaction::<_, StoreError, _>(async |conn| {
+                let mut changed = Vec::with_capacity(marks.len());
+                for (id, mark) in marks {
+                    changed.push(apply!(&mut *conn, *id, mark)?);
+                }
+                Ok(changed)
+            })
+            .await?
+        }
+    };
+    Ok(changed.into_iter().map(|n| n == 1).collect())
 }
 
 /// `--retry-failed`: makes dead-lettered deliveries pending again (same key and body), attempts reset;
