@@ -134,11 +134,15 @@ pub struct DeviceSettings {
     pub default_port: u16,
     /// Minutes between two downloads from each device (`POLLING_INTERVAL_MINUTES`).
     pub polling_interval_minutes: u32,
+    /// Raw punches older than this many days are deleted by `daily_cleanup`, but only once every day
+    /// of their employee up to then is processed and acknowledged by the CRM; 0 keeps them forever
+    /// (`RAW_PUNCH_RETENTION_DAYS`).
+    pub raw_punch_retention_days: u32,
 }
 
 impl Default for DeviceSettings {
     fn default() -> Self {
-        Self { default_port: 4370, polling_interval_minutes: 15 }
+        Self { default_port: 4370, polling_interval_minutes: 15, raw_punch_retention_days: 365 }
     }
 }
 

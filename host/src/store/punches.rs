@@ -246,3 +246,46 @@ pub async fn source_devices(
         .filter(|(key, _)| wanted.contains(key))
         .collect())
 }
+
+/// Deletes raw punches recorded before `cutoff` that nothing needs any more; returns how many.
+///
+/// A punch goes only when its device is approved (a pending terminal's data waits for the admin) and
+/// its employee has nothing unfinished up to the cutoff date (plus a day, for night shifts): no day
+/// waiting for processing, and no processed day whose latest revision the CRM has not acknowledged
+/// (delivered, or skipped by the mapping plugin). The check is per employee, so one unsynced day
+/// keeps all of that person's old punches: coarse, but it can never delete what is not synced.
+///
+/// # Errors
+/// When a query fails.
+pub async fn delete_synced_before(store: &Store, cutoff: DateTime<Utc>) -> Result<usize, StoreError> {
+    use super::outbox::{DELIVERED, SKIPPED};
+    use super::schema::{crm_outbox, devices, pending_days, processed_attendance as pa};
+    let last_date = cutoff.date_naive() + chrono::TimeDelta::days(1);
+    crate::with_conn!(store, |conn| {
+        let mut blocked: Vec<String> = pa::table
+            .filter(pa::work_date.le(last_date))
+            .filter(diesel::dsl::not(diesel::dsl::exists(
+                crm_outbox::table
+                    .filter(crm_outbox::attendance_id.eq(pa::id))
+                    .filter(crm_outbox::revision.eq(pa::revision))
+                    .filter(crm_outbox::status.eq_any([DELIVERED, SKIPPED])),
+            )))
+            .select(pa::user_id)
+            .distinct()
+            .load(conn)
+            .await?;
+        blocked.extend(
+            pending_days::table.filter(pending_days::work_date.le(last_date)).select(pending_days::employee_code).distinct().load::<String>(conn).await?,
+        );
+        let unapproved: Vec<DeviceId> = devices::table.filter(devices::approved.eq(false)).select(devices::id).load(conn).await?;
+        diesel::delete(
+            raw_punches::table
+                .filter(raw_punches::utc_time.lt(cutoff.naive_utc()))
+                .filter(raw_punches::device_user_id.ne_all(blocked))
+                .filter(raw_punches::device_id.ne_all(unapproved)),
+        )
+        .execute(conn)
+        .await
+        .map_err(StoreError::from)
+    })
+}
