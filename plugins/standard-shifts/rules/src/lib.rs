@@ -44,16 +44,61 @@ fn instant_of(tz: Tz, local: NaiveDateTime) -> Instant {
     candidates(tz, local).0
 }
 
+/// `YYYY-MM-DDTHH:MM:SS`. The fixed-width form every device and the host write is read directly
+/// (chrono's format-string parser was the largest single cost of a rules run); anything else goes
+/// through chrono, so what is accepted does not change.
 fn parse_local(text: &str) -> Option<NaiveDateTime> {
+    let b = text.as_bytes();
+    if b.len() == 19 && b[10] == b'T' && b[13] == b':' && b[16] == b':' {
+        if let (Some(date), Some(h), Some(m), Some(s)) = (fixed_date(&b[..10]), digits(&b[11..13]), digits(&b[14..16]), digits(&b[17..19]))
+            && let Some(at) = date.and_hms_opt(h, m, s)
+        {
+            return Some(at);
+        }
+    }
     NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S").ok()
+}
+
+/// `YYYY-MM-DD`, read directly when fixed-width, else through chrono (see [`parse_local`]).
+fn parse_date(text: &str) -> Option<NaiveDate> {
+    fixed_date(text.as_bytes()).or_else(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
+}
+
+fn fixed_date(b: &[u8]) -> Option<NaiveDate> {
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let year = i32::try_from(digits(&b[..4])?).ok()?;
+    NaiveDate::from_ymd_opt(year, digits(&b[5..7])?, digits(&b[8..10])?)
+}
+
+/// The value of a run of ASCII digits (`None` if any byte is not one).
+fn digits(b: &[u8]) -> Option<u32> {
+    b.iter().try_fold(0u32, |n, &c| c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0')))
 }
 
 fn parse_instant(text: &str) -> Option<Instant> {
     DateTime::parse_from_rfc3339(text).ok().map(|t| t.to_utc()).or_else(|| parse_local(text).map(|t| t.and_utc()))
 }
 
+/// RFC 3339 with the zone's offset (`2025-06-02T08:57:12+02:00`), written out directly: the same
+/// text chrono's `%Y-%m-%dT%H:%M:%S%:z` gives, without parsing a format string per call.
 fn display(tz: Tz, at: Instant) -> String {
-    at.with_timezone(&tz).format("%Y-%m-%dT%H:%M:%S%:z").to_string()
+    use chrono::{Datelike as _, Offset as _, Timelike as _};
+    let local = at.with_timezone(&tz);
+    let offset = local.offset().fix().local_minus_utc();
+    let (sign, offset) = if offset < 0 { ('-', -offset) } else { ('+', offset) };
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}{sign}{:02}:{:02}",
+        local.year(),
+        local.month(),
+        local.day(),
+        local.hour(),
+        local.minute(),
+        local.second(),
+        offset / 3600,
+        offset % 3600 / 60
+    )
 }
 
 fn minutes(d: TimeDelta) -> i32 {
@@ -183,9 +228,9 @@ fn build_instances(input: &RulesInput, site: Tz, punches: &[Punch]) -> Result<Ve
     let roster: BTreeMap<NaiveDate, Option<String>> = input
         .roster
         .iter()
-        .map(|r| NaiveDate::parse_from_str(&r.date, "%Y-%m-%d").map(|d| (d, r.shift.clone())).map_err(|_| format!("bad roster date {:?}", r.date)))
+        .map(|r| parse_date(&r.date).map(|d| (d, r.shift.clone())).ok_or_else(|| format!("bad roster date {:?}", r.date)))
         .collect::<Result<_, _>>()?;
-    let holidays: BTreeSet<NaiveDate> = input.holidays.iter().filter_map(|h| NaiveDate::parse_from_str(h, "%Y-%m-%d").ok()).collect();
+    let holidays: BTreeSet<NaiveDate> = input.holidays.iter().filter_map(|h| parse_date(h)).collect();
     let mut dates: BTreeSet<NaiveDate> = roster.keys().copied().collect();
     for p in punches {
         let day = p.at.with_timezone(&site).date_naive();
@@ -500,4 +545,30 @@ fn unscheduled(input: &RulesInput, site: Tz, now: Instant, punches: &[Punch]) ->
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod time_text_tests {
+    use super::*;
+
+    /// The direct readers and writer agree with chrono's format strings they replace.
+    #[test]
+    fn fast_paths_match_chrono() {
+        for text in [
+            "2025-06-02T08:57:12", "2025-03-30T02:30:00", "2024-02-29T23:59:59", "2025-02-29T10:00:00", "2025-06-02T24:00:00",
+            "2016-12-31T23:59:60", "2025-6-2T8:57:12", "2025-06-02 08:57:12", "2025-06-02T08:57", "x025-06-02T08:57:12", "",
+        ] {
+            assert_eq!(parse_local(text), NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S").ok(), "{text}");
+        }
+        for text in ["2025-06-02", "2024-02-29", "2025-02-29", "2025-6-2", "2025/06/02", "20250602", ""] {
+            assert_eq!(parse_date(text), NaiveDate::parse_from_str(text, "%Y-%m-%d").ok(), "{text}");
+        }
+        let zones: [Tz; 4] = [chrono_tz::Europe::Berlin, chrono_tz::America::St_Johns, chrono_tz::Asia::Kolkata, chrono_tz::UTC];
+        for zone in zones {
+            for seconds in [0_i64, 1_711_846_800, 1_729_990_800, 1_748_847_432, -86_400] {
+                let at = chrono::DateTime::from_timestamp(seconds, 0).unwrap_or_default();
+                assert_eq!(display(zone, at), at.with_timezone(&zone).format("%Y-%m-%dT%H:%M:%S%:z").to_string());
+            }
+        }
+    }
 }
