@@ -89,3 +89,48 @@ async fn test_device_by_id_and_all() {
         assert!(out.status.success() && text.contains("Gate: OK") && text.contains("records:        42 of"), "{text}");
     }
 }
+
+fn bridge(dir: &std::path::Path, url: &str, args: &[&str], envs: &[(&str, &str)]) -> String {
+    let mut command = bridge_command(dir);
+    command.args(args).env("DATABASE_URL", url);
+    for (k, v) in envs {
+        command.env(k, v);
+    }
+    let out = command.output().expect("runs");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{args:?}: {text}");
+    text
+}
+
+/// The offset the CLI printed after `label` (`clock offset +3600 s before` → 3600).
+fn offset_after(text: &str, label: &str) -> i64 {
+    let at = text.find(label).unwrap_or_else(|| panic!("{label:?} in {text}")) + label.len();
+    text[at..].split_whitespace().next().and_then(|n| n.trim_start_matches('+').parse().ok()).unwrap_or_else(|| panic!("a number after {label:?}: {text}"))
+}
+
+/// `devices set-time` sets a polled device's clock now; `CLOCK_CORRECTION_SECONDS` makes polls correct a
+/// clock that drifted past it (and leaves one within it alone).
+#[tokio::test]
+async fn set_time_by_hand_and_automatic_correction() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let dir = db.dir.path();
+    let url = db.database_url();
+    let (_fast, fast) = simulate(dir, &["--punches", "5", "--skew-seconds", "3600"]);
+    let (_slow, slow) = simulate(dir, &["--punches", "5", "--skew-seconds", "-600"]);
+    bridge(dir, &url, &["devices", "add", "--name", "Fast", "--ip", "127.0.0.1", "--port", &fast.to_string()], &[]);
+    bridge(dir, &url, &["devices", "add", "--name", "Slow", "--ip", "127.0.0.1", "--port", &slow.to_string()], &[]);
+
+    let set = bridge(dir, &url, &["devices", "set-time", "Fast", "--timeout", "3"], &[]);
+    println!("{set}");
+    assert!((offset_after(&set, "clock offset ") - 3600).abs() <= 2, "{set}");
+    assert!(offset_after(&set, "s before, ").abs() <= 2, "{set}");
+
+    // Slow is 10 minutes behind: a threshold of 15 minutes leaves it, 2 minutes corrects it.
+    let lenient = bridge(dir, &url, &["poll-devices", "--device-id", "2", "--timeout", "3"], &[("CLOCK_CORRECTION_SECONDS", "900")]);
+    assert!(!lenient.contains("clock corrected"), "{lenient}");
+    let strict = bridge(dir, &url, &["poll-devices", "--device-id", "2", "--timeout", "3"], &[("CLOCK_CORRECTION_SECONDS", "120")]);
+    println!("{strict}");
+    assert!(strict.contains("(clock corrected)") && offset_after(&strict, "clock offset ").abs() <= 2, "{strict}");
+    let again = bridge(dir, &url, &["poll-devices", "--device-id", "2", "--timeout", "3"], &[]);
+    assert!(offset_after(&again, "clock offset ").abs() <= 2 && !again.contains("clock corrected"), "{again}");
+}

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use attendance_bridge::pipeline::poll::{self, PollFilter};
+use attendance_bridge::pipeline::poll::{self, PollOptions};
 use attendance_bridge::simulator::{DeviceData, Faults, SimConfig, SimulatedDevice};
 use attendance_bridge::store::devices::{self, NewDevice};
 use attendance_bridge::store::{Store, pending, punches, stats};
@@ -31,14 +31,14 @@ async fn three_devices_polled_twice_store_each_punch_once(backend: Backend) {
     for (i, sim) in sims.iter().enumerate() {
         register(&store, &format!("Device {i}"), sim).await;
     }
-    let first = poll::poll_all(&store, chrono_tz::UTC, "test", TIMEOUT, None, PollFilter::default()).await.expect("poll");
+    let first = poll::poll_all(&store, chrono_tz::UTC, "test", TIMEOUT, None, PollOptions::default()).await.expect("poll");
     assert_eq!(first.len(), 3);
     assert!(first.iter().all(|(_, r)| r.as_ref().is_ok_and(|r| r.polled)), "{first:?}");
     assert_eq!(punches::count(&store).await.expect("count"), 1500);
     let counts = stats::counts(&store).await.expect("stats");
     assert_eq!(counts.employees, 15, "device user lists become employees");
 
-    let second = poll::poll_all(&store, chrono_tz::UTC, "test", TIMEOUT, None, PollFilter::default()).await.expect("poll");
+    let second = poll::poll_all(&store, chrono_tz::UTC, "test", TIMEOUT, None, PollOptions::default()).await.expect("poll");
     assert!(second.iter().all(|(_, r)| r.as_ref().is_ok_and(|r| r.stored == 0)), "a second poll adds no row");
     assert_eq!(punches::count(&store).await.expect("count"), 1500);
     for (device, _) in &second {
@@ -63,14 +63,14 @@ async fn a_drop_mid_download_stores_nothing_then_everything(backend: Backend) {
     let store = db.store().await;
     let sim = simulated(4, 4000, Faults { drop_after_bytes: Some(60_000), ..Faults::default() }).await;
     register(&store, "Flaky", &sim).await;
-    let outcome = poll::poll_all(&store, chrono_tz::UTC, "test", TIMEOUT, None, PollFilter::default()).await.expect("poll");
+    let outcome = poll::poll_all(&store, chrono_tz::UTC, "test", TIMEOUT, None, PollOptions::default()).await.expect("poll");
     assert!(outcome[0].1.is_err(), "the dropped download is an error");
     assert_eq!(punches::count(&store).await.expect("count"), 0, "nothing partial is stored");
     let device = &devices::list(&store).await.expect("list")[0];
     assert!(device.last_error.is_some(), "the error is visible on the device");
 
     sim.set_faults(Faults::default());
-    let outcome = poll::poll_all(&store, chrono_tz::UTC, "test", TIMEOUT, None, PollFilter::default()).await.expect("poll");
+    let outcome = poll::poll_all(&store, chrono_tz::UTC, "test", TIMEOUT, None, PollOptions::default()).await.expect("poll");
     assert_eq!(outcome[0].1.as_ref().expect("polled").stored, 4000);
     assert_eq!(punches::count(&store).await.expect("count"), 4000);
     assert!(sim.stats().enabled);
@@ -81,11 +81,11 @@ async fn a_late_night_punch_marks_the_previous_day(backend: Backend) {
     let store = db.store().await;
     let sim = SimulatedDevice::start("127.0.0.1:0".parse().expect("addr"), SimConfig::default(), DeviceData::default()).await.expect("sim");
     register(&store, "Night gate", &sim).await;
-    poll::poll_all(&store, chrono_tz::UTC, "test", TIMEOUT, None, PollFilter::default()).await.expect("poll");
+    poll::poll_all(&store, chrono_tz::UTC, "test", TIMEOUT, None, PollOptions::default()).await.expect("poll");
     assert_eq!(pending::count(&store).await.expect("pending"), 0);
     // A punch the device records now (say 02:00 on the night shift) arrives in a later poll.
     let record = sim.punch("1001", 1);
-    poll::poll_all(&store, chrono_tz::UTC, "test", TIMEOUT, None, PollFilter::default()).await.expect("poll");
+    poll::poll_all(&store, chrono_tz::UTC, "test", TIMEOUT, None, PollOptions::default()).await.expect("poll");
     let days: Vec<NaiveDate> = pending::list(&store, 10).await.expect("pending").into_iter().map(|d| d.work_date).collect();
     let day = record.time.0.date();
     assert!(days.contains(&day) && days.contains(&day.pred_opt().expect("day before")), "{days:?}");

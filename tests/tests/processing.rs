@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use attendance_bridge::config::{CommaList, Config, EmailBackend};
 use attendance_bridge::domain::EmployeeId;
-use attendance_bridge::pipeline::poll::{self, PollFilter};
+use attendance_bridge::pipeline::poll::{self, PollOptions};
 use attendance_bridge::pipeline::{plugin_registry, process};
 use attendance_bridge::simulator::{DeviceData, SimConfig, SimulatedDevice};
 use attendance_bridge::store::devices::{self, NewDevice};
@@ -34,7 +34,7 @@ async fn polled_punches_become_days_and_outliers_one_digest(backend: Backend) {
     let sim = SimulatedDevice::start("127.0.0.1:0".parse().expect("addr"), SimConfig::default(), data).await.expect("sim");
     let address = sim.address();
     devices::insert(&store, &NewDevice::pull("Gate", "127.0.0.1", address.port(), 0)).await.expect("device");
-    poll::poll_all(&store, chrono_tz::UTC, "test", Duration::from_secs(3), None, PollFilter::default()).await.expect("poll");
+    poll::poll_all(&store, chrono_tz::UTC, "test", Duration::from_secs(3), None, PollOptions::default()).await.expect("poll");
     assert!(pending::count(&store).await.expect("pending") > 0);
 
     let sink = SmtpSink::start().await;

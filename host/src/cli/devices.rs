@@ -57,6 +57,15 @@ pub(super) enum DevicesCommand {
         /// Serial number
         serial: String,
     },
+    /// Set a device's clock to the bridge's time in its zone: now for a polled device (prints the
+    /// offset before and after), queued for a push terminal
+    SetTime {
+        /// Device id, name or serial number
+        device: String,
+        /// Seconds to wait for each device step
+        #[arg(long, default_value_t = 30)]
+        timeout: u64,
+    },
     /// Queue a command for a push terminal; it runs at the device's next poll
     Command {
         /// Device id, name or serial number
@@ -115,25 +124,19 @@ pub(super) async fn run(config: &Config, command: DevicesCommand) -> anyhow::Res
             let device = devices::approve(&store, serial.trim()).await?;
             println!("approved {:?} (serial {})", device.name, serial.trim());
         }
-        DevicesCommand::Command { device, command } => {
-            let device = match devices::find_by_serial(&store, &device).await? {
-                Some(found) => found,
-                None => find(&store, &device).await?,
-            };
-            if device.transport != Transport::Push {
-                bail!("{:?} is polled, not a push terminal; commands are queued for push terminals only", device.name);
+        DevicesCommand::SetTime { device, timeout } => {
+            let device = find_any(&store, &device).await?;
+            if device.transport == Transport::Push {
+                return queue(config, &store, &device, PushCommandArg::SetTime).await;
             }
-            let command = match command {
-                PushCommandArg::SetTime => {
-                    let zone = device.zone(config.time_zone.0);
-                    PushCommand::SetTime(chrono::Utc::now().with_timezone(&zone).naive_local())
-                }
-                PushCommandArg::Resend { from, to } => PushCommand::Resend { from, to },
-                PushCommandArg::Reboot => PushCommand::Reboot,
-                PushCommandArg::Info => PushCommand::Info,
-            };
-            let id = crate::pipeline::push::queue_command(&store, device.id, &command).await?;
-            println!("queued command {id} for {:?}: {}", device.name, command.to_line());
+            let (before, after) = crate::pipeline::poll::set_clock(&device, config.time_zone.0, std::time::Duration::from_secs(timeout.max(1)))
+                .await
+                .with_context(|| format!("setting the clock of {:?}", device.name))?;
+            println!("{}: clock offset {before:+} s before, {after:+} s after", device.name);
+        }
+        DevicesCommand::Command { device, command } => {
+            let device = find_any(&store, &device).await?;
+            queue(config, &store, &device, command).await?;
         }
         DevicesCommand::List => {
             for device in devices::list(&store).await? {
@@ -173,6 +176,33 @@ fn describe(d: &Device) -> String {
     let sync = d.last_sync_at.map_or_else(|| "never synced".to_owned(), |t| format!("last sync {} UTC", t.format("%Y-%m-%d %H:%M")));
     let error = d.last_error.as_deref().map(|e| format!("  last error: {e}")).unwrap_or_default();
     format!("{}\t{}\t{address}\t{state}\t{sync}{error}", d.id, d.name)
+}
+
+/// Queues `command` for a push terminal.
+async fn queue(config: &Config, store: &Store, device: &Device, command: PushCommandArg) -> anyhow::Result<()> {
+    if device.transport != Transport::Push {
+        bail!("{:?} is polled, not a push terminal; commands are queued for push terminals only", device.name);
+    }
+    let command = match command {
+        PushCommandArg::SetTime => {
+            let zone = device.zone(config.time_zone.0);
+            PushCommand::SetTime(chrono::Utc::now().with_timezone(&zone).naive_local())
+        }
+        PushCommandArg::Resend { from, to } => PushCommand::Resend { from, to },
+        PushCommandArg::Reboot => PushCommand::Reboot,
+        PushCommandArg::Info => PushCommand::Info,
+    };
+    let id = crate::pipeline::push::queue_command(store, device.id, &command).await?;
+    println!("queued command {id} for {:?}: {}", device.name, command.to_line());
+    Ok(())
+}
+
+/// A device by serial number, id or exact name.
+async fn find_any(store: &Store, key: &str) -> anyhow::Result<Device> {
+    match devices::find_by_serial(store, key).await? {
+        Some(found) => Ok(found),
+        None => find(store, key).await,
+    }
 }
 
 /// A device by id or exact name.

@@ -8,7 +8,7 @@ use clap::Args;
 
 use crate::config::Config;
 use crate::domain::DeviceId;
-use crate::pipeline::poll::{self, PollFilter};
+use crate::pipeline::poll::{self, PollOptions};
 
 #[derive(Debug, Args)]
 pub(super) struct PollArgs {
@@ -29,7 +29,8 @@ pub(super) struct PollArgs {
 pub(super) async fn run(config: &Config, args: PollArgs) -> anyhow::Result<()> {
     let store = super::open_store(config).await?;
     let window = args.since_hours.map(|h| TimeDelta::hours(h.into())).or(args.since_days.map(|d| TimeDelta::days(d.into())));
-    let filter = PollFilter { since: window.map(|w| Utc::now() - w) };
+    let correct = Some(config.devices.clock_correction_seconds).filter(|s| *s > 0);
+    let filter = PollOptions { since: window.map(|w| Utc::now() - w), correct_clock_above_s: correct };
     let instance = format!("cli:{}", std::process::id());
     let results = poll::poll_all(
         &store,
@@ -48,8 +49,13 @@ pub(super) async fn run(config: &Config, args: PollArgs) -> anyhow::Result<()> {
         match outcome {
             Ok(r) if !r.polled => println!("{}: skipped, another instance is polling it", device.name),
             Ok(r) => println!(
-                "{}: {} records on the device, {} new stored, {} new employees, clock offset {:+} s",
-                device.name, r.downloaded, r.stored, r.new_employees, r.clock_offset_s
+                "{}: {} records on the device, {} new stored, {} new employees, clock offset {:+} s{}",
+                device.name,
+                r.downloaded,
+                r.stored,
+                r.new_employees,
+                r.clock_offset_s,
+                if r.clock_corrected { " (clock corrected)" } else { "" }
             ),
             Err(e) => {
                 failed += 1;

@@ -138,11 +138,14 @@ pub struct DeviceSettings {
     /// of their employee up to then is processed and acknowledged by the CRM; 0 keeps them forever
     /// (`RAW_PUNCH_RETENTION_DAYS`).
     pub raw_punch_retention_days: u32,
+    /// When a poll finds a device clock off by more than this many seconds, set it (0: never, the
+    /// default; `devices set-time` does it by hand) (`CLOCK_CORRECTION_SECONDS`).
+    pub clock_correction_seconds: u32,
 }
 
 impl Default for DeviceSettings {
     fn default() -> Self {
-        Self { default_port: 4370, polling_interval_minutes: 15, raw_punch_retention_days: 365 }
+        Self { default_port: 4370, polling_interval_minutes: 15, raw_punch_retention_days: 365, clock_correction_seconds: 0 }
     }
 }
 

@@ -28,6 +28,7 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("ZKTECO_DEFAULT_PORT", "devices.default_port"),
     ("POLLING_INTERVAL_MINUTES", "devices.polling_interval_minutes"),
     ("RAW_PUNCH_RETENTION_DAYS", "devices.raw_punch_retention_days"),
+    ("CLOCK_CORRECTION_SECONDS", "devices.clock_correction_seconds"),
     ("WORK_START_TIME", "shift.work_start_time"),
     ("WORK_END_TIME", "shift.work_end_time"),
     ("OVERNIGHT_SHIFT", "shift.overnight_shift"),

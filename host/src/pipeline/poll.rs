@@ -53,13 +53,18 @@ pub struct PollReport {
     pub clock_offset_s: i64,
     /// False when another instance was polling the device.
     pub polled: bool,
+    /// The clock was set because it was off by more than the configured threshold.
+    pub clock_corrected: bool,
 }
 
-/// Limits on what a poll stores.
+/// How a poll behaves: what it stores, and whether it corrects the device's clock.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct PollFilter {
+pub struct PollOptions {
     /// Keep only punches at or after this instant.
     pub since: Option<DateTime<Utc>>,
+    /// Set the device clock when it is off by more than this many seconds (opt-in:
+    /// `CLOCK_CORRECTION_SECONDS`). Punches already written keep the times the device gave them.
+    pub correct_clock_above_s: Option<u32>,
 }
 
 /// Polls one device under its lease.
@@ -72,7 +77,7 @@ pub async fn poll_device(
     site_tz: chrono_tz::Tz,
     instance: &str,
     timeout: Duration,
-    filter: PollFilter,
+    filter: PollOptions,
 ) -> Result<PollReport, PollError> {
     let now = Utc::now();
     if !devices::claim_poll(store, device.id, instance, now, now + POLL_LEASE).await? {
@@ -91,22 +96,18 @@ async fn download_and_store(
     device: &Device,
     site_tz: chrono_tz::Tz,
     timeout: Duration,
-    filter: PollFilter,
+    filter: PollOptions,
 ) -> Result<PollReport, PollError> {
-    let host = device.address.as_deref().ok_or_else(|| PollError::Config(format!("device {:?} has no address", device.name)))?;
-    let port = u16::try_from(device.port).map_err(|_| PollError::Config(format!("device {:?} has port {}", device.name, device.port)))?;
-    let address = tokio::net::lookup_host((host, port))
-        .await
-        .map_err(|e| PollError::Device(DeviceError::Unreachable(e.to_string())))?
-        .next()
-        .ok_or_else(|| PollError::Device(DeviceError::Unreachable(format!("{host} has no address"))))?;
-    let options = ConnectOptions { address, comm_key: u32::try_from(device.comm_key).unwrap_or(0), timeout, udp: false };
     let tz = device.zone(site_tz);
-
-    let mut client = ZkClient::connect(options).await?;
+    let mut client = ZkClient::connect(connect_options(device, timeout).await?).await?;
     let started = Utc::now();
-    let device_clock = client.time().await?;
-    let clock_offset_s = (device_clock - started.with_timezone(&tz).naive_local()).num_seconds();
+    let mut clock_offset_s = clock_offset(&mut client, tz).await?;
+    let clock_corrected = filter.correct_clock_above_s.is_some_and(|limit| clock_offset_s.unsigned_abs() > u64::from(limit));
+    if clock_corrected {
+        client.set_time(Utc::now().with_timezone(&tz).naive_local()).await?;
+        tracing::info!(device = %device.name, offset_s = clock_offset_s, "device clock corrected");
+        clock_offset_s = clock_offset(&mut client, tz).await?;
+    }
     let download = client.download().await?;
     client.disconnect().await;
 
@@ -130,7 +131,40 @@ async fn download_and_store(
     let new_employees = employees::upsert_names(store, &people).await?;
     // Everything up to the moment the download started is now known.
     devices::record_poll(store, device.id, Utc::now(), i32::try_from(clock_offset_s).unwrap_or(i32::MAX), started).await?;
-    Ok(PollReport { downloaded: download.attendance.len(), stored, new_employees, clock_offset_s, polled: true })
+    Ok(PollReport { downloaded: download.attendance.len(), stored, new_employees, clock_offset_s, polled: true, clock_corrected })
+}
+
+/// How to reach a pulled device.
+async fn connect_options(device: &Device, timeout: Duration) -> Result<ConnectOptions, PollError> {
+    let host = device.address.as_deref().ok_or_else(|| PollError::Config(format!("device {:?} has no address", device.name)))?;
+    let port = u16::try_from(device.port).map_err(|_| PollError::Config(format!("device {:?} has port {}", device.name, device.port)))?;
+    let address = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|e| PollError::Device(DeviceError::Unreachable(e.to_string())))?
+        .next()
+        .ok_or_else(|| PollError::Device(DeviceError::Unreachable(format!("{host} has no address"))))?;
+    Ok(ConnectOptions { address, comm_key: u32::try_from(device.comm_key).unwrap_or(0), timeout, udp: false })
+}
+
+/// Device clock minus the bridge's clock in the device's zone, seconds.
+async fn clock_offset(client: &mut ZkClient, tz: chrono_tz::Tz) -> Result<i64, DeviceError> {
+    let asked = Utc::now();
+    Ok((client.time().await? - asked.with_timezone(&tz).naive_local()).num_seconds())
+}
+
+/// `devices set-time`: sets a pulled device's clock to the bridge's time in the device's zone and
+/// returns its offset (seconds) before and after.
+///
+/// # Errors
+/// When the device cannot be reached or refuses.
+pub async fn set_clock(device: &Device, site_tz: chrono_tz::Tz, timeout: Duration) -> Result<(i64, i64), PollError> {
+    let tz = device.zone(site_tz);
+    let mut client = ZkClient::connect(connect_options(device, timeout).await?).await?;
+    let before = clock_offset(&mut client, tz).await?;
+    client.set_time(Utc::now().with_timezone(&tz).naive_local()).await?;
+    let after = clock_offset(&mut client, tz).await?;
+    client.disconnect().await;
+    Ok((before, after))
 }
 
 /// The `poll_devices` job.
@@ -139,12 +173,14 @@ pub struct PollDevices {
     site_tz: chrono_tz::Tz,
     instance: String,
     timeout: Duration,
+    options: PollOptions,
 }
 
 impl PollDevices {
     /// A poll job for `instance`.
     pub fn new(store: Store, config: &Config, instance: &str) -> Self {
-        Self { store, site_tz: config.time_zone.0, instance: instance.to_owned(), timeout: Duration::from_secs(30) }
+        let options = PollOptions { since: None, correct_clock_above_s: Some(config.devices.clock_correction_seconds).filter(|s| *s > 0) };
+        Self { store, site_tz: config.time_zone.0, instance: instance.to_owned(), timeout: Duration::from_secs(30), options }
     }
 }
 
@@ -158,7 +194,7 @@ pub async fn poll_all(
     instance: &str,
     timeout: Duration,
     only: Option<DeviceId>,
-    filter: PollFilter,
+    filter: PollOptions,
 ) -> Result<Vec<(Device, Result<PollReport, PollError>)>, StoreError> {
     let targets: Vec<Device> = devices::list(store)
         .await?
@@ -187,9 +223,9 @@ impl Job for PollDevices {
     }
 
     fn run(&self) -> JobFuture {
-        let (store, tz, instance, timeout) = (self.store.clone(), self.site_tz, self.instance.clone(), self.timeout);
+        let (store, tz, instance, timeout, options) = (self.store.clone(), self.site_tz, self.instance.clone(), self.timeout, self.options);
         Box::pin(async move {
-            let results = poll_all(&store, tz, &instance, timeout, None, PollFilter::default()).await?;
+            let results = poll_all(&store, tz, &instance, timeout, None, options).await?;
             let mut stored = 0;
             let mut failed = Vec::new();
             for (device, outcome) in &results {

@@ -49,12 +49,14 @@ fn instant_of(tz: Tz, local: NaiveDateTime) -> Instant {
 /// through chrono, so what is accepted does not change.
 fn parse_local(text: &str) -> Option<NaiveDateTime> {
     let b = text.as_bytes();
-    if b.len() == 19 && b[10] == b'T' && b[13] == b':' && b[16] == b':' {
-        if let (Some(date), Some(h), Some(m), Some(s)) = (fixed_date(&b[..10]), digits(&b[11..13]), digits(&b[14..16]), digits(&b[17..19]))
-            && let Some(at) = date.and_hms_opt(h, m, s)
-        {
-            return Some(at);
-        }
+    if b.len() == 19
+        && b[10] == b'T'
+        && b[13] == b':'
+        && b[16] == b':'
+        && let (Some(date), Some(h), Some(m), Some(s)) = (fixed_date(&b[..10]), digits(&b[11..13]), digits(&b[14..16]), digits(&b[17..19]))
+        && let Some(at) = date.and_hms_opt(h, m, s)
+    {
+        return Some(at);
     }
     NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S").ok()
 }
