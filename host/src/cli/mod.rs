@@ -135,7 +135,7 @@ async fn dispatch(command: Command, loaded: Loaded) -> anyhow::Result<()> {
         Command::Stats(args) => stats::run(&config, args).await,
         Command::PollDevices(args) => poll::run(&config, args).await,
         Command::ProcessAttendance(args) => process::run(&config, args).await,
-        Command::Plugin(command) => tokio::task::spawn_blocking(move || plugin::run(&config, command)).await?,
+        Command::Plugin(command) => plugin::run(config, command).await,
         Command::SimulateDevice(args) => device_tools::simulate(args).await,
         Command::TestDevice(args) => device_tools::test_device(&config, args).await,
         Command::SyncToCrm(args) => sync::sync_to_crm(&config, args).await,

@@ -18,6 +18,21 @@ pub(super) enum PluginCommand {
         /// Path to a .wasm component
         plugin: PathBuf,
     },
+    /// Re-run the last days of stored punches through a candidate shift-rules plugin and print which
+    /// days would change and how; writes nothing
+    Preview {
+        /// A .wasm path or the name of a plugin (built-in or in the plugins folder)
+        plugin: String,
+        /// How many days back from today
+        #[arg(long, default_value_t = 7)]
+        days: u32,
+    },
+    /// Make a shift-rules plugin the one processing uses (every instance, next run); the previous one
+    /// stays available: activating it again rolls back
+    Activate {
+        /// Name of a built-in plugin or of a .wasm in the plugins folder
+        plugin: String,
+    },
     /// Run golden fixtures through a shift-rules plugin; prints N passed, M failed last
     Test {
         /// A .wasm path or the name of a loaded plugin (e.g. standard-shifts)
@@ -27,77 +42,122 @@ pub(super) enum PluginCommand {
     },
 }
 
-pub(super) fn run(config: &Config, command: PluginCommand) -> anyhow::Result<()> {
-    let registry = crate::pipeline::plugin_registry(config)?;
+pub(super) async fn run(config: Config, command: PluginCommand) -> anyhow::Result<()> {
     match command {
-        PluginCommand::List => {
-            for (name, loaded) in registry.list() {
-                match loaded {
-                    Ok(p) => println!(
-                        "{name}\t{}\t{} {}\tinterface {}\t{}\t{}",
-                        p.kind,
-                        p.info.name,
-                        p.info.version,
-                        p.interface_version,
-                        p.source,
-                        &p.sha256[..12]
-                    ),
-                    Err(e) => println!("{name}\tERROR: {e}"),
-                }
+        PluginCommand::Preview { plugin, days } => preview(&config, &plugin, days).await,
+        PluginCommand::Activate { plugin } => {
+            let store = super::open_store(&config).await?;
+            let registry = crate::pipeline::plugin_registry(&config)?;
+            let previous = crate::pipeline::preview::activate(&store, &registry, &config, &plugin).await?;
+            if previous == plugin {
+                println!("{plugin} already is the active shift-rules plugin");
+            } else {
+                println!("{plugin} is the active shift-rules plugin from the next processing run (was {previous}; `plugin activate {previous}` rolls back)");
+                println!("days already processed keep their results; `process-attendance --start-date D --end-date D` re-processes a range");
+            }
+            Ok(())
+        }
+        // Compiling and running wasm is blocking work.
+        PluginCommand::List => tokio::task::spawn_blocking(move || list(&config)).await?,
+        PluginCommand::Check { plugin } => tokio::task::spawn_blocking(move || check(&config, &plugin)).await?,
+        PluginCommand::Test { plugin, fixtures } => tokio::task::spawn_blocking(move || test(&config, &plugin, &fixtures)).await?,
+    }
+}
+
+async fn preview(config: &Config, plugin: &str, days: u32) -> anyhow::Result<()> {
+    let store = super::open_store(config).await?;
+    let registry = crate::pipeline::plugin_registry(config)?;
+    let found = crate::pipeline::preview::preview(&store, &registry, config, plugin, days).await?;
+    for change in &found.changes {
+        let shift = if change.shift.is_empty() { "unscheduled" } else { change.shift.as_str() };
+        println!("{} {} {shift}: {}", change.employee, change.date, change.differences.join("; "));
+    }
+    for (employee, error) in &found.failures {
+        println!("{employee}: FAILED: {error}");
+    }
+    println!(
+        "{plugin} over the last {days} days: {} employees, {} days, {} would change, {} failed (nothing was written)",
+        found.employees,
+        found.days,
+        found.changes.len(),
+        found.failures.len()
+    );
+    Ok(())
+}
+
+fn list(config: &Config) -> anyhow::Result<()> {
+    let registry = crate::pipeline::plugin_registry(config)?;
+    for (name, loaded) in registry.list() {
+        match loaded {
+            Ok(p) => println!(
+                "{name}\t{}\t{} {}\tinterface {}\t{}\t{}",
+                p.kind,
+                p.info.name,
+                p.info.version,
+                p.interface_version,
+                p.source,
+                &p.sha256[..12]
+            ),
+            Err(e) => println!("{name}\tERROR: {e}"),
+        }
+    }
+    Ok(())
+}
+
+fn check(config: &Config, plugin: &std::path::Path) -> anyhow::Result<()> {
+    let registry = crate::pipeline::plugin_registry(config)?;
+    let loaded = registry.runtime().load_file(plugin)?;
+    println!(
+        "{}: implements world {} of attendance:plugin@{}; the plugin calls itself {} {}",
+        plugin.display(),
+        loaded.kind,
+        loaded.interface_version,
+        loaded.info.name,
+        loaded.info.version
+    );
+    Ok(())
+}
+
+fn test(config: &Config, plugin: &str, path: &std::path::Path) -> anyhow::Result<()> {
+    let registry = crate::pipeline::plugin_registry(config)?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let file = fixtures::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let loaded = registry.resolve(plugin)?;
+    if loaded.kind != PluginKind::ShiftRules {
+        bail!("{plugin} is a {} plugin; fixtures test shift-rules plugins", loaded.kind);
+    }
+    // The plugin's configured settings apply where a fixture brings none of its own.
+    let configured = registry.config_for(&loaded.name);
+    let inputs: Vec<_> = file
+        .scenarios
+        .iter()
+        .map(|s| {
+            let mut input = s.input.clone();
+            if input.config.is_null() {
+                input.config = configured.clone();
+            }
+            input
+        })
+        .collect();
+    let mut outputs = registry.runtime().process_batch(&loaded, &inputs).into_iter();
+    let report = fixtures::run(&file, |_| match outputs.next() {
+        Some(result) => result.map_err(|e| e.to_string()),
+        None => Err("no result".to_owned()),
+    });
+    for (id, name, diffs) in &report.scenarios {
+        if diffs.is_empty() {
+            println!("PASS {id} {name}");
+        } else {
+            println!("FAIL {id} {name}");
+            for diff in diffs {
+                println!("     {diff}");
             }
         }
-        PluginCommand::Check { plugin } => {
-            let loaded = registry.runtime().load_file(&plugin)?;
-            println!(
-                "{}: implements world {} of attendance:plugin@{}; the plugin calls itself {} {}",
-                plugin.display(),
-                loaded.kind,
-                loaded.interface_version,
-                loaded.info.name,
-                loaded.info.version
-            );
-        }
-        PluginCommand::Test { plugin, fixtures: path } => {
-            let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-            let file = fixtures::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-            let loaded = registry.resolve(&plugin)?;
-            if loaded.kind != PluginKind::ShiftRules {
-                bail!("{plugin} is a {} plugin; fixtures test shift-rules plugins", loaded.kind);
-            }
-            // The plugin's configured settings apply where a fixture brings none of its own.
-            let configured = registry.config_for(&loaded.name);
-            let inputs: Vec<_> = file
-                .scenarios
-                .iter()
-                .map(|s| {
-                    let mut input = s.input.clone();
-                    if input.config.is_null() {
-                        input.config = configured.clone();
-                    }
-                    input
-                })
-                .collect();
-            let mut outputs = registry.runtime().process_batch(&loaded, &inputs).into_iter();
-            let report = fixtures::run(&file, |_| match outputs.next() {
-                Some(result) => result.map_err(|e| e.to_string()),
-                None => Err("no result".to_owned()),
-            });
-            for (id, name, diffs) in &report.scenarios {
-                if diffs.is_empty() {
-                    println!("PASS {id} {name}");
-                } else {
-                    println!("FAIL {id} {name}");
-                    for diff in diffs {
-                        println!("     {diff}");
-                    }
-                }
-            }
-            println!("{} passed, {} failed", report.passed(), report.failed());
-            if report.failed() > 0 {
-                // The summary must stay the last line: exit without an extra error line.
-                std::process::exit(1);
-            }
-        }
+    }
+    println!("{} passed, {} failed", report.passed(), report.failed());
+    if report.failed() > 0 {
+        // The summary must stay the last line: exit without an extra error line.
+        std::process::exit(1);
     }
     Ok(())
 }

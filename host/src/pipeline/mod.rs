@@ -6,6 +6,7 @@
 pub mod cleanup;
 pub mod crm_sync;
 pub mod poll;
+pub mod preview;
 pub mod process;
 pub mod push;
 pub mod scheduler;

@@ -17,7 +17,7 @@ use crate::domain::EmployeeId;
 use crate::notify::OutlierLine;
 use crate::plugins::{PluginKind, Registry};
 use crate::store::attendance::{self, DayContent, Upserted};
-use crate::store::{Store, StoreError, devices, employees, pending, punches, rosters};
+use crate::store::{Store, StoreError, devices, employees, pending, punches, rosters, settings};
 
 /// The built-in template made from `WORK_START_TIME`, `WORK_END_TIME` and the overnight settings;
 /// employees without any schedule work it every day, as the original bridge did.
@@ -49,6 +49,9 @@ pub enum ProcessError {
     /// The rules plugin cannot be loaded.
     #[error(transparent)]
     Plugin(#[from] crate::plugins::PluginError),
+    /// A plugin cannot be activated as asked.
+    #[error("{0}")]
+    Activation(String),
 }
 
 fn default_template(config: &Config) -> model::Template {
@@ -87,7 +90,7 @@ fn template_from_row(t: &rosters::ShiftTemplate) -> model::Template {
 }
 
 /// Builds one employee's rules input covering `days` (and a day on each side).
-async fn build_input(
+pub(super) async fn build_input(
     store: &Store,
     config: &Config,
     rules_config: &serde_json::Value,
@@ -170,7 +173,8 @@ fn parse_zoned(text: &Option<String>) -> (Option<NaiveDateTime>, Option<NaiveDat
     }
 }
 
-fn content(record: &model::AttendanceRecord, rule: &model::PluginInfo) -> DayContent {
+/// A record of the rules' output as the day stored.
+pub(super) fn content(record: &model::AttendanceRecord, rule: &model::PluginInfo) -> DayContent {
     let (clock_in_local, clock_in_utc) = parse_zoned(&record.clock_in);
     let (clock_out_local, clock_out_utc) = parse_zoned(&record.clock_out);
     let mut flags = record.flags.clone();
@@ -197,13 +201,21 @@ fn content(record: &model::AttendanceRecord, rule: &model::PluginInfo) -> DayCon
     }
 }
 
+/// The shift-rules plugin processing uses: the one `plugin activate` chose, else `RULES_PLUGIN`.
+///
+/// # Errors
+/// When the setting cannot be read.
+pub async fn active_rules_plugin(store: &Store, config: &Config) -> Result<String, StoreError> {
+    Ok(settings::get(store, settings::RULES_PLUGIN).await?.unwrap_or_else(|| config.plugins.rules.clone()))
+}
+
 /// Processes up to `limit` pending employee-days.
 ///
 /// # Errors
 /// When the pending list or the plugin cannot be read; single employees failing are counted in the report.
 pub async fn process_pending(store: &Store, registry: &Arc<Registry>, config: &Config, limit: i64) -> Result<ProcessReport, ProcessError> {
     let started = crate::store::now_utc();
-    let plugin_name = config.plugins.rules.clone();
+    let plugin_name = active_rules_plugin(store, config).await?;
     let plugin = {
         let registry = Arc::clone(registry);
         let name = plugin_name.clone();

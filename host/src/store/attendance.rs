@@ -73,7 +73,8 @@ pub struct DayContent {
 }
 
 impl DayContent {
-    fn same_as(&self, day: &ProcessedDay) -> bool {
+    /// Whether storing this over `day` would change it (a new revision).
+    pub fn same_as(&self, day: &ProcessedDay) -> bool {
         self.status == day.status
             && self.clock_in_utc == day.clock_in_utc
             && self.clock_out_utc == day.clock_out_utc

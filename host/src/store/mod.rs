@@ -19,6 +19,7 @@ pub mod pending;
 pub mod punches;
 pub mod rosters;
 pub mod schema;
+pub mod settings;
 pub mod stats;
 pub mod users;
 

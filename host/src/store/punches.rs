@@ -289,3 +289,22 @@ pub async fn delete_synced_before(store: &Store, cutoff: DateTime<Utc>) -> Resul
         .map_err(StoreError::from)
     })
 }
+
+/// The employees with punches whose local times fall in `[from, to)`.
+///
+/// # Errors
+/// When the query fails.
+pub async fn employees_between(store: &Store, from: chrono::NaiveDateTime, to: chrono::NaiveDateTime) -> Result<Vec<EmployeeId>, StoreError> {
+    crate::with_conn!(store, |conn| {
+        raw_punches::table
+            .filter(raw_punches::local_time.ge(from))
+            .filter(raw_punches::local_time.lt(to))
+            .select(raw_punches::device_user_id)
+            .distinct()
+            .order(raw_punches::device_user_id)
+            .load::<String>(conn)
+            .await
+            .map(|codes| codes.into_iter().map(EmployeeId).collect())
+            .map_err(StoreError::from)
+    })
+}

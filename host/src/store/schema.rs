@@ -224,6 +224,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    settings (key) {
+        key -> Text,
+        value -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(raw_punches -> devices (device_id));
 diesel::joinable!(crm_outbox -> processed_attendance (attendance_id));
 diesel::joinable!(device_commands -> devices (device_id));
@@ -243,4 +251,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     device_commands,
     pending_days,
     crm_outbox,
+    settings,
 );
