@@ -9,7 +9,7 @@ use attendance_bridge::store::{Store, pending, punches, stats};
 use bridge_e2e::{Backend, TestDb};
 use chrono::NaiveDate;
 
-bridge_e2e::on_both_backends!(three_devices_polled_twice_store_each_punch_once, a_drop_mid_download_stores_nothing_then_everything, a_late_night_punch_marks_the_previous_day);
+bridge_e2e::on_both_backends!(three_devices_polled_twice_store_each_punch_once, a_repoll_skips_the_known_log_and_a_cleared_log_is_read_again, a_drop_mid_download_stores_nothing_then_everything, a_late_night_punch_marks_the_previous_day);
 
 const TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -89,4 +89,32 @@ async fn a_late_night_punch_marks_the_previous_day(backend: Backend) {
     let days: Vec<NaiveDate> = pending::list(&store, 10).await.expect("pending").into_iter().map(|d| d.work_date).collect();
     let day = record.time.0.date();
     assert!(days.contains(&day) && days.contains(&day.pred_opt().expect("day before")), "{days:?}");
+}
+
+/// The second poll recognises the log it stored (same record at the same position) and only looks at
+/// what follows; a log that no longer matches (cleared, replaced) is read in full again, still without
+/// duplicates.
+async fn a_repoll_skips_the_known_log_and_a_cleared_log_is_read_again(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    let sim = simulated(4, 400, Faults::default()).await;
+    register(&store, "Gate", &sim).await;
+    let poll = || poll::poll_all(&store, chrono_tz::UTC, "test", TIMEOUT, None, PollOptions::default());
+    let first = poll().await.expect("poll");
+    let report = first[0].1.as_ref().expect("polled");
+    assert_eq!((report.downloaded, report.already_known, report.stored), (400, 0, 400));
+
+    sim.punch("1", 0);
+    sim.punch("2", 1);
+    let second = poll().await.expect("poll");
+    let report = second[0].1.as_ref().expect("polled");
+    assert_eq!((report.downloaded, report.already_known, report.stored), (402, 400, 2), "only the two new records were looked at");
+
+    // A mark that no longer matches the device: everything is read again, nothing is stored twice.
+    let device = devices::list(&store).await.expect("list").remove(0);
+    devices::record_log_mark(&store, device.id, 402, Some("someone|else|0")).await.expect("mark");
+    let third = poll().await.expect("poll");
+    let report = third[0].1.as_ref().expect("polled");
+    assert_eq!((report.downloaded, report.already_known, report.stored), (402, 0, 0));
+    assert_eq!(punches::count(&store).await.expect("count"), 402);
 }

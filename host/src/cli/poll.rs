@@ -49,9 +49,10 @@ pub(super) async fn run(config: &Config, args: PollArgs) -> anyhow::Result<()> {
         match outcome {
             Ok(r) if !r.polled => println!("{}: skipped, another instance is polling it", device.name),
             Ok(r) => println!(
-                "{}: {} records on the device, {} new stored, {} new employees, clock offset {:+} s{}",
+                "{}: {} records on the device ({} known from the last poll), {} new stored, {} new employees, clock offset {:+} s{}",
                 device.name,
                 r.downloaded,
+                r.already_known,
                 r.stored,
                 r.new_employees,
                 r.clock_offset_s,

@@ -45,6 +45,8 @@ pub enum PollError {
 pub struct PollReport {
     /// Records the device holds.
     pub downloaded: usize,
+    /// Of those, records the previous poll stored (skipped without a database round trip).
+    pub already_known: usize,
     /// Records new to the bridge.
     pub stored: usize,
     /// People seen for the first time.
@@ -111,8 +113,11 @@ async fn download_and_store(
     let download = client.download().await?;
     client.disconnect().await;
 
-    let punches: Vec<NewPunch> = download
-        .attendance
+    // The log only grows until it is cleared: when the record at the last poll's end is still there,
+    // everything before it is stored already and the database need not hear about it again.
+    let records = &download.attendance;
+    let known = known_prefix(device, records);
+    let punches: Vec<NewPunch> = records[known..]
         .iter()
         .map(|r| NewPunch {
             device_id: device.id,
@@ -127,11 +132,28 @@ async fn download_and_store(
         .filter(|p| filter.since.is_none_or(|since| p.utc_time >= since))
         .collect();
     let stored = punches::insert(store, &punches).await?;
+    if filter.since.is_none() {
+        // Everything on the device is stored now (a --since poll left older records out on purpose).
+        let tail = records.last().map(|r| devices::log_mark(&r.user_id.0, r.time.0, r.state));
+        devices::record_log_mark(store, device.id, records.len(), tail.as_deref()).await?;
+    }
     let people: Vec<_> = download.users.iter().map(|u| (u.user_id.clone(), Some(u.name.clone()).filter(|n| !n.is_empty()))).collect();
     let new_employees = employees::upsert_names(store, &people).await?;
     // Everything up to the moment the download started is now known.
     devices::record_poll(store, device.id, Utc::now(), i32::try_from(clock_offset_s).unwrap_or(i32::MAX), started).await?;
-    Ok(PollReport { downloaded: download.attendance.len(), stored, new_employees, clock_offset_s, polled: true, clock_corrected })
+    Ok(PollReport { downloaded: records.len(), already_known: known, stored, new_employees, clock_offset_s, polled: true, clock_corrected })
+}
+
+/// How many records at the start of `records` the last complete poll stored already (0 when the log
+/// was cleared or rewritten, or the device was never fully polled).
+fn known_prefix(device: &Device, records: &[crate::device::records::AttendanceRecord]) -> usize {
+    let (Some(count), Some(tail)) = (device.log_count.and_then(|c| usize::try_from(c).ok()), device.log_tail.as_deref()) else {
+        return 0;
+    };
+    match count.checked_sub(1).and_then(|last| records.get(last)) {
+        Some(r) if devices::log_mark(&r.user_id.0, r.time.0, r.state) == tail => count,
+        _ => 0,
+    }
 }
 
 /// How to reach a pulled device.

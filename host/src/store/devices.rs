@@ -56,6 +56,10 @@ pub struct Device {
     pub operlog_stamp: Option<String>,
     /// The last request from a push device, UTC.
     pub last_seen_at: Option<NaiveDateTime>,
+    /// Records in a pulled device's log at its last complete poll.
+    pub log_count: Option<i32>,
+    /// That log's last record, as [`log_mark`] writes it.
+    pub log_tail: Option<String>,
 }
 
 impl Device {
@@ -427,6 +431,27 @@ pub async fn record_push(
             diesel::update(target).set(devices::last_error.eq(error)).execute(conn).await?;
         }
         Ok(())
+    })
+}
+
+/// How a log record is remembered as the tail of a device's log.
+pub fn log_mark(user: &str, local_time: NaiveDateTime, state: u8) -> String {
+    format!("{user}|{local_time}|{state}")
+}
+
+/// Remembers where the device's log stood after a poll stored all of it: `count` records, the last one
+/// `tail` (see [`log_mark`]).
+///
+/// # Errors
+/// When the query fails.
+pub async fn record_log_mark(store: &Store, id: DeviceId, count: usize, tail: Option<&str>) -> Result<(), StoreError> {
+    crate::with_conn!(store, |conn| {
+        diesel::update(devices::table.find(id))
+            .set((devices::log_count.eq(i32::try_from(count).ok()), devices::log_tail.eq(tail)))
+            .execute(conn)
+            .await
+            .map(drop)
+            .map_err(StoreError::from)
     })
 }
 

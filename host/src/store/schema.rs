@@ -24,6 +24,8 @@ diesel::table! {
         attlog_stamp -> Nullable<Text>,
         operlog_stamp -> Nullable<Text>,
         last_seen_at -> Nullable<Timestamp>,
+        log_count -> Nullable<Integer>,
+        log_tail -> Nullable<Text>,
     }
 }
 

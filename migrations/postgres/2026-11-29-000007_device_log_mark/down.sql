@@ -1,0 +1,2 @@
+ALTER TABLE devices DROP COLUMN log_tail;
+ALTER TABLE devices DROP COLUMN log_count;
