@@ -1,0 +1,58 @@
+//! `cargo bench -p bridge-e2e --bench poll_store`: one simulated device holding 100,000 punches, polled
+//! into SQLite and into PostgreSQL; then polled again with nothing new (the ZK protocol always sends the
+//! whole log, so the re-poll skips what the last poll stored before touching the database). Prints
+//! punches/s, the re-poll's share of the first poll's time (target under a tenth) and peak memory.
+
+use std::time::{Duration, Instant};
+
+use attendance_bridge::pipeline::poll::{self, PollOptions};
+use attendance_bridge::simulator::{DeviceData, SimConfig, SimulatedDevice};
+use attendance_bridge::store::devices::{self, NewDevice};
+use attendance_bridge::store::punches;
+use bridge_e2e::{Backend, TestDb};
+use chrono::NaiveDate;
+
+const PUNCHES: usize = 100_000;
+
+/// Peak resident memory of this process so far, MiB (`VmHWM`).
+fn peak_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|kb| kb.parse::<f64>().ok()))
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+async fn run(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    let data = DeviceData::generate(500, PUNCHES, 42, NaiveDate::from_ymd_opt(2025, 1, 6).expect("date"));
+    let sim = SimulatedDevice::start("127.0.0.1:0".parse().expect("addr"), SimConfig::default(), data).await.expect("simulator");
+    devices::insert(&store, &NewDevice::pull("Bench", "127.0.0.1", sim.address().port(), 0)).await.expect("device");
+    let timeout = Duration::from_secs(60);
+
+    let started = Instant::now();
+    let first = poll::poll_all(&store, chrono_tz::UTC, "bench", timeout, None, PollOptions::default()).await.expect("poll");
+    let first_secs = started.elapsed().as_secs_f64();
+    assert!(first[0].1.as_ref().is_ok_and(|r| r.stored == PUNCHES), "{first:?}");
+    assert_eq!(punches::count(&store).await.expect("count"), i64::try_from(PUNCHES).unwrap_or(0));
+
+    let started = Instant::now();
+    let second = poll::poll_all(&store, chrono_tz::UTC, "bench", timeout, None, PollOptions::default()).await.expect("poll");
+    let second_secs = started.elapsed().as_secs_f64();
+    assert!(second[0].1.as_ref().is_ok_and(|r| r.stored == 0 && r.already_known == PUNCHES), "{second:?}");
+
+    println!(
+        "{backend:?}: first poll {PUNCHES} punches in {first_secs:.2}s = {:.0} punches/s stored; re-poll with nothing new {second_secs:.2}s = {:.1}% of the first (target < 10%); peak memory so far {:.0} MiB",
+        PUNCHES as f64 / first_secs,
+        100.0 * second_secs / first_secs,
+        peak_mib()
+    );
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    runtime.block_on(async {
+        run(Backend::Sqlite).await;
+        run(Backend::Postgres).await;
+    });
+}
