@@ -31,12 +31,13 @@ if [ ! -f admin-password.txt ]; then
   printf '%s\n' "$password" > admin-password.txt
 fi
 
-# Three simulated pulled devices (ZK protocol) adding a live punch every 20 s, and one push terminal.
+# Three simulated pulled devices (ZK protocol) adding a live punch every 20 s (the main entrance in
+# live mode: its punches are stored within seconds), and one push terminal.
 "$bin" simulate-device --listen 127.0.0.1:14371 --listen 127.0.0.1:14372 --listen 127.0.0.1:14373 \
   --users 25 --punches 400 --seed 7 --live-every 20 > simulator.log 2>&1 &
 pids+=($!)
 if ! "$bin" devices list | grep -q "Main entrance"; then
-  "$bin" devices add --name "Main entrance" --ip 127.0.0.1 --port 14371 >/dev/null
+  "$bin" devices add --name "Main entrance" --ip 127.0.0.1 --port 14371 --live >/dev/null
   "$bin" devices add --name "Warehouse" --ip 127.0.0.1 --port 14372 >/dev/null
   "$bin" devices add --name "Back office" --ip 127.0.0.1 --port 14373 >/dev/null
   "$bin" devices add --name "Lobby (push)" --serial DEMOPUSH1 --push >/dev/null

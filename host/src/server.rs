@@ -47,8 +47,12 @@ pub async fn serve(
         let instance = instance_name();
         let scheduler = pipeline::standard_jobs(&store, &config, &instance, &registry)
             .into_iter()
-            .fold(Scheduler::new(store.clone(), instance, config.time_zone.0), Scheduler::with_job);
-        tokio::spawn(scheduler.run(stop_jobs.clone()))
+            .fold(Scheduler::new(store.clone(), instance.clone(), config.time_zone.0), Scheduler::with_job);
+        let live = pipeline::live::LiveSupervisor::new(store.clone(), &config, &instance);
+        let stop = stop_jobs.clone();
+        tokio::spawn(async move {
+            tokio::join!(scheduler.run(stop.clone()), live.run(stop.clone()));
+        })
     });
 
     let address = listener.local_addr()?;

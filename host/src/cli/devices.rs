@@ -34,6 +34,18 @@ pub(super) enum DevicesCommand {
         /// IANA time zone of the device's clock, when it differs from TIME_ZONE
         #[arg(long)]
         time_zone: Option<String>,
+        /// Keep a real-time connection open so punches are stored within seconds (polled devices;
+        /// the periodic poll still runs as the safety net)
+        #[arg(long, conflicts_with = "push")]
+        live: bool,
+    },
+    /// Turn live mode on or off for a polled device (`serve` picks the change up within a minute)
+    Live {
+        /// Device id or name
+        device: String,
+        /// on or off
+        #[arg(value_parser = ["on", "off"])]
+        mode: String,
     },
     /// List devices, one per line
     List,
@@ -97,7 +109,7 @@ pub(super) enum PushCommandArg {
 pub(super) async fn run(config: &Config, command: DevicesCommand) -> anyhow::Result<()> {
     let store = super::open_store(config).await?;
     match command {
-        DevicesCommand::Add { name, ip, serial, push, port, comm_key, time_zone } => {
+        DevicesCommand::Add { name, ip, serial, push, port, comm_key, time_zone, live } => {
             let name = name.trim().to_owned();
             if name.is_empty() {
                 bail!("--name must not be empty");
@@ -117,7 +129,11 @@ pub(super) async fn run(config: &Config, command: DevicesCommand) -> anyhow::Res
                 }
                 _ => bail!("--ip must not be empty"),
             };
-            let device = devices::insert(&store, &new).await?;
+            let mut device = devices::insert(&store, &new).await?;
+            if live {
+                devices::set_live_mode(&store, device.id, true).await?;
+                device.live_mode = true;
+            }
             println!("added device {:?} (id {}): {}", device.name, device.id, describe(&device));
         }
         DevicesCommand::Approve { serial } => {
@@ -142,6 +158,14 @@ pub(super) async fn run(config: &Config, command: DevicesCommand) -> anyhow::Res
             for device in devices::list(&store).await? {
                 println!("{}", describe(&device));
             }
+        }
+        DevicesCommand::Live { device, mode } => {
+            let device = find(&store, &device).await?;
+            if device.transport == Transport::Push {
+                bail!("{:?} is a push terminal: it sends punches as they happen already", device.name);
+            }
+            devices::set_live_mode(&store, device.id, mode == "on").await?;
+            println!("live mode {mode} for {:?}", device.name);
         }
         DevicesCommand::Enable { device } => {
             let device = find(&store, &device).await?;
@@ -173,6 +197,7 @@ fn describe(d: &Device) -> String {
         (true, true) => "enabled",
         (true, false) => "disabled",
     };
+    let state = if d.wants_live() { format!("{state}, live") } else { state.to_owned() };
     let sync = d.last_sync_at.map_or_else(|| "never synced".to_owned(), |t| format!("last sync {} UTC", t.format("%Y-%m-%d %H:%M")));
     let error = d.last_error.as_deref().map(|e| format!("  last error: {e}")).unwrap_or_default();
     format!("{}\t{}\t{address}\t{state}\t{sync}{error}", d.id, d.name)

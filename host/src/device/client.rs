@@ -6,6 +6,7 @@
 //! never a shorter list. [`ZkClient::download`] disables the device while reading and re-enables it
 //! afterwards whatever happened, reconnecting for that if the connection broke.
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -20,6 +21,9 @@ use super::records::{self, AttendanceLayout, AttendanceRecord, FreeSizes, UserLa
 
 /// Stale or unrelated packets skipped while waiting for one reply before giving up.
 const MAX_SKIPPED: usize = 100;
+/// Real-time events kept while a command waits for its reply (beyond this the oldest are dropped;
+/// the periodic poll still reads them from the log).
+const MAX_QUEUED_EVENTS: usize = 1024;
 
 /// How to reach a device.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,6 +86,8 @@ pub struct ZkClient {
     options: ConnectOptions,
     session: u16,
     reply: u16,
+    /// Real-time events that arrived while a command waited for its reply, in arrival order.
+    events: VecDeque<Packet>,
 }
 
 impl std::fmt::Debug for ZkClient {
@@ -122,7 +128,7 @@ impl ZkClient {
             stream.set_nodelay(true).map_err(io_error)?;
             Link::Tcp(stream)
         };
-        let mut client = ZkClient { link, options, session: 0, reply: 0 };
+        let mut client = ZkClient { link, options, session: 0, reply: 0, events: VecDeque::new() };
         let reply = client.exchange(CMD_CONNECT, Vec::new()).await?;
         client.session = reply.session;
         match reply.command {
@@ -150,6 +156,16 @@ impl ZkClient {
         }
     }
 
+    /// Waits until a packet (or the end of the stream) can be read. Unlike [`Self::read`] this can be
+    /// cancelled at any point without losing bytes: it only peeks.
+    async fn wait_readable(&mut self) -> Result<(), DeviceError> {
+        let mut probe = [0u8; 1];
+        match &mut self.link {
+            Link::Tcp(stream) => stream.peek(&mut probe).await.map(drop).map_err(io_error),
+            Link::Udp(socket) => socket.peek(&mut probe).await.map(drop).map_err(io_error),
+        }
+    }
+
     async fn read(&mut self) -> Result<Packet, DeviceError> {
         let limit = self.options.timeout;
         let (packet, checksum_ok) = match &mut self.link {
@@ -170,7 +186,13 @@ impl ZkClient {
     async fn read_reply(&mut self) -> Result<Packet, DeviceError> {
         for _ in 0..MAX_SKIPPED {
             let packet = self.read().await?;
-            if packet.reply == self.reply && packet.command != CMD_REG_EVENT {
+            if packet.command == CMD_REG_EVENT {
+                // An event is not a reply; keep it for the subscriber instead of losing it.
+                if self.events.len() == MAX_QUEUED_EVENTS {
+                    self.events.pop_front();
+                }
+                self.events.push_back(packet);
+            } else if packet.reply == self.reply {
                 return Ok(packet);
             }
         }
@@ -433,6 +455,10 @@ impl ZkClient {
 }
 
 /// A stream of real-time punches from one device.
+///
+/// Waiting is cancel-safe: a wait that ends (its deadline, or a dropped future) never cuts a frame in
+/// half, because only the *arrival* of data is awaited under the deadline; a frame that has started
+/// is read to its end under the step timeout.
 #[derive(Debug)]
 pub struct LiveEvents {
     client: ZkClient,
@@ -446,19 +472,41 @@ impl LiveEvents {
     pub async fn next(&mut self, wait: Duration) -> Result<Option<AttendanceRecord>, DeviceError> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
-            let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
-            let packet = match tokio::time::timeout(remaining, self.client.read()).await {
-                Err(_) | Ok(Err(DeviceError::Timeout(_))) => return Ok(None),
-                Ok(result) => result?,
+            let packet = match self.client.events.pop_front() {
+                Some(queued) => queued,
+                None => {
+                    let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+                    match tokio::time::timeout(remaining, self.client.wait_readable()).await {
+                        Err(_) => return Ok(None),
+                        Ok(ready) => ready?,
+                    }
+                    let packet = self.client.read().await?;
+                    if packet.command != CMD_REG_EVENT {
+                        continue; // a late reply to an earlier command
+                    }
+                    packet
+                }
             };
-            if packet.command != CMD_REG_EVENT {
-                continue;
-            }
             let ack = Packet::new(CMD_ACK_OK, self.client.session, 0, Vec::new());
             self.client.write(&ack).await?;
             if u32::from(packet.session) == EF_ATTLOG {
                 return records::decode_event(&packet.data).map(Some);
             }
         }
+    }
+
+    /// Asks the device for its clock, proving the connection is alive (a device that vanished without
+    /// closing the connection sends nothing, so silence alone proves nothing). Events arriving
+    /// meanwhile are kept for [`Self::next`].
+    ///
+    /// # Errors
+    /// Network and protocol errors.
+    pub async fn heartbeat(&mut self) -> Result<NaiveDateTime, DeviceError> {
+        self.client.time().await
+    }
+
+    /// Says goodbye (best effort) and closes the connection.
+    pub async fn close(self) {
+        self.client.disconnect().await;
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod cleanup;
 pub mod crm_sync;
+pub mod live;
 pub mod poll;
 pub mod preview;
 pub mod process;

@@ -16,8 +16,9 @@ use super::{Job, JobError, JobFuture};
 use crate::config::Config;
 use crate::device::DeviceError;
 use crate::device::client::{ConnectOptions, ZkClient};
+use crate::device::records::AttendanceRecord;
 use crate::domain::DeviceId;
-use crate::store::devices::{self, Device, Transport};
+use crate::store::devices::{self, Device, Lease, Transport};
 use crate::store::punches::{self, NewPunch};
 use crate::store::{Store, StoreError, employees};
 
@@ -82,14 +83,14 @@ pub async fn poll_device(
     filter: PollOptions,
 ) -> Result<PollReport, PollError> {
     let now = Utc::now();
-    if !devices::claim_poll(store, device.id, instance, now, now + POLL_LEASE).await? {
+    if !devices::claim(store, Lease::Poll, device.id, instance, now, now + POLL_LEASE).await? {
         return Ok(PollReport::default());
     }
     let result = download_and_store(store, device, site_tz, timeout, filter).await;
     if let Err(e) = &result {
         let _ = devices::record_sync(store, device.id, Utc::now(), Some(&e.to_string())).await;
     }
-    let _ = devices::release_poll(store, device.id, instance).await;
+    let _ = devices::release(store, Lease::Poll, device.id, instance).await;
     result
 }
 
@@ -119,16 +120,7 @@ async fn download_and_store(
     let known = known_prefix(device, records);
     let punches: Vec<NewPunch> = records[known..]
         .iter()
-        .map(|r| NewPunch {
-            device_id: device.id,
-            employee: r.user_id.clone(),
-            local_time: r.time,
-            utc_time: r.time.resolve(tz).0,
-            status: r.verify,
-            punch_state: r.state,
-            verify_type: r.verify,
-            device_seq: None,
-        })
+        .map(|r| to_punch(device.id, tz, r))
         .filter(|p| filter.since.is_none_or(|since| p.utc_time >= since))
         .collect();
     let stored = punches::insert(store, &punches).await?;
@@ -144,9 +136,23 @@ async fn download_and_store(
     Ok(PollReport { downloaded: records.len(), already_known: known, stored, new_employees, clock_offset_s, polled: true, clock_corrected })
 }
 
+/// A device record as the raw store keeps it: the wall time as written, the instant it means in `tz`.
+pub(super) fn to_punch(device: DeviceId, tz: chrono_tz::Tz, r: &AttendanceRecord) -> NewPunch {
+    NewPunch {
+        device_id: device,
+        employee: r.user_id.clone(),
+        local_time: r.time,
+        utc_time: r.time.resolve(tz).0,
+        status: r.verify,
+        punch_state: r.state,
+        verify_type: r.verify,
+        device_seq: None,
+    }
+}
+
 /// How many records at the start of `records` the last complete poll stored already (0 when the log
 /// was cleared or rewritten, or the device was never fully polled).
-fn known_prefix(device: &Device, records: &[crate::device::records::AttendanceRecord]) -> usize {
+fn known_prefix(device: &Device, records: &[AttendanceRecord]) -> usize {
     let (Some(count), Some(tail)) = (device.log_count.and_then(|c| usize::try_from(c).ok()), device.log_tail.as_deref()) else {
         return 0;
     };
@@ -157,7 +163,7 @@ fn known_prefix(device: &Device, records: &[crate::device::records::AttendanceRe
 }
 
 /// How to reach a pulled device.
-async fn connect_options(device: &Device, timeout: Duration) -> Result<ConnectOptions, PollError> {
+pub(super) async fn connect_options(device: &Device, timeout: Duration) -> Result<ConnectOptions, PollError> {
     let host = device.address.as_deref().ok_or_else(|| PollError::Config(format!("device {:?} has no address", device.name)))?;
     let port = u16::try_from(device.port).map_err(|_| PollError::Config(format!("device {:?} has port {}", device.name, device.port)))?;
     let address = tokio::net::lookup_host((host, port))
@@ -218,6 +224,22 @@ pub async fn poll_all(
     only: Option<DeviceId>,
     filter: PollOptions,
 ) -> Result<Vec<(Device, Result<PollReport, PollError>)>, StoreError> {
+    poll_all_reporting(store, site_tz, instance, timeout, only, filter, &|_| {}).await
+}
+
+/// [`poll_all`], calling `done` as each device finishes (the CLI's progress bar).
+///
+/// # Errors
+/// When the device list cannot be read.
+pub async fn poll_all_reporting(
+    store: &Store,
+    site_tz: chrono_tz::Tz,
+    instance: &str,
+    timeout: Duration,
+    only: Option<DeviceId>,
+    filter: PollOptions,
+    done: &(dyn Fn(&Device) + Sync),
+) -> Result<Vec<(Device, Result<PollReport, PollError>)>, StoreError> {
     let targets: Vec<Device> = devices::list(store)
         .await?
         .into_iter()
@@ -230,6 +252,7 @@ pub async fn poll_all(
             let store = Arc::clone(&store);
             async move {
                 let outcome = poll_device(&store, &device, site_tz, instance, timeout, filter).await;
+                done(&device);
                 (device, outcome)
             }
         })

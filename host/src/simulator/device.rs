@@ -71,6 +71,8 @@ pub struct SimStats {
     pub attendance_reads: usize,
     /// Whether the device is enabled (not locked by a client).
     pub enabled: bool,
+    /// Real-time subscriptions made (`REG_EVENT` for attendance), over all sessions.
+    pub subscriptions: usize,
 }
 
 struct State {
@@ -350,6 +352,7 @@ impl SimulatedDevice {
             CMD_REG_EVENT => {
                 let mask = request.data.get(..4).map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
                 session.subscribed = mask & EF_ATTLOG != 0;
+                s.stats.subscriptions += usize::from(session.subscribed);
                 vec![ack(CMD_ACK_OK, Vec::new())]
             }
             CMD_DATA_WRRQ => {

@@ -60,9 +60,18 @@ pub struct Device {
     pub log_count: Option<i32>,
     /// That log's last record, as [`log_mark`] writes it.
     pub log_tail: Option<String>,
+    /// The instance holding the device's live connection, if any.
+    pub live_lease_owner: Option<String>,
+    /// Until when that instance holds it, UTC.
+    pub live_lease_until: Option<NaiveDateTime>,
 }
 
 impl Device {
+    /// Whether a live connection should be open: live mode on a usable pulled device.
+    pub fn wants_live(&self) -> bool {
+        self.live_mode && self.enabled && self.approved && self.transport == Transport::Pull && self.address.is_some()
+    }
+
     /// The zone of the device's wall times: its own override, or the site's.
     pub fn zone(&self, site: chrono_tz::Tz) -> chrono_tz::Tz {
         self.time_zone.as_deref().and_then(|tz| tz.parse().ok()).unwrap_or(site)
@@ -287,46 +296,83 @@ pub async fn remove(store: &Store, id: DeviceId) -> Result<(), StoreError> {
     })
 }
 
-/// Claims the right to poll `id` until `until`; false when another instance holds it.
+/// Which of a device's two leases: the poll (a download) or the live connection.
 ///
-/// One conditional UPDATE, atomic on both backends: a device is polled by one instance at a time.
-///
-/// # Errors
-/// When the query fails.
-pub async fn claim_poll(
-    store: &Store,
-    id: DeviceId,
-    instance: &str,
-    now: DateTime<Utc>,
-    until: DateTime<Utc>,
-) -> Result<bool, StoreError> {
-    let now = now.naive_utc();
-    crate::with_conn!(store, |conn| {
-        let claimed = diesel::update(
-            devices::table
-                .find(id)
-                .filter(devices::poll_lease_until.is_null().or(devices::poll_lease_until.lt(now)).or(devices::poll_lease_owner.eq(instance))),
-        )
-        .set((devices::poll_lease_owner.eq(instance), devices::poll_lease_until.eq(until.naive_utc())))
-        .execute(conn)
-        .await?;
-        Ok(claimed == 1)
-    })
+/// They are separate because a live connection stays open for days while polls come and go beside it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lease {
+    /// The right to download the device's log.
+    Poll,
+    /// The right to keep its real-time connection open.
+    Live,
 }
 
-/// Gives back a poll lease.
+/// Takes or renews a lease on the device for `instance` until `until`: one conditional UPDATE,
+/// atomic on both backends. A lease held by another instance, still valid at `now`, is not taken.
+macro_rules! claim_lease {
+    ($store:expr, $id:expr, $instance:expr, $now:expr, $until:expr, $owner:path, $until_col:path) => {
+        crate::with_conn!($store, |conn| {
+            let claimed = diesel::update(devices::table.find($id).filter($until_col.is_null().or($until_col.lt($now)).or($owner.eq($instance))))
+                .set(($owner.eq($instance), $until_col.eq($until)))
+                .execute(conn)
+                .await?;
+            Ok(claimed == 1)
+        })
+    };
+}
+
+/// Gives a lease back (only if `instance` holds it).
+macro_rules! release_lease {
+    ($store:expr, $id:expr, $instance:expr, $owner:path, $until_col:path) => {
+        crate::with_conn!($store, |conn| {
+            diesel::update(devices::table.find($id).filter($owner.eq($instance)))
+                .set(($owner.eq(None::<String>), $until_col.eq(None::<NaiveDateTime>)))
+                .execute(conn)
+                .await
+                .map(drop)
+                .map_err(StoreError::from)
+        })
+    };
+}
+
+/// Claims (or renews) `lease` on device `id` for `instance` until `until`; false when another
+/// instance holds it. A device is polled, and kept live, by one instance at a time.
 ///
 /// # Errors
 /// When the query fails.
-pub async fn release_poll(store: &Store, id: DeviceId, instance: &str) -> Result<(), StoreError> {
-    crate::with_conn!(store, |conn| {
-        diesel::update(devices::table.find(id).filter(devices::poll_lease_owner.eq(instance)))
-            .set((devices::poll_lease_owner.eq(None::<String>), devices::poll_lease_until.eq(None::<NaiveDateTime>)))
+pub async fn claim(store: &Store, lease: Lease, id: DeviceId, instance: &str, now: DateTime<Utc>, until: DateTime<Utc>) -> Result<bool, StoreError> {
+    let (now, until) = (now.naive_utc(), until.naive_utc());
+    match lease {
+        Lease::Poll => claim_lease!(store, id, instance, now, until, devices::poll_lease_owner, devices::poll_lease_until),
+        Lease::Live => claim_lease!(store, id, instance, now, until, devices::live_lease_owner, devices::live_lease_until),
+    }
+}
+
+/// Gives back `lease` on device `id` if `instance` holds it.
+///
+/// # Errors
+/// When the query fails.
+pub async fn release(store: &Store, lease: Lease, id: DeviceId, instance: &str) -> Result<(), StoreError> {
+    match lease {
+        Lease::Poll => release_lease!(store, id, instance, devices::poll_lease_owner, devices::poll_lease_until),
+        Lease::Live => release_lease!(store, id, instance, devices::live_lease_owner, devices::live_lease_until),
+    }
+}
+
+/// Turns live mode on or off.
+///
+/// # Errors
+/// [`StoreError::NotFound`] for an unknown device.
+pub async fn set_live_mode(store: &Store, id: DeviceId, live: bool) -> Result<(), StoreError> {
+    let now = now_utc();
+    let changed = crate::with_conn!(store, |conn| {
+        diesel::update(devices::table.find(id))
+            .set((devices::live_mode.eq(live), devices::updated_at.eq(now)))
             .execute(conn)
             .await
-            .map(drop)
             .map_err(StoreError::from)
-    })
+    })?;
+    if changed == 0 { Err(StoreError::NotFound(format!("device {id}"))) } else { Ok(()) }
 }
 
 /// The device with this serial number, if any.

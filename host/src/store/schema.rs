@@ -26,6 +26,8 @@ diesel::table! {
         last_seen_at -> Nullable<Timestamp>,
         log_count -> Nullable<Integer>,
         log_tail -> Nullable<Text>,
+        live_lease_owner -> Nullable<Text>,
+        live_lease_until -> Nullable<Timestamp>,
     }
 }
 
