@@ -55,9 +55,10 @@ pub async fn preview(store: &Store, registry: &Arc<Registry>, config: &Config, c
     let at_midnight = |d: NaiveDate| d.and_hms_opt(0, 0, 0).unwrap_or_default();
     let people = punches::employees_between(store, at_midnight(first), at_midnight(today + TimeDelta::days(1))).await?;
     let rules_config = registry.config_for(&plugin.name);
+    let site_context = process::SiteContext::load(store, config).await?;
     let mut inputs = Vec::with_capacity(people.len());
     for employee in &people {
-        inputs.push(process::build_input(store, config, &rules_config, employee, &window).await?);
+        inputs.push(process::build_input(store, config, &site_context, &rules_config, employee, &window).await?);
     }
     let outputs = {
         let registry = Arc::clone(registry);

@@ -89,10 +89,45 @@ fn template_from_row(t: &rosters::ShiftTemplate) -> model::Template {
     }
 }
 
+/// What every employee's rules input shares: devices, templates and holidays, read once per run
+/// rather than once per employee.
+pub(super) struct SiteContext {
+    devices: Vec<model::Device>,
+    templates: BTreeMap<String, model::Template>,
+    holidays: Vec<String>,
+}
+
+impl SiteContext {
+    /// Reads the shared context.
+    pub(super) async fn load(store: &Store, config: &Config) -> Result<Self, StoreError> {
+        let site = config.time_zone.0;
+        let instant = |t: Option<NaiveDateTime>| t.map(|t| t.and_utc().to_rfc3339());
+        let devices = devices::list(store)
+            .await?
+            .iter()
+            .filter(|d| d.enabled && d.approved)
+            .map(|d| model::Device {
+                id: d.id.to_string(),
+                tz: d.time_zone.clone().unwrap_or_else(|| site.name().to_owned()),
+                valid_from: None,
+                // A push device has delivered everything up to its last request.
+                watermark: instant(d.watermark_at.or(d.last_seen_at)),
+                clock_offset_s: i64::from(d.clock_offset_s.unwrap_or(0)),
+            })
+            .collect();
+        let mut templates: BTreeMap<String, model::Template> =
+            rosters::list_templates(store).await?.iter().map(|t| (t.code.clone(), template_from_row(t))).collect();
+        templates.entry(DEFAULT_TEMPLATE.to_owned()).or_insert_with(|| default_template(config));
+        let holidays = rosters::list_holidays(store).await?.into_iter().map(|(d, _)| d.to_string()).collect();
+        Ok(Self { devices, templates, holidays })
+    }
+}
+
 /// Builds one employee's rules input covering `days` (and a day on each side).
 pub(super) async fn build_input(
     store: &Store,
     config: &Config,
+    site_context: &SiteContext,
     rules_config: &serde_json::Value,
     employee: &EmployeeId,
     days: &BTreeSet<NaiveDate>,
@@ -104,24 +139,7 @@ pub(super) async fn build_input(
     let to = last + TimeDelta::days(3);
     let at_midnight = |d: NaiveDate| d.and_hms_opt(0, 0, 0).unwrap_or_default();
     let stored = punches::for_employee_between(store, employee, at_midnight(from), at_midnight(to)).await?;
-    let all_devices = devices::list(store).await?;
     let site = config.time_zone.0;
-    let instant = |t: Option<NaiveDateTime>| t.map(|t| t.and_utc().to_rfc3339());
-    let devices: Vec<model::Device> = all_devices
-        .iter()
-        .filter(|d| d.enabled && d.approved)
-        .map(|d| model::Device {
-            id: d.id.to_string(),
-            tz: d.time_zone.clone().unwrap_or_else(|| site.name().to_owned()),
-            valid_from: None,
-            // A push device has delivered everything up to its last request.
-            watermark: instant(d.watermark_at.or(d.last_seen_at)),
-            clock_offset_s: i64::from(d.clock_offset_s.unwrap_or(0)),
-        })
-        .collect();
-    let mut templates: BTreeMap<String, model::Template> =
-        rosters::list_templates(store).await?.iter().map(|t| (t.code.clone(), template_from_row(t))).collect();
-    templates.entry(DEFAULT_TEMPLATE.to_owned()).or_insert_with(|| default_template(config));
     let person = employees::get(store, employee).await?;
     let roster: Vec<model::RosterEntry> = rosters::roster_between(store, employee, from, to)
         .await?
@@ -142,17 +160,16 @@ pub(super) async fn build_input(
         });
         default_shift = Some(DEFAULT_TEMPLATE.to_owned());
     }
-    let holidays = rosters::list_holidays(store).await?.into_iter().map(|(d, _)| d.to_string()).collect();
     Ok(model::RulesInput {
         user_id: employee.0.clone(),
         site_tz: site.name().to_owned(),
         now: Utc::now().to_rfc3339(),
-        devices,
-        templates,
+        devices: site_context.devices.clone(),
+        templates: site_context.templates.clone(),
         roster,
         weekly,
         default_shift,
-        holidays,
+        holidays: site_context.holidays.clone(),
         punches: stored
             .iter()
             .map(|p| model::Punch {
@@ -214,6 +231,21 @@ pub async fn active_rules_plugin(store: &Store, config: &Config) -> Result<Strin
 /// # Errors
 /// When the pending list or the plugin cannot be read; single employees failing are counted in the report.
 pub async fn process_pending(store: &Store, registry: &Arc<Registry>, config: &Config, limit: i64) -> Result<ProcessReport, ProcessError> {
+    process_pending_reporting(store, registry, config, limit, &|_| {}).await
+}
+
+/// [`process_pending`], calling `done` with the number of employee-days each employee's result
+/// settled (the CLI's progress bar).
+///
+/// # Errors
+/// As [`process_pending`].
+pub async fn process_pending_reporting(
+    store: &Store,
+    registry: &Arc<Registry>,
+    config: &Config,
+    limit: i64,
+    done: &(dyn Fn(u64) + Sync),
+) -> Result<ProcessReport, ProcessError> {
     let started = crate::store::now_utc();
     let plugin_name = active_rules_plugin(store, config).await?;
     let plugin = {
@@ -229,12 +261,14 @@ pub async fn process_pending(store: &Store, registry: &Arc<Registry>, config: &C
         by_employee.entry(day.employee).or_default().insert(day.work_date);
     }
     let mut report = ProcessReport::default();
-    let mut inputs = Vec::new();
-    for (employee, days) in &by_employee {
-        inputs.push((employee.clone(), days.clone(), build_input(store, config, &rules_config, employee, days).await?));
-    }
-    for chunk in inputs.chunks(100) {
-        let batch: Vec<model::RulesInput> = chunk.iter().map(|(_, _, input)| input.clone()).collect();
+    let site_context = SiteContext::load(store, config).await?;
+    let by_employee: Vec<(EmployeeId, BTreeSet<NaiveDate>)> = by_employee.into_iter().collect();
+    for chunk in by_employee.chunks(100) {
+        // Inputs are built a batch at a time, so memory stays flat however much is pending.
+        let mut batch = Vec::with_capacity(chunk.len());
+        for (employee, days) in chunk {
+            batch.push(build_input(store, config, &site_context, &rules_config, employee, days).await?);
+        }
         let results = {
             let registry = Arc::clone(registry);
             let plugin = Arc::clone(&plugin);
@@ -242,7 +276,7 @@ pub async fn process_pending(store: &Store, registry: &Arc<Registry>, config: &C
                 .await
                 .map_err(|e| StoreError::Invalid(e.to_string()))?
         };
-        for ((employee, days, _), result) in chunk.iter().zip(results) {
+        for ((employee, days), result) in chunk.iter().zip(results) {
             let day_list: Vec<NaiveDate> = days.iter().copied().collect();
             let output = match result {
                 Ok(output) => output,
@@ -255,36 +289,41 @@ pub async fn process_pending(store: &Store, registry: &Arc<Registry>, config: &C
             };
             report.employees += 1;
             let (first, last) = (day_list[0] - TimeDelta::days(1), day_list[day_list.len() - 1] + TimeDelta::days(1));
-            let name = employees::get(store, employee).await?.and_then(|e| e.name);
-            let before = attendance::for_employee(store, employee).await?;
-            for record in &output.records {
-                let Ok(date) = NaiveDate::parse_from_str(&record.date, "%Y-%m-%d") else { continue };
-                if date < first || date > last {
+            // The rules may return neighbouring days for context; only the asked range is stored.
+            let kept: Vec<(&model::AttendanceRecord, NaiveDate)> = output
+                .records
+                .iter()
+                .filter_map(|r| NaiveDate::parse_from_str(&r.date, "%Y-%m-%d").ok().filter(|d| *d >= first && *d <= last).map(|d| (r, d)))
+                .collect();
+            let rows: Vec<(NaiveDate, String, DayContent)> =
+                kept.iter().map(|(r, date)| (*date, r.shift.clone().unwrap_or_default(), content(r, &plugin.info))).collect();
+            let outcomes = attendance::upsert_days(store, employee, &rows).await?;
+            let mut name = None;
+            for ((record, _), outcome) in kept.iter().zip(&outcomes) {
+                if !matches!(outcome.upserted, Upserted::Inserted | Upserted::Updated(_)) {
                     continue;
                 }
-                let shift = record.shift.clone().unwrap_or_default();
-                let was_outlier = before
-                    .iter()
-                    .find(|d| d.work_date == date && d.shift_code == shift)
-                    .is_some_and(|d| OUTLIER_FLAGS.iter().any(|f| d.flags.contains(f)));
-                let outcome = attendance::upsert(store, employee, date, &shift, &content(record, &plugin.info)).await?;
-                if matches!(outcome, Upserted::Inserted | Upserted::Updated(_)) {
-                    report.days_written += 1;
-                    let outliers: Vec<&str> = record.flags.iter().map(String::as_str).filter(|f| OUTLIER_FLAGS.contains(f)).collect();
-                    if !outliers.is_empty() && !was_outlier {
-                        report.new_outliers.push(OutlierLine {
-                            employee: employee.0.clone(),
-                            name: name.clone(),
-                            date: record.date.clone(),
-                            shift: record.shift.clone(),
-                            reason: outliers.join(", "),
-                            clock_in: record.clock_in.as_deref().map(|t| t.get(11..16).unwrap_or(t).to_owned()),
-                            clock_out: record.clock_out.as_deref().map(|t| t.get(11..16).unwrap_or(t).to_owned()),
-                        });
-                    }
+                report.days_written += 1;
+                let was_outlier = outcome.previous_flags.as_deref().is_some_and(|flags| OUTLIER_FLAGS.iter().any(|f| flags.contains(f)));
+                let outliers: Vec<&str> = record.flags.iter().map(String::as_str).filter(|f| OUTLIER_FLAGS.contains(f)).collect();
+                if outliers.is_empty() || was_outlier {
+                    continue;
                 }
+                if name.is_none() {
+                    name = Some(employees::get(store, employee).await?.and_then(|e| e.name));
+                }
+                report.new_outliers.push(OutlierLine {
+                    employee: employee.0.clone(),
+                    name: name.clone().flatten(),
+                    date: record.date.clone(),
+                    shift: record.shift.clone(),
+                    reason: outliers.join(", "),
+                    clock_in: record.clock_in.as_deref().map(|t| t.get(11..16).unwrap_or(t).to_owned()),
+                    clock_out: record.clock_out.as_deref().map(|t| t.get(11..16).unwrap_or(t).to_owned()),
+                });
             }
             pending::clear(store, employee, &day_list, started).await?;
+            done(day_list.len() as u64);
         }
     }
     Ok(report)
@@ -309,10 +348,23 @@ impl ProcessAttendance {
 /// # Errors
 /// As [`process_pending`]; a failed e-mail is an error too (the days are stored by then).
 pub async fn run_processing(store: &Store, registry: &Arc<Registry>, config: &Config) -> Result<ProcessReport, super::JobError> {
+    run_processing_reporting(store, registry, config, &|_| {}).await
+}
+
+/// [`run_processing`], calling `done` with the employee-days settled as it goes.
+///
+/// # Errors
+/// As [`run_processing`].
+pub async fn run_processing_reporting(
+    store: &Store,
+    registry: &Arc<Registry>,
+    config: &Config,
+    done: &(dyn Fn(u64) + Sync),
+) -> Result<ProcessReport, super::JobError> {
     let mut total = ProcessReport::default();
     // Rounds of up to 5,000 days until nothing processable is left (days that failed stay pending).
     loop {
-        let round = process_pending(store, registry, config, 5000).await.map_err(|e| super::JobError::Failed(e.to_string()))?;
+        let round = process_pending_reporting(store, registry, config, 5000, done).await.map_err(|e| super::JobError::Failed(e.to_string()))?;
         total.employees += round.employees;
         total.days_written += round.days_written;
         total.failed += round.failed;

@@ -21,7 +21,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection as _, RunQueryDsl};
 
 use super::attendance::DaySelection;
-use super::schema::{crm_outbox, processed_attendance};
+use super::schema::{crm_outbox, crm_outbox as ob_table, processed_attendance};
 use super::{Store, StoreError, now_utc};
 
 /// Waiting for its first or next attempt.
@@ -65,6 +65,28 @@ macro_rules! enqueue {
     }};
 }
 pub(crate) use enqueue;
+
+/// The delivery row of a day's first revision.
+pub(crate) type FirstDelivery = (
+    diesel::dsl::Eq<ob_table::attendance_id, i64>,
+    diesel::dsl::Eq<ob_table::revision, i32>,
+    diesel::dsl::Eq<ob_table::idempotency_key, String>,
+    diesel::dsl::Eq<ob_table::status, &'static str>,
+    diesel::dsl::Eq<ob_table::next_attempt_at, chrono::NaiveDateTime>,
+    diesel::dsl::Eq<ob_table::created_at, chrono::NaiveDateTime>,
+);
+
+/// The delivery of a day that was just inserted (revision 1, nothing earlier to supersede), due now.
+pub(crate) fn first_delivery(attendance_id: i64, now: chrono::NaiveDateTime) -> FirstDelivery {
+    (
+        ob_table::attendance_id.eq(attendance_id),
+        ob_table::revision.eq(1),
+        ob_table::idempotency_key.eq(idempotency_key(attendance_id, 1)),
+        ob_table::status.eq(PENDING),
+        ob_table::next_attempt_at.eq(now),
+        ob_table::created_at.eq(now),
+    )
+}
 
 /// One delivery as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
