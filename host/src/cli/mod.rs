@@ -10,6 +10,7 @@ mod jobs;
 mod plugin;
 mod poll;
 mod process;
+mod progress;
 mod rosters;
 mod serve;
 mod stats;

@@ -32,15 +32,23 @@ pub(super) async fn run(config: &Config, args: PollArgs) -> anyhow::Result<()> {
     let correct = Some(config.devices.clock_correction_seconds).filter(|s| *s > 0);
     let filter = PollOptions { since: window.map(|w| Utc::now() - w), correct_clock_above_s: correct };
     let instance = format!("cli:{}", std::process::id());
-    let results = poll::poll_all(
+    let enabled = crate::store::devices::list(&store).await?.iter().filter(|d| d.enabled).count();
+    let bar = super::progress::bar(if args.device_id.is_some() { 1 } else { enabled as u64 }, "devices");
+    let results = poll::poll_all_reporting(
         &store,
         config.time_zone.0,
         &instance,
         Duration::from_secs(args.timeout.max(1)),
         args.device_id.map(DeviceId),
         filter,
+        &|device| {
+            bar.set_message(device.name.clone());
+            bar.inc(1);
+        },
     )
-    .await?;
+    .await;
+    bar.finish_and_clear();
+    let results = results?;
     if results.is_empty() {
         bail!("no device to poll (see `attendance-bridge devices list`)");
     }

@@ -28,7 +28,11 @@ pub(super) async fn run(config: &Config, args: ProcessArgs) -> anyhow::Result<()
         println!("marked {marked} employee-days from {from} to {to} for processing");
     }
     let registry = crate::pipeline::plugin_registry(config)?;
-    let report = process::run_processing(&store, &registry, config).await?;
+    let total = u64::try_from(pending::count(&store).await?).unwrap_or(0);
+    let bar = super::progress::bar(total, "employee-days");
+    let report = process::run_processing_reporting(&store, &registry, config, &|n| bar.inc(n)).await;
+    bar.finish_and_clear();
+    let report = report?;
     println!(
         "processed {} employee(s): {} day(s) written, {} new outlier(s), {} failed (left pending)",
         report.employees,

@@ -108,7 +108,11 @@ pub(super) async fn sync_to_crm(config: &Config, args: SyncArgs) -> anyhow::Resu
         let n = attendance::bump_revisions(&store, &ids).await?;
         println!("re-sending {n} days as a new version");
     }
-    let report = sender.run_selected(args.limit, &selection).await?;
+    let due = u64::try_from(outbox::stats(&store).await?.pending).unwrap_or(0);
+    let bar = super::progress::bar(args.limit.map_or(due, |l| l.min(due)), "deliveries");
+    let report = sender.run_selected_reporting(args.limit, &selection, &|n| bar.inc(n)).await;
+    bar.finish_and_clear();
+    let report = report?;
     let stats = outbox::stats(&store).await?;
     println!(
         "delivered {}, deferred {}, failed {}, skipped {}; outbox: {} pending, {} failed, {} days synced",

@@ -193,6 +193,15 @@ impl Sender {
     /// # Errors
     /// When the outbox cannot be read or written.
     pub async fn run_selected(&self, limit: Option<u64>, selection: &DaySelection) -> Result<RunReport, SyncError> {
+        self.run_selected_reporting(limit, selection, &|_| {}).await
+    }
+
+    /// [`Self::run_selected`], calling `done` with the deliveries each round settled (the CLI's
+    /// progress bar).
+    ///
+    /// # Errors
+    /// When the outbox cannot be read or written.
+    pub async fn run_selected_reporting(&self, limit: Option<u64>, selection: &DaySelection, done: &(dyn Fn(u64) + Sync)) -> Result<RunReport, SyncError> {
         let mut report = RunReport::default();
         let mut taken = 0u64;
         // Only what is due at the start: a delivery deferred during this run waits for the next run,
@@ -228,6 +237,7 @@ impl Sender {
             for ((_, outcome, _), kept) in marks.iter().zip(kept) {
                 report.add(if kept { *outcome } else { Outcome::LeaseLost });
             }
+            done(marks.len() as u64);
         }
         Ok(report)
     }
