@@ -247,6 +247,14 @@ pub async fn process_pending_reporting(
     done: &(dyn Fn(u64) + Sync),
 ) -> Result<ProcessReport, ProcessError> {
     let started = crate::store::now_utc();
+    let mut by_employee: BTreeMap<EmployeeId, BTreeSet<NaiveDate>> = BTreeMap::new();
+    for day in pending::list(store, limit).await? {
+        by_employee.entry(day.employee).or_default().insert(day.work_date);
+    }
+    if by_employee.is_empty() {
+        // Nothing to do: not even loading (possibly compiling) the plugin.
+        return Ok(ProcessReport::default());
+    }
     let plugin_name = active_rules_plugin(store, config).await?;
     let plugin = {
         let registry = Arc::clone(registry);
@@ -256,10 +264,6 @@ pub async fn process_pending_reporting(
             .map_err(|e| StoreError::Invalid(e.to_string()))??
     };
     let rules_config = registry.config_for(&plugin_name);
-    let mut by_employee: BTreeMap<EmployeeId, BTreeSet<NaiveDate>> = BTreeMap::new();
-    for day in pending::list(store, limit).await? {
-        by_employee.entry(day.employee).or_default().insert(day.work_date);
-    }
     let mut report = ProcessReport::default();
     let site_context = SiteContext::load(store, config).await?;
     let by_employee: Vec<(EmployeeId, BTreeSet<NaiveDate>)> = by_employee.into_iter().collect();
