@@ -14,14 +14,6 @@ use chrono::NaiveDate;
 
 const PUNCHES: usize = 100_000;
 
-/// Peak resident memory of this process so far, MiB (`VmHWM`).
-fn peak_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|kb| kb.parse::<f64>().ok()))
-        .map_or(0.0, |kb| kb / 1024.0)
-}
-
 async fn run(backend: Backend) {
     let db = TestDb::new(backend).await;
     let store = db.store().await;
@@ -45,7 +37,7 @@ async fn run(backend: Backend) {
         "{backend:?}: first poll {PUNCHES} punches in {first_secs:.2}s = {:.0} punches/s stored; re-poll with nothing new {second_secs:.2}s = {:.1}% of the first (target < 10%); peak memory so far {:.0} MiB",
         PUNCHES as f64 / first_secs,
         100.0 * second_secs / first_secs,
-        peak_mib()
+        bridge_e2e::peak_memory_mib()
     );
 }
 

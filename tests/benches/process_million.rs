@@ -20,19 +20,6 @@ use chrono::{NaiveDate, TimeDelta};
 const EMPLOYEES: usize = 5_000;
 const DAYS: usize = 50;
 
-/// Peak resident memory since the last reset, MiB (`VmHWM`).
-fn peak_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|kb| kb.parse::<f64>().ok()))
-        .map_or(0.0, |kb| kb / 1024.0)
-}
-
-/// Resets the peak to the current resident size (Linux `clear_refs` 5).
-fn reset_peak() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
 async fn seed(store: &Store) -> usize {
     let device = devices::insert(store, &NewDevice::pull("Bench", "127.0.0.1", 4370, 0)).await.expect("device");
     let first = NaiveDate::from_ymd_opt(2025, 3, 3).expect("date");
@@ -75,11 +62,11 @@ async fn run(backend: Backend) {
     let cache = tempfile::tempdir().expect("cache dir");
     let registry = Arc::new(Registry::new(PluginRuntime::new(Limits::default(), Some(cache.path().to_path_buf())).expect("runtime"), None));
     registry.get("standard-shifts").expect("compile the plugin before timing");
-    reset_peak();
+    bridge_e2e::reset_peak_memory();
     let started = Instant::now();
     let report = process::run_processing(&store, &registry, &config).await.expect("processing");
     let secs = started.elapsed().as_secs_f64();
-    let peak = peak_mib();
+    let peak = bridge_e2e::peak_memory_mib();
     let counts = stats::counts(&store).await.expect("stats");
     assert_eq!(report.failed, 0);
     assert_eq!(counts.pending_days, 0, "everything processed");
