@@ -258,11 +258,24 @@ impl PluginRuntime {
             let wrong = PluginError::WrongWorld { plugin: plugin.name.clone(), message: "is not a shift-rules plugin".into() };
             return inputs.iter().map(|_| Err(wrong.clone())).collect();
         };
+        // Called through the untyped export with borrowed input (`convert::RulesInputRef`) rather
+        // than bindgen's `call_process`, which wants an owned copy of every string.
+        type Process<'a> = (&'a convert::RulesInputRef<'a>,);
+        type Processed = (Result<v1::shift_rules::attendance::plugin::types::RulesOutput, String>,);
         self.batch(
             plugin,
             inputs,
-            |store| pre.instantiate(store),
-            |instance, store, input| instance.call_process(store, &convert::rules_input(input)),
+            |store| {
+                let instance = pre.instance_pre().instantiate(&mut *store)?;
+                instance.get_func(&mut *store, "process").ok_or_else(|| wasmtime::format_err!("the component has no process export"))
+            },
+            |process, store, input| {
+                let input = convert::rules_input_ref(input);
+                // Type-checks the borrowed records against the component's WIT (microseconds).
+                let typed = process.typed::<Process<'_>, Processed>(&*store)?;
+                let (output,) = typed.call(&mut *store, (&input,))?;
+                Ok(output)
+            },
             |output| Ok(convert::rules_output(output)),
         )
     }
