@@ -61,6 +61,6 @@ fn main() {
     let wasm = started.elapsed().as_secs_f64();
     assert_eq!(days, plugin_days, "same results");
     println!("native: {native:.2} s = {:.0} punches/s", punches as f64 / native);
-    println!("plugin: {wasm:.2} s = {:.0} punches/s (standard-shifts.wasm, fuel + memory cap, batches of 100 employees)", punches as f64 / wasm);
+    println!("plugin: {wasm:.2} s = {:.0} punches/s (standard-shifts.wasm, time limit + memory cap, batches of 100 employees)", punches as f64 / wasm);
     println!("plugin/native time ratio: {:.2}x; {days} attendance days", wasm / native);
 }

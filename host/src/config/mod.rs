@@ -333,8 +333,12 @@ pub struct PluginSettings {
     pub rules: String,
     /// The crm-mapping plugin building CRM payloads (`CRM_PLUGIN`).
     pub crm: String,
-    /// Fuel (about one unit per WebAssembly instruction) one call may use (`PLUGIN_FUEL`).
-    pub fuel: u64,
+    /// Wall-clock time one plugin call may run, milliseconds (`PLUGIN_TIME_LIMIT_MS`); an endless
+    /// loop is stopped when it runs out.
+    pub time_limit_ms: u64,
+    /// Replaced by `time_limit_ms` (fuel metering cost a quarter of plugin throughput). Still
+    /// accepted so configurations written for earlier versions load; ignored, with a notice.
+    pub fuel: Option<u64>,
     /// Memory cap per plugin instance, MiB (`PLUGIN_MEMORY_MB`).
     pub memory_mb: u64,
     /// Per-plugin configuration, by plugin name (TOML tables under `[plugins.config.<name>]`).
@@ -347,7 +351,8 @@ impl Default for PluginSettings {
             dir: None,
             rules: "standard-shifts".into(),
             crm: "crm-json".into(),
-            fuel: 2_000_000_000,
+            time_limit_ms: 2_000,
+            fuel: None,
             memory_mb: 64,
             config: std::collections::BTreeMap::new(),
         }
@@ -417,6 +422,12 @@ impl Config {
         if config.celery_broker_url.is_some() || dotenv_has_celery {
             notices.push("CELERY_BROKER_URL is ignored: scheduling is built into the bridge".to_owned());
         }
+        if config.plugins.fuel.is_some() {
+            notices.push(format!(
+                "plugins.fuel (PLUGIN_FUEL) is ignored: plugin calls are limited by time, plugins.time_limit_ms (PLUGIN_TIME_LIMIT_MS) = {} ms",
+                config.plugins.time_limit_ms
+            ));
+        }
         if config.crm.api_url.as_ref().is_some_and(HttpUrl::is_plain_http) {
             notices.push("CRM_API_URL uses plain http://: attendance data travels unencrypted".to_owned());
         }
@@ -440,8 +451,8 @@ impl Config {
         if self.plugins.memory_mb == 0 || self.plugins.memory_mb > 4096 {
             return invalid("plugins.memory_mb", self.plugins.memory_mb.to_string(), "must be 1 to 4096");
         }
-        if self.plugins.fuel < 1_000_000 {
-            return invalid("plugins.fuel", self.plugins.fuel.to_string(), "must be at least 1000000");
+        if !(10..=3_600_000).contains(&self.plugins.time_limit_ms) {
+            return invalid("plugins.time_limit_ms", self.plugins.time_limit_ms.to_string(), "must be 10 to 3600000 (one hour)");
         }
         if self.push.max_body_bytes < 1024 {
             return invalid("push.max_body_bytes", self.push.max_body_bytes.to_string(), "must be at least 1024");

@@ -163,3 +163,19 @@ fn missing_explicit_file_is_an_error() {
     let message = Config::load(&sources).expect_err("missing file").to_string();
     assert!(message.contains("/nonexistent/bridge.toml"), "{message}");
 }
+
+/// The plugin time limit replaced fuel; a configuration written for fuel still loads, with a notice.
+#[test]
+fn plugin_time_limit_and_the_retired_fuel_key() {
+    let loaded = Case::env(&[]).load().expect("defaults load");
+    assert_eq!(loaded.config.plugins.time_limit_ms, 2_000);
+    assert!(!loaded.notices.iter().any(|n| n.contains("fuel")));
+    let loaded = Case::env(&[("PLUGIN_TIME_LIMIT_MS", "500")]).load().expect("loads");
+    assert_eq!(loaded.config.plugins.time_limit_ms, 500);
+    let loaded = Case { toml: Some("[plugins]\nfuel = 2000000000\n"), dotenv: None, env: &[] }.load().expect("old key loads");
+    assert!(loaded.notices.iter().any(|n| n.contains("plugins.fuel (PLUGIN_FUEL) is ignored")), "{:?}", loaded.notices);
+    let loaded = Case::env(&[("PLUGIN_FUEL", "2000000000")]).load().expect("old variable loads");
+    assert!(loaded.notices.iter().any(|n| n.contains("PLUGIN_FUEL")), "{:?}", loaded.notices);
+    let message = Case::env(&[("PLUGIN_TIME_LIMIT_MS", "0")]).error();
+    assert!(message.contains("PLUGIN_TIME_LIMIT_MS") && message.contains("10 to 3600000"), "{message}");
+}

@@ -36,7 +36,7 @@ pub fn standard_jobs(store: &Store, config: &Config, instance: &str, registry: &
 /// # Errors
 /// When the engine cannot be created.
 pub fn plugin_registry(config: &Config) -> Result<Arc<crate::plugins::Registry>, crate::plugins::PluginError> {
-    let limits = crate::plugins::Limits { fuel: config.plugins.fuel, memory_mb: config.plugins.memory_mb };
+    let limits = crate::plugins::Limits { time_limit_ms: config.plugins.time_limit_ms, memory_mb: config.plugins.memory_mb };
     let runtime = crate::plugins::PluginRuntime::new(limits, Some(config.data_dir.join("plugin-cache")))?;
     Ok(Arc::new(crate::plugins::Registry::new(runtime, Some(config.plugins_dir())).with_configs(config.plugins.config.clone())))
 }

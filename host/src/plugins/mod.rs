@@ -2,7 +2,7 @@
 //!
 //! Plugins are pure functions in a sandbox. They get no WASI at all (a component importing anything
 //! beyond the interface is refused at load), only a `log` import. Every call runs in a fresh store
-//! (a trapped instance is never re-entered) with a fuel budget (an endless loop stops) and a memory
+//! (a trapped instance is never re-entered) with a time limit (an endless loop stops) and a memory
 //! cap (an allocation bomb stops); any failure is a [`PluginError`] naming the plugin, and the
 //! caller keeps its input for a retry.
 //!
@@ -56,13 +56,13 @@ pub enum PluginError {
         /// What does not match.
         message: String,
     },
-    /// The plugin ran out of its instruction budget (an endless loop, or far too much work).
-    #[error("plugin {plugin}: stopped after using its whole fuel budget ({fuel} units)")]
-    OutOfFuel {
+    /// One call ran past its time limit (an endless loop, or far too much work).
+    #[error("plugin {plugin}: stopped after running longer than its time limit of {limit_ms} ms per call")]
+    TimeLimit {
         /// Plugin name.
         plugin: String,
-        /// The budget.
-        fuel: u64,
+        /// The limit, milliseconds.
+        limit_ms: u64,
     },
     /// The plugin tried to grow its memory past the cap.
     #[error("plugin {plugin}: stopped at its memory cap of {cap_mb} MiB")]

@@ -1,7 +1,8 @@
 //! The engine, the per-call limits, and calling plugins.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, mpsc};
+use std::time::Duration;
 
 use attendance_plugin_sdk::model;
 use sha2::{Digest, Sha256};
@@ -14,15 +15,32 @@ use super::{PluginError, PluginKind, cache, convert};
 /// Per-call limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Fuel (roughly, WebAssembly instructions) one call may use.
-    pub fuel: u64,
+    /// Wall-clock time one call may run, milliseconds. Enforced with wasmtime's epoch
+    /// interruption rather than fuel: fuel counted every instruction and cost about a quarter of
+    /// plugin throughput, an epoch check is one load and compare at loop heads and function entries.
+    pub time_limit_ms: u64,
     /// Linear memory cap, MiB.
     pub memory_mb: u64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { fuel: 2_000_000_000, memory_mb: 64 }
+        Self { time_limit_ms: 2_000, memory_mb: 64 }
+    }
+}
+
+/// How often the ticker thread advances the engine's epoch: the granularity of the time limit.
+/// Coarse on purpose: a tick is a few atomic increments per second, and a call is stopped at most
+/// one tick after its limit.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+impl Limits {
+    /// The time limit in epoch ticks: one more than the limit needs, because the first tick of a
+    /// call may come right after it starts. So a call runs at least `time_limit_ms`, at most one
+    /// tick longer.
+    fn deadline_ticks(&self) -> u64 {
+        let tick_ms = u64::try_from(EPOCH_TICK.as_millis()).unwrap_or(10).max(1);
+        self.time_limit_ms.div_ceil(tick_ms).saturating_add(1)
     }
 }
 
@@ -95,6 +113,8 @@ pub struct PluginRuntime {
     engine: Engine,
     limits: Limits,
     cache_dir: Option<PathBuf>,
+    /// Dropped with the runtime, which disconnects the channel and ends the ticker thread.
+    _ticker: mpsc::Sender<()>,
 }
 
 impl std::fmt::Debug for PluginRuntime {
@@ -104,15 +124,24 @@ impl std::fmt::Debug for PluginRuntime {
 }
 
 impl PluginRuntime {
-    /// An engine with fuel metering; compiled components are cached in `cache_dir` when given.
+    /// An engine with epoch interruption (the per-call time limit) and a thread advancing its epoch
+    /// every [`EPOCH_TICK`] while the runtime lives; compiled components are cached in `cache_dir`
+    /// when given.
     ///
     /// # Errors
-    /// When wasmtime cannot build the engine.
+    /// When wasmtime cannot build the engine, or the ticker thread cannot be started.
     pub fn new(limits: Limits, cache_dir: Option<PathBuf>) -> Result<Arc<Self>, PluginError> {
+        let engine_error = |message: String| PluginError::Io { plugin: "(engine)".into(), message };
         let mut config = Config::new();
-        config.consume_fuel(true);
-        let engine = Engine::new(&config).map_err(|e| PluginError::Io { plugin: "(engine)".into(), message: e.to_string() })?;
-        Ok(Arc::new(Self { engine, limits, cache_dir }))
+        config.epoch_interruption(true);
+        // For profiling only: a perf map (`/tmp/perf-<pid>.map`) lets `perf report` name the
+        // plugins' compiled functions instead of showing bare addresses.
+        if std::env::var_os("BRIDGE_PLUGIN_PERFMAP").is_some() {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
+        let engine = Engine::new(&config).map_err(|e| engine_error(e.to_string()))?;
+        let ticker = spawn_ticker(&engine).map_err(|e| engine_error(format!("cannot start the plugin time-limit thread: {e}")))?;
+        Ok(Arc::new(Self { engine, limits, cache_dir, _ticker: ticker }))
     }
 
     /// The limits every call runs under.
@@ -183,15 +212,16 @@ impl PluginRuntime {
         let limits = StoreLimitsBuilder::new().memory_size(cap).trap_on_grow_failure(true).instances(4).build();
         let mut store = Store::new(&self.engine, HostState { limits, plugin: plugin.to_owned() });
         store.limiter(|s| &mut s.limits);
-        store.set_fuel(self.limits.fuel).map_err(|e| self.failure(plugin, &e))?;
+        store.epoch_deadline_trap();
+        store.set_epoch_deadline(self.limits.deadline_ticks());
         Ok(store)
     }
 
     /// Maps a wasmtime error to the plugin error it means.
     fn failure(&self, plugin: &str, error: &wasmtime::Error) -> PluginError {
         let plugin = plugin.to_owned();
-        if error.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::OutOfFuel) {
-            return PluginError::OutOfFuel { plugin, fuel: self.limits.fuel };
+        if error.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::Interrupt) {
+            return PluginError::TimeLimit { plugin, limit_ms: self.limits.time_limit_ms };
         }
         let text = format!("{error:#}");
         if text.contains("forcing trap when growing memory") {
@@ -222,17 +252,30 @@ impl PluginRuntime {
     }
 
     /// Runs shift rules over several inputs with one instance; after a failure the instance is
-    /// dropped and the rest run in a fresh one. Each input gets the full fuel budget.
+    /// dropped and the rest run in a fresh one. Each input gets the full time limit.
     pub fn process_batch(&self, plugin: &LoadedPlugin, inputs: &[model::RulesInput]) -> Vec<Result<model::RulesOutput, PluginError>> {
         let Pre::ShiftRules(pre) = &plugin.pre else {
             let wrong = PluginError::WrongWorld { plugin: plugin.name.clone(), message: "is not a shift-rules plugin".into() };
             return inputs.iter().map(|_| Err(wrong.clone())).collect();
         };
+        // Called through the untyped export with borrowed input (`convert::RulesInputRef`) rather
+        // than bindgen's `call_process`, which wants an owned copy of every string.
+        type Process<'a> = (&'a convert::RulesInputRef<'a>,);
+        type Processed = (Result<v1::shift_rules::attendance::plugin::types::RulesOutput, String>,);
         self.batch(
             plugin,
             inputs,
-            |store| pre.instantiate(store),
-            |instance, store, input| instance.call_process(store, &convert::rules_input(input)),
+            |store| {
+                let instance = pre.instance_pre().instantiate(&mut *store)?;
+                instance.get_func(&mut *store, "process").ok_or_else(|| wasmtime::format_err!("the component has no process export"))
+            },
+            |process, store, input| {
+                let input = convert::rules_input_ref(input);
+                // Type-checks the borrowed records against the component's WIT (microseconds).
+                let typed = process.typed::<Process<'_>, Processed>(&*store)?;
+                let (output,) = typed.call(&mut *store, (&input,))?;
+                Ok(output)
+            },
             |output| Ok(convert::rules_output(output)),
         )
     }
@@ -246,7 +289,7 @@ impl PluginRuntime {
         self.batch(plugin, days, |store| pre.instantiate(store), |instance, store, day| instance.call_map_day(store, &convert::crm_day(day)), convert::crm_request)
     }
 
-    /// The batch loop both worlds share: one instance for many calls, a full fuel budget per call, a
+    /// The batch loop both worlds share: one instance for many calls, the full time limit per call, a
     /// fresh instance after any trap (a trapped instance is never re-entered), every failure naming
     /// the plugin.
     fn batch<I, In, Wit, Out>(
@@ -269,7 +312,8 @@ impl PluginRuntime {
                 let Some((store, instance)) = live.as_mut() else {
                     return Err(PluginError::Trap { plugin: plugin.name.clone(), message: "no instance".into() });
                 };
-                store.set_fuel(self.limits.fuel).map_err(|e| self.failure(&plugin.name, &e))?;
+                // The deadline counts from now: each input gets the whole limit.
+                store.set_epoch_deadline(self.limits.deadline_ticks());
                 let guest = |message| PluginError::Guest { plugin: plugin.name.clone(), message };
                 match call(instance, store, input) {
                     Ok(Ok(output)) => convert(output).map_err(guest),
@@ -311,6 +355,21 @@ impl PluginRuntime {
         let bytes = std::fs::read(path).map_err(|e| PluginError::Io { plugin: name.clone(), message: format!("{}: {e}", path.display()) })?;
         self.load(&name, &bytes, &path.display().to_string())
     }
+}
+
+/// Starts the thread that advances `engine`'s epoch every [`EPOCH_TICK`]. It ends when the
+/// returned sender is dropped (with the runtime), so tests that build many runtimes leave no
+/// threads behind. A plain thread, not a tokio task: plugin calls are synchronous and the CLI
+/// runs them without a runtime.
+fn spawn_ticker(engine: &Engine) -> std::io::Result<mpsc::Sender<()>> {
+    let (stop, stopped) = mpsc::channel::<()>();
+    let engine = engine.clone();
+    std::thread::Builder::new().name("plugin-epoch".into()).spawn(move || {
+        while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(EPOCH_TICK) {
+            engine.increment_epoch();
+        }
+    })?;
+    Ok(stop)
 }
 
 fn wrong(plugin: &str, error: &wasmtime::Error) -> PluginError {

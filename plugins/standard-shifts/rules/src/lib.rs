@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use attendance_plugin_sdk::model::{AttendanceRecord, Review, RulesInput, RulesOutput, Template, Unassigned};
+use attendance_plugin_sdk::model::{AttendanceRecord, Device, Review, RulesInput, RulesOutput, Template, Unassigned};
 use chrono::{DateTime, Datelike as _, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, Offset as _, TimeDelta, TimeZone as _, Timelike as _, Utc};
 use chrono_tz::Tz;
 
@@ -83,24 +83,66 @@ fn parse_instant(text: &str) -> Option<Instant> {
     DateTime::parse_from_rfc3339(text).ok().map(|t| t.to_utc()).or_else(|| parse_local(text).map(|t| t.and_utc()))
 }
 
-/// RFC 3339 with the zone's offset (`2025-06-02T08:57:12+02:00`), written out directly: the same
-/// text chrono's `%Y-%m-%dT%H:%M:%S%:z` gives, without parsing a format string per call.
+/// RFC 3339 with the zone's offset (`2025-06-02T08:57:12+02:00`), the same text chrono's
+/// `%Y-%m-%dT%H:%M:%S%:z` gives. Written digit by digit: `format!`'s machinery was a fifth of a
+/// rules run, most of it here (a few of these per day). Years outside 0..=9999 take `format!`.
 fn display(tz: Tz, at: Instant) -> String {
-    use chrono::{Datelike as _, Offset as _, Timelike as _};
     let local = at.with_timezone(&tz);
     let offset = local.offset().fix().local_minus_utc();
     let (sign, offset) = if offset < 0 { ('-', -offset) } else { ('+', offset) };
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}{sign}{:02}:{:02}",
-        local.year(),
-        local.month(),
-        local.day(),
-        local.hour(),
-        local.minute(),
-        local.second(),
-        offset / 3600,
-        offset % 3600 / 60
-    )
+    let offset = offset.unsigned_abs();
+    let Some(year) = u32::try_from(local.year()).ok().filter(|y| *y <= 9999) else {
+        return format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}{sign}{:02}:{:02}",
+            local.year(),
+            local.month(),
+            local.day(),
+            local.hour(),
+            local.minute(),
+            local.second(),
+            offset / 3600,
+            offset % 3600 / 60
+        );
+    };
+    let mut text = String::with_capacity(25);
+    push_digits(&mut text, year, 4);
+    text.push('-');
+    push_digits(&mut text, local.month(), 2);
+    text.push('-');
+    push_digits(&mut text, local.day(), 2);
+    text.push('T');
+    push_digits(&mut text, local.hour(), 2);
+    text.push(':');
+    push_digits(&mut text, local.minute(), 2);
+    text.push(':');
+    push_digits(&mut text, local.second(), 2);
+    text.push(sign);
+    push_digits(&mut text, offset / 3600 % 100, 2);
+    text.push(':');
+    push_digits(&mut text, offset % 3600 / 60, 2);
+    text
+}
+
+/// `YYYY-MM-DD`, what `NaiveDate`'s `to_string` gives, written directly (see [`display`]).
+fn date_text(date: NaiveDate) -> String {
+    let Some(year) = u32::try_from(date.year()).ok().filter(|y| *y <= 9999) else {
+        return date.to_string();
+    };
+    let mut text = String::with_capacity(10);
+    push_digits(&mut text, year, 4);
+    text.push('-');
+    push_digits(&mut text, date.month(), 2);
+    text.push('-');
+    push_digits(&mut text, date.day(), 2);
+    text
+}
+
+/// Appends the last `width` decimal digits of `value`, zero-padded.
+fn push_digits(text: &mut String, value: u32, width: u32) {
+    for place in (0..width).rev() {
+        let digit = value / 10u32.pow(place) % 10;
+        text.push(char::from(b'0' + u8::try_from(digit).unwrap_or(0)));
+    }
 }
 
 fn minutes(d: TimeDelta) -> i32 {
@@ -163,20 +205,30 @@ pub fn process(input: &RulesInput) -> Result<RulesOutput, String> {
     let mut seen = BTreeSet::new();
     let mut previous: BTreeMap<&str, Instant> = BTreeMap::new();
     let mut punches = Vec::new();
+    // What depends only on the device (its entry, zone, valid-from), worked out once per run of
+    // its punches (they come grouped by device) instead of once per punch.
+    let mut context: Option<(&str, Option<&Device>, Tz, NaiveDateTime)> = None;
     for p in raw {
         if !seen.insert((p.device.as_str(), p.time.as_str())) {
             continue; // a re-pulled record
         }
-        let device = input.devices.iter().find(|d| d.id == p.device);
-        let tz: Tz = device.and_then(|d| d.tz.parse().ok()).unwrap_or(site);
+        let (device, tz, valid_from) = match context {
+            Some((id, device, tz, valid_from)) if id == p.device => (device, tz, valid_from),
+            _ => {
+                let device = input.devices.iter().find(|d| d.id == p.device);
+                let tz: Tz = device.and_then(|d| d.tz.parse().ok()).unwrap_or(site);
+                let valid_from = device.and_then(|d| d.valid_from.as_deref()).and_then(parse_local).unwrap_or_else(|| {
+                    NaiveDate::from_ymd_opt(2020, 1, 1).and_then(|d| d.and_hms_opt(0, 0, 0)).unwrap_or_default()
+                });
+                context = Some((p.device.as_str(), device, tz, valid_from));
+                (device, tz, valid_from)
+            }
+        };
         let local = parse_local(&p.time).ok_or_else(|| format!("bad punch time {:?}", p.time))?;
         let (earlier, later, resolved) = candidates(tz, local);
         let prev = previous.get(p.device.as_str()).copied();
         let at = if resolved == Resolved::Fold && prev.is_some_and(|prev| earlier < prev) { later } else { earlier };
         previous.insert(p.device.as_str(), at);
-        let valid_from = device.and_then(|d| d.valid_from.as_deref()).and_then(parse_local).unwrap_or_else(|| {
-            NaiveDate::from_ymd_opt(2020, 1, 1).and_then(|d| d.and_hms_opt(0, 0, 0)).unwrap_or_default()
-        });
         if local < valid_from {
             output.review.push(Review { time: display(site, at), reason: "invalid_timestamp".into() });
             continue;
@@ -214,7 +266,7 @@ pub fn process(input: &RulesInput) -> Result<RulesOutput, String> {
         }
     }
     unassigned.sort();
-    output.unassigned = unassigned.into_iter().map(|(at, date)| Unassigned { time: display(site, at), date: date.to_string() }).collect();
+    output.unassigned = unassigned.into_iter().map(|(at, date)| Unassigned { time: display(site, at), date: date_text(date) }).collect();
     for instance in &instances {
         if let Some(record) = evaluate(input, site, now, instance, &punches) {
             output.records.push(record);
@@ -310,7 +362,7 @@ fn evaluate(input: &RulesInput, site: Tz, now: Instant, instance: &Instance, all
         flags.insert("dst_transition");
     }
     let mut record = AttendanceRecord {
-        date: instance.date.to_string(),
+        date: date_text(instance.date),
         shift: Some(t.code.clone()),
         status: String::new(),
         clock_in: None,
@@ -528,7 +580,7 @@ fn unscheduled(input: &RulesInput, site: Tz, now: Instant, punches: &[Punch]) ->
                 && input.devices.iter().all(|d| d.watermark.as_deref().and_then(parse_instant).is_some_and(|w| w >= day_end));
             let worked = (!short).then(|| minutes(last.at - first.at));
             AttendanceRecord {
-                date: date.to_string(),
+                date: date_text(date),
                 shift: None,
                 status: "unscheduled_work".into(),
                 clock_in: Some(display(site, first.at)),
@@ -567,9 +619,11 @@ mod time_text_tests {
         }
         let zones: [Tz; 4] = [chrono_tz::Europe::Berlin, chrono_tz::America::St_Johns, chrono_tz::Asia::Kolkata, chrono_tz::UTC];
         for zone in zones {
-            for seconds in [0_i64, 1_711_846_800, 1_729_990_800, 1_748_847_432, -86_400] {
+            for seconds in [0_i64, 1_711_846_800, 1_729_990_800, 1_748_847_432, -86_400, 951_868_800, 1_009_843_199] {
                 let at = chrono::DateTime::from_timestamp(seconds, 0).unwrap_or_default();
                 assert_eq!(display(zone, at), at.with_timezone(&zone).format("%Y-%m-%dT%H:%M:%S%:z").to_string());
+                let date = at.date_naive();
+                assert_eq!(date_text(date), date.to_string());
             }
         }
     }
