@@ -153,7 +153,7 @@ pub async fn insert(store: &Store, punches: &[NewPunch]) -> Result<usize, StoreE
                         .await?;
                     new.extend(inserted);
                 }
-                super::pending::mark_days!(&mut *conn, touched_days(&new), received_at);
+                super::pending::mark_days_batched(conn, touched_days(&new), received_at).await?;
                 Ok(new.len())
             })
             .await
