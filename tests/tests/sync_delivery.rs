@@ -38,6 +38,8 @@ async fn a_new_revision_enqueues_once_and_supersedes_the_unsent_one(backend: Bac
     assert_eq!(attendance::upsert(&store, &employee, date, "", &day_content(date, 480)).await.expect("upsert"), Upserted::Inserted);
     assert_eq!(attendance::upsert(&store, &employee, date, "", &day_content(date, 480)).await.expect("upsert"), Upserted::Unchanged);
     assert_eq!(attendance::upsert(&store, &employee, date, "", &day_content(date, 470)).await.expect("upsert"), Upserted::Updated(2));
+    // The same result again (the rules do not know about `amended`): no new revision, nothing re-sent.
+    assert_eq!(attendance::upsert(&store, &employee, date, "", &day_content(date, 470)).await.expect("upsert"), Upserted::Unchanged);
     let rows = outbox::for_day(&store, 1).await.expect("rows");
     let summary: Vec<(i32, &str)> = rows.iter().map(|r| (r.revision, r.status.as_str())).collect();
     assert_eq!(summary, [(1, outbox::SUPERSEDED), (2, outbox::PENDING)], "revision 1 never went out, so only revision 2 is sent");

@@ -88,9 +88,19 @@ impl DayContent {
             && self.late_min == day.late_min
             && self.early_min == day.early_min
             && self.duplicates == day.duplicates
-            && self.flags == day.flags
+            && without_amended(&self.flags) == without_amended(&day.flags)
             && self.is_final == day.is_final
     }
+}
+
+/// The flags (a sorted JSON array) without `amended`: the store adds that mark, the rules never
+/// produce it, so it must not make the same result look like a change (and a new revision).
+fn without_amended(flags: &str) -> std::borrow::Cow<'_, str> {
+    if !flags.contains("\"amended\"") {
+        return std::borrow::Cow::Borrowed(flags);
+    }
+    let kept: Vec<String> = serde_json::from_str::<Vec<String>>(flags).unwrap_or_default().into_iter().filter(|f| f != "amended").collect();
+    std::borrow::Cow::Owned(serde_json::to_string(&kept).unwrap_or_else(|_| "[]".into()))
 }
 
 /// What an upsert did.
@@ -170,7 +180,8 @@ pub async fn upsert_days(store: &Store, employee: &EmployeeId, days: &[(NaiveDat
                     Some(day) if content.same_as(day) => Upserted::Unchanged,
                     Some(day) => {
                         let mut content = content.clone();
-                        if day.is_final {
+                        // Once amended, always amended: the CRM was told a final day changed.
+                        if day.is_final || day.flags.contains("\"amended\"") {
                             let mut flags: Vec<String> = serde_json::from_str(&content.flags).unwrap_or_default();
                             if !flags.iter().any(|f| f == "amended") {
                                 flags.push("amended".into());
