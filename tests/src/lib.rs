@@ -46,6 +46,45 @@ pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free loopback port")
 }
 
+/// Spawns `command` (its environment already set) as `serve --listen LISTEN`, stdout discarded, and
+/// waits for the log line that says where it listens; returns the child and that address
+/// (`127.0.0.1:PORT`, the chosen one when LISTEN asks for port 0).
+pub fn spawn_serve(mut command: Command, listen: &str) -> (std::process::Child, String) {
+    use std::io::{BufRead as _, BufReader};
+    let mut child = command
+        .args(["serve", "--listen", listen])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("serve starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    // Keeps reading to the end, so the child never blocks on a full stderr pipe.
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                let _ = tx.send(rest.split_whitespace().next().unwrap_or_default().to_owned());
+            }
+        }
+    });
+    let address = rx.recv_timeout(std::time::Duration::from_secs(60)).expect("server reports its address");
+    (child, address)
+}
+
+/// A punch whose device wall time is UTC (status 0, fingerprint), for suites that seed storage directly.
+pub fn utc_punch(device: attendance_bridge::domain::DeviceId, employee: &str, at: chrono::DateTime<chrono::Utc>, state: u8) -> attendance_bridge::store::punches::NewPunch {
+    attendance_bridge::store::punches::NewPunch {
+        device_id: device,
+        employee: attendance_bridge::domain::EmployeeId(employee.into()),
+        local_time: attendance_bridge::domain::WallTime(at.naive_utc()),
+        utc_time: at,
+        status: 0,
+        punch_state: state,
+        verify_type: 1,
+        device_seq: None,
+    }
+}
+
 /// Peak resident memory of this process since start or the last [`reset_peak_memory`], MiB
 /// (`VmHWM`; 0 where `/proc` is missing). For the benchmarks' reports.
 pub fn peak_memory_mib() -> f64 {

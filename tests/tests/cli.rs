@@ -1,6 +1,6 @@
 //! The real `attendance-bridge` binary: help, configuration errors, accounts, and `serve` on both backends.
 
-use std::io::{BufRead as _, BufReader, Write as _};
+use std::io::Write as _;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -107,23 +107,8 @@ fn start_server(dir: &std::path::Path, database_url: &str) -> Server {
 
 /// Starts `serve --listen 127.0.0.1:0` from a prepared command.
 fn start_server_with(mut command: Command, database_url: &str) -> Server {
-    let mut child = command
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("DATABASE_URL", database_url)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("serve starts");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("listening on http://").nth(1) {
-                let _ = tx.send(rest.split_whitespace().next().unwrap_or_default().to_owned());
-            }
-        }
-    });
-    let address = rx.recv_timeout(Duration::from_secs(60)).expect("server reports its address");
+    command.env("DATABASE_URL", database_url);
+    let (child, address) = bridge_e2e::spawn_serve(command, "127.0.0.1:0");
     Server { child, base_url: format!("http://{address}") }
 }
 

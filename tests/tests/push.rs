@@ -180,30 +180,13 @@ async fn sources_outside_the_allowed_networks_are_refused() {
 /// The real binary is killed (SIGKILL) while a terminal uploads in batches, then restarted on the
 /// same port: every punch is stored exactly once.
 async fn exactly_once_across_a_bridge_crash(backend: Backend) {
-    use std::io::{BufRead as _, BufReader};
-    use std::process::Stdio;
 
     let db = bridge_e2e::TestDb::new(backend).await;
     let port = bridge_e2e::free_port();
     let start = || {
-        let mut child = bridge_e2e::bridge_command(db.dir.path())
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .env("DATABASE_URL", db.database_url())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("serve");
-        let stderr = child.stderr.take().expect("stderr");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if line.contains("listening on") {
-                    let _ = tx.send(());
-                }
-            }
-        });
-        rx.recv_timeout(Duration::from_secs(60)).expect("server starts");
-        child
+        let mut command = bridge_e2e::bridge_command(db.dir.path());
+        command.env("DATABASE_URL", db.database_url());
+        bridge_e2e::spawn_serve(command, &format!("127.0.0.1:{port}")).0
     };
     let mut server = start();
     let log = punches_for(3000);

@@ -2,8 +2,7 @@
 //! tick runs once across both, and each device is downloaded once per `poll_devices` tick, counted by
 //! the simulated devices themselves.
 
-use std::io::{BufRead as _, BufReader};
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::time::Duration;
 
 use attendance_bridge::simulator::{DeviceData, SimConfig, SimulatedDevice};
@@ -12,26 +11,9 @@ use attendance_bridge::store::jobs::{self, ScheduleChange};
 use bridge_e2e::{Backend, TestDb, bridge_command, free_port};
 
 fn serve(db: &TestDb) -> Child {
-    let port = free_port();
-    let mut child = bridge_command(db.dir.path())
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .env("DATABASE_URL", db.database_url())
-        .env("BRIDGE_DATA_DIR", std::env::temp_dir().join("attendance-bridge-test-cli-data"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("serve");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if line.contains("listening on") {
-                let _ = tx.send(());
-            }
-        }
-    });
-    rx.recv_timeout(Duration::from_secs(60)).expect("server starts");
-    child
+    let mut command = bridge_command(db.dir.path());
+    command.env("DATABASE_URL", db.database_url()).env("BRIDGE_DATA_DIR", std::env::temp_dir().join("attendance-bridge-test-cli-data"));
+    bridge_e2e::spawn_serve(command, &format!("127.0.0.1:{}", free_port())).0
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
