@@ -3,12 +3,12 @@
 //! second device makes a new revision of the day, and that revision is what the CRM receives next.
 
 use attendance_bridge::config::Config;
-use attendance_bridge::domain::{DeviceId, EmployeeId, WallTime};
+use attendance_bridge::domain::{DeviceId, EmployeeId};
 use attendance_bridge::pipeline::{plugin_registry, process};
 use attendance_bridge::simulator::crm::Faults;
 use attendance_bridge::store::attendance::{self, ProcessedDay};
 use attendance_bridge::store::devices::{self, NewDevice};
-use attendance_bridge::store::punches::{self, NewPunch};
+use attendance_bridge::store::punches;
 use attendance_bridge::store::{Store, outbox};
 use bridge_e2e::crm::{drain, mock_crm, sender, settings};
 use bridge_e2e::{Backend, TestDb, on_both_backends};
@@ -23,17 +23,7 @@ fn at(text: &str) -> DateTime<Utc> {
 }
 
 async fn punch(store: &Store, device: DeviceId, time: &str, state: u8) {
-    let utc = at(time);
-    let new = NewPunch {
-        device_id: device,
-        employee: EmployeeId(EMPLOYEE.into()),
-        local_time: WallTime(utc.naive_utc()),
-        utc_time: utc,
-        status: 0,
-        punch_state: state,
-        verify_type: 1,
-        device_seq: None,
-    };
+    let new = bridge_e2e::utc_punch(device, EMPLOYEE, at(time), state);
     punches::insert(store, &[new]).await.expect("punch");
 }
 

@@ -1,7 +1,7 @@
 //! `plugin preview` shows which stored days a candidate rules plugin would change, writing nothing;
 //! `plugin activate` makes it the plugin of the next processing run and the previous one rolls back.
 
-use attendance_bridge::domain::{DeviceId, EmployeeId, WallTime};
+use attendance_bridge::domain::{DeviceId, EmployeeId};
 use attendance_bridge::store::attendance;
 use attendance_bridge::store::devices::{self, NewDevice};
 use attendance_bridge::store::punches::{self, NewPunch};
@@ -23,17 +23,7 @@ fn bridge(db: &TestDb, args: &[&str]) -> String {
 }
 
 fn punch(device: DeviceId, employee: &str, date: NaiveDate, h: u32, m: u32, state: u8) -> NewPunch {
-    let at = date.and_hms_opt(h, m, 0).expect("time").and_utc();
-    NewPunch {
-        device_id: device,
-        employee: EmployeeId(employee.into()),
-        local_time: WallTime(at.naive_utc()),
-        utc_time: at,
-        status: 0,
-        punch_state: state,
-        verify_type: 1,
-        device_seq: None,
-    }
+    bridge_e2e::utc_punch(device, employee, date.and_hms_opt(h, m, 0).expect("time").and_utc(), state)
 }
 
 async fn preview_the_example_plugin_then_activate_and_roll_back(backend: Backend) {

@@ -2,7 +2,7 @@
 //! by the CRM; unsynced days, days waiting for processing and unapproved terminals keep theirs.
 
 use attendance_bridge::config::Config;
-use attendance_bridge::domain::{DeviceId, EmployeeId, WallTime};
+use attendance_bridge::domain::{DeviceId, EmployeeId};
 use attendance_bridge::pipeline::cleanup::DailyCleanup;
 use attendance_bridge::pipeline::{Job as _, plugin_registry, process};
 use attendance_bridge::simulator::crm::Faults;
@@ -21,19 +21,7 @@ async fn day_of_punches(store: &Store, device: DeviceId, employee: &str, days_ag
     let punches: Vec<NewPunch> = [(8, 0), (17, 0)]
         .into_iter()
         .enumerate()
-        .map(|(i, (h, m))| {
-            let at = date.and_hms_opt(h, m, 0).expect("time").and_utc();
-            NewPunch {
-                device_id: device,
-                employee: EmployeeId(employee.into()),
-                local_time: WallTime(at.naive_utc()),
-                utc_time: at,
-                status: 0,
-                punch_state: u8::try_from(i).unwrap_or(0),
-                verify_type: 1,
-                device_seq: None,
-            }
-        })
+        .map(|(i, (h, m))| bridge_e2e::utc_punch(device, employee, date.and_hms_opt(h, m, 0).expect("time").and_utc(), u8::try_from(i).unwrap_or(0)))
         .collect();
     punches::insert(store, &punches).await.expect("punches");
 }

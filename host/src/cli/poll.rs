@@ -32,8 +32,8 @@ pub(super) async fn run(config: &Config, args: PollArgs) -> anyhow::Result<()> {
     let correct = Some(config.devices.clock_correction_seconds).filter(|s| *s > 0);
     let filter = PollOptions { since: window.map(|w| Utc::now() - w), correct_clock_above_s: correct };
     let instance = format!("cli:{}", std::process::id());
-    let enabled = crate::store::devices::list(&store).await?.iter().filter(|d| d.enabled).count();
-    let bar = super::progress::bar(if args.device_id.is_some() { 1 } else { enabled as u64 }, "devices");
+    let to_poll = poll::targets(&store, args.device_id.map(DeviceId)).await?.len();
+    let bar = super::progress::bar(to_poll as u64, "devices");
     let results = poll::poll_all_reporting(
         &store,
         config.time_zone.0,

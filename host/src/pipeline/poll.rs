@@ -227,6 +227,20 @@ pub async fn poll_all(
     poll_all_reporting(store, site_tz, instance, timeout, only, filter, &|_| {}).await
 }
 
+/// The devices [`poll_all`] polls: every enabled, approved pulled device, or just `only` (even when
+/// disabled: asking for one device by id is asking for it).
+///
+/// # Errors
+/// When the device list cannot be read.
+pub async fn targets(store: &Store, only: Option<DeviceId>) -> Result<Vec<Device>, StoreError> {
+    Ok(devices::list(store)
+        .await?
+        .into_iter()
+        .filter(|d| d.transport == Transport::Pull && d.approved && (d.enabled || only.is_some()))
+        .filter(|d| only.is_none_or(|id| d.id == id))
+        .collect())
+}
+
 /// [`poll_all`], calling `done` as each device finishes (the CLI's progress bar).
 ///
 /// # Errors
@@ -240,12 +254,7 @@ pub async fn poll_all_reporting(
     filter: PollOptions,
     done: &(dyn Fn(&Device) + Sync),
 ) -> Result<Vec<(Device, Result<PollReport, PollError>)>, StoreError> {
-    let targets: Vec<Device> = devices::list(store)
-        .await?
-        .into_iter()
-        .filter(|d| d.transport == Transport::Pull && d.approved && (d.enabled || only.is_some()))
-        .filter(|d| only.is_none_or(|id| d.id == id))
-        .collect();
+    let targets = targets(store, only).await?;
     let store = Arc::new(store.clone());
     let results = futures_util::stream::iter(targets)
         .map(|device| {
