@@ -60,13 +60,7 @@ pub async fn preview(store: &Store, registry: &Arc<Registry>, config: &Config, c
     for employee in &people {
         inputs.push(process::build_input(store, config, &site_context, &rules_config, employee, &window).await?);
     }
-    let outputs = {
-        let registry = Arc::clone(registry);
-        let plugin = Arc::clone(&plugin);
-        tokio::task::spawn_blocking(move || registry.runtime().process_batch(&plugin, &inputs))
-            .await
-            .map_err(|e| StoreError::Invalid(e.to_string()))?
-    };
+    let outputs = process::run_batch(registry, &plugin, inputs).await?;
     let mut preview = Preview { employees: people.len(), ..Preview::default() };
     for (employee, output) in people.into_iter().zip(outputs) {
         let output = match output {

@@ -15,6 +15,7 @@ use chrono::{NaiveDate, NaiveDateTime, TimeDelta, Utc};
 use crate::config::Config;
 use crate::domain::EmployeeId;
 use crate::notify::OutlierLine;
+use crate::plugins::runtime::LoadedPlugin;
 use crate::plugins::{PluginKind, Registry};
 use crate::store::attendance::{self, DayContent, Upserted};
 use crate::store::{Store, StoreError, devices, employees, pending, punches, rosters, settings};
@@ -218,6 +219,20 @@ pub(super) fn content(record: &model::AttendanceRecord, rule: &model::PluginInfo
     }
 }
 
+/// Runs `inputs` through the rules plugin on a blocking thread (a batch keeps a core busy for
+/// milliseconds to seconds, too long for the async workers); one result per input.
+///
+/// # Errors
+/// Only when the blocking task itself fails (a panic); plugin failures are per input.
+pub(super) async fn run_batch(
+    registry: &Arc<Registry>,
+    plugin: &Arc<LoadedPlugin>,
+    inputs: Vec<model::RulesInput>,
+) -> Result<Vec<Result<model::RulesOutput, crate::plugins::PluginError>>, StoreError> {
+    let (registry, plugin) = (Arc::clone(registry), Arc::clone(plugin));
+    tokio::task::spawn_blocking(move || registry.runtime().process_batch(&plugin, &inputs)).await.map_err(|e| StoreError::Invalid(e.to_string()))
+}
+
 /// The shift-rules plugin processing uses: the one `plugin activate` chose, else `RULES_PLUGIN`.
 ///
 /// # Errors
@@ -273,13 +288,7 @@ pub async fn process_pending_reporting(
         for (employee, days) in chunk {
             batch.push(build_input(store, config, &site_context, &rules_config, employee, days).await?);
         }
-        let results = {
-            let registry = Arc::clone(registry);
-            let plugin = Arc::clone(&plugin);
-            tokio::task::spawn_blocking(move || registry.runtime().process_batch(&plugin, &batch))
-                .await
-                .map_err(|e| StoreError::Invalid(e.to_string()))?
-        };
+        let results = run_batch(registry, &plugin, batch).await?;
         for ((employee, days), result) in chunk.iter().zip(results) {
             let day_list: Vec<NaiveDate> = days.iter().copied().collect();
             let output = match result {
