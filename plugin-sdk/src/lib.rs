@@ -17,6 +17,7 @@
 pub mod fixtures;
 mod glue;
 pub mod model;
+pub mod v2;
 
 pub use model::{AttendanceRecord, CrmDay, CrmRequest, PluginInfo, RulesInput, RulesOutput};
 
@@ -44,6 +45,19 @@ pub mod crm_mapping_bindings {
         pub_export_macro: true,
         export_macro_name: "export_crm_mapping",
         default_bindings_module: "attendance_plugin_sdk::crm_mapping_bindings",
+    });
+}
+
+/// Generated bindings of the `typed-shift-rules` world, interface version 2 (plumbing for
+/// [`shift_rules_plugin_v2!`]).
+#[doc(hidden)]
+pub mod shift_rules_v2_bindings {
+    wit_bindgen::generate!({
+        world: "typed-shift-rules",
+        path: "wit/v2",
+        pub_export_macro: true,
+        export_macro_name: "export_typed_shift_rules",
+        default_bindings_module: "attendance_plugin_sdk::shift_rules_v2_bindings",
     });
 }
 

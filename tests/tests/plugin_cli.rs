@@ -42,6 +42,10 @@ fn check_and_list_name_world_and_version() {
     for line in ["crm-json\tcrm-mapping", "standard-shifts\tshift-rules", "quarter-hour\tshift-rules"] {
         assert!(text.contains(line), "{line} in {text}");
     }
+    // Both interface versions load side by side: the standard rules are a version-2 plugin, the
+    // quarter-hour variant and the CRM mapping stay on version 1.
+    let version = |name: &str| text.lines().find(|l| l.starts_with(&format!("{name}\t"))).map(|l| l.contains("\tinterface 2.0.0\t"));
+    assert_eq!((version("standard-shifts"), version("quarter-hour"), version("crm-json")), (Some(true), Some(false), Some(false)), "{text}");
     let dir = tempfile::tempdir().expect("dir");
     let bogus = dir.path().join("bogus.wasm");
     std::fs::write(&bogus, b"nope").expect("write");

@@ -110,7 +110,7 @@ fn check(config: &Config, plugin: &std::path::Path) -> anyhow::Result<()> {
     println!(
         "{}: implements world {} of attendance:plugin@{}; the plugin calls itself {} {}",
         plugin.display(),
-        loaded.kind,
+        loaded.world(),
         loaded.interface_version,
         loaded.info.name,
         loaded.info.version

@@ -6,13 +6,15 @@
 //! cap (an allocation bomb stops); any failure is a [`PluginError`] naming the plugin, and the
 //! caller keeps its input for a retry.
 //!
-//! - [`bindings`]: the generated host bindings, one module per interface version.
+//! - [`bindings`]: the generated host bindings, one module per interface version (1: text, 2:
+//!   typed values; a plugin is run through the version it was built for).
 //! - [`runtime`]: the engine, limits, compile cache, and calls.
 //! - [`registry`]: built-in plugins plus the plugins folder, reloaded when a file changes.
 
 pub mod bindings;
 mod cache;
 mod convert;
+mod convert_v2;
 pub mod registry;
 pub mod runtime;
 

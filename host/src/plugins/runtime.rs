@@ -5,12 +5,13 @@ use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use attendance_plugin_sdk::model;
+use attendance_plugin_sdk::v2::text as v2_text;
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
 
-use super::bindings::v1;
-use super::{PluginError, PluginKind, cache, convert};
+use super::bindings::{v1, v2};
+use super::{PluginError, PluginKind, cache, convert, convert_v2};
 
 /// Per-call limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,11 +75,19 @@ impl v1::crm_mapping::attendance::plugin::host::Host for HostState {
     }
 }
 
+impl v2::typed_shift_rules::attendance::plugin::host::Host for HostState {
+    fn log(&mut self, level: v2::typed_shift_rules::attendance::plugin::host::Level, message: String) {
+        log_line(&self.plugin, level as u8, &message);
+    }
+}
+
 impl v1::shift_rules::attendance::plugin::types::Host for HostState {}
 impl v1::crm_mapping::attendance::plugin::types::Host for HostState {}
+impl v2::typed_shift_rules::attendance::plugin::types::Host for HostState {}
 
 enum Pre {
     ShiftRules(v1::shift_rules::ShiftRulesPre<HostState>),
+    TypedShiftRules(v2::typed_shift_rules::TypedShiftRulesPre<HostState>),
     CrmMapping(v1::crm_mapping::CrmMappingPre<HostState>),
 }
 
@@ -88,7 +97,7 @@ pub struct LoadedPlugin {
     pub name: String,
     /// Which world it implements.
     pub kind: PluginKind,
-    /// Interface version (`1.0.0`).
+    /// Interface version (`1.0.0` or `2.0.0`).
     pub interface_version: &'static str,
     /// What the plugin says about itself.
     pub info: model::PluginInfo,
@@ -99,14 +108,29 @@ pub struct LoadedPlugin {
     pre: Pre,
 }
 
+impl LoadedPlugin {
+    /// The WIT world it implements (`typed-shift-rules` is version 2's shift-rules world).
+    pub fn world(&self) -> &'static str {
+        match self.pre {
+            Pre::ShiftRules(_) => "shift-rules",
+            Pre::TypedShiftRules(_) => "typed-shift-rules",
+            Pre::CrmMapping(_) => "crm-mapping",
+        }
+    }
+}
+
 impl std::fmt::Debug for LoadedPlugin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LoadedPlugin").field("name", &self.name).field("kind", &self.kind).field("info", &self.info).finish_non_exhaustive()
     }
 }
 
-/// Imports a component may have: the interface's own (`host`, and the type-only `types`).
-const ALLOWED_IMPORTS: [&str; 2] = ["attendance:plugin/host@1.0.0", "attendance:plugin/types@1.0.0"];
+/// Imports a version-1 component may have: the interface's own (`host`, and the type-only `types`).
+const ALLOWED_IMPORTS_V1: [&str; 2] = ["attendance:plugin/host@1.0.0", "attendance:plugin/types@1.0.0"];
+/// Imports a version-2 component may have: its own, and version 1's `host` and `types` (the SDK's
+/// one `log` function calls version 1's `host`, whichever world the plugin exports).
+const ALLOWED_IMPORTS_V2: [&str; 4] =
+    ["attendance:plugin/host@2.0.0", "attendance:plugin/types@2.0.0", "attendance:plugin/host@1.0.0", "attendance:plugin/types@1.0.0"];
 
 /// One engine and its limits; cheap to share.
 pub struct PluginRuntime {
@@ -157,8 +181,16 @@ impl PluginRuntime {
         let sha256 = hex::encode(Sha256::digest(bytes));
         let component = cache::compile(&self.engine, bytes, &sha256, self.cache_dir.as_deref())
             .map_err(|message| PluginError::Invalid { plugin: name.to_owned(), message })?;
-        let kind = self.check_world(name, &component)?;
+        let (kind, interface_version) = self.check_world(name, &component)?;
         let pre = match kind {
+            PluginKind::ShiftRules if interface_version == V2 => {
+                let mut linker = Linker::<HostState>::new(&self.engine);
+                v2::typed_shift_rules::TypedShiftRules::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(|e| wrong(name, &e))?;
+                v1::shift_rules::attendance::plugin::host::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(|e| wrong(name, &e))?;
+                v1::shift_rules::attendance::plugin::types::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(|e| wrong(name, &e))?;
+                let pre = linker.instantiate_pre(&component).map_err(|e| wrong(name, &e))?;
+                Pre::TypedShiftRules(v2::typed_shift_rules::TypedShiftRulesPre::new(pre).map_err(|e| wrong(name, &e))?)
+            }
             PluginKind::ShiftRules => {
                 let mut linker = Linker::<HostState>::new(&self.engine);
                 v1::shift_rules::ShiftRules::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(|e| wrong(name, &e))?;
@@ -175,7 +207,7 @@ impl PluginRuntime {
         let mut plugin = LoadedPlugin {
             name: name.to_owned(),
             kind,
-            interface_version: "1.0.0",
+            interface_version,
             info: model::PluginInfo { name: name.to_owned(), version: String::new() },
             sha256,
             source: source.to_owned(),
@@ -185,11 +217,15 @@ impl PluginRuntime {
         Ok(plugin)
     }
 
-    /// Which world the component implements, refusing imports the host does not offer.
-    fn check_world(&self, name: &str, component: &Component) -> Result<PluginKind, PluginError> {
+    /// Which world and interface version the component implements, refusing imports the host
+    /// does not offer. The version is read from the imports: a version-2 plugin imports its
+    /// interface's `types` (or `host`) at 2.0.0.
+    fn check_world(&self, name: &str, component: &Component) -> Result<(PluginKind, &'static str), PluginError> {
         let ty = component.component_type();
         let imports: Vec<String> = ty.imports(&self.engine).map(|(n, _)| n.to_owned()).collect();
-        if let Some(extra) = imports.iter().find(|i| !ALLOWED_IMPORTS.contains(&i.as_str())) {
+        let version = if imports.iter().any(|i| i.ends_with("@2.0.0")) { V2 } else { V1 };
+        let allowed: &[&str] = if version == V2 { &ALLOWED_IMPORTS_V2 } else { &ALLOWED_IMPORTS_V1 };
+        if let Some(extra) = imports.iter().find(|i| !allowed.contains(&i.as_str())) {
             return Err(PluginError::WrongWorld {
                 plugin: name.to_owned(),
                 message: format!("imports {extra}, which the sandbox does not offer (plugins get no WASI: build for wasm32-unknown-unknown)"),
@@ -198,11 +234,14 @@ impl PluginRuntime {
         let exports: Vec<String> = ty.exports(&self.engine).map(|(n, _)| n.to_owned()).collect();
         let has = |n: &str| exports.iter().any(|e| e == n);
         match (has("process"), has("map-day")) {
-            (true, false) => Ok(PluginKind::ShiftRules),
-            (false, true) => Ok(PluginKind::CrmMapping),
+            (true, false) => Ok((PluginKind::ShiftRules, version)),
+            (false, true) if version == V1 => Ok((PluginKind::CrmMapping, version)),
             _ => Err(PluginError::WrongWorld {
                 plugin: name.to_owned(),
-                message: format!("implements neither attendance:plugin shift-rules nor crm-mapping (exports: {})", exports.join(", ")),
+                message: format!(
+                    "implements none of attendance:plugin shift-rules (1.0.0), typed-shift-rules (2.0.0) or crm-mapping (1.0.0) (exports: {})",
+                    exports.join(", ")
+                ),
             }),
         }
     }
@@ -242,6 +281,11 @@ impl PluginRuntime {
                 let info = instance.call_info(&mut store).map_err(|e| self.failure(&plugin.name, &e))?;
                 model::PluginInfo { name: info.name, version: info.version }
             }
+            Pre::TypedShiftRules(pre) => {
+                let instance = pre.instantiate(&mut store).map_err(|e| self.failure(&plugin.name, &e))?;
+                let info = instance.call_info(&mut store).map_err(|e| self.failure(&plugin.name, &e))?;
+                model::PluginInfo { name: info.name, version: info.version }
+            }
             Pre::CrmMapping(pre) => {
                 let instance = pre.instantiate(&mut store).map_err(|e| self.failure(&plugin.name, &e))?;
                 let info = instance.call_info(&mut store).map_err(|e| self.failure(&plugin.name, &e))?;
@@ -254,9 +298,13 @@ impl PluginRuntime {
     /// Runs shift rules over several inputs with one instance; after a failure the instance is
     /// dropped and the rest run in a fresh one. Each input gets the full time limit.
     pub fn process_batch(&self, plugin: &LoadedPlugin, inputs: &[model::RulesInput]) -> Vec<Result<model::RulesOutput, PluginError>> {
-        let Pre::ShiftRules(pre) = &plugin.pre else {
-            let wrong = PluginError::WrongWorld { plugin: plugin.name.clone(), message: "is not a shift-rules plugin".into() };
-            return inputs.iter().map(|_| Err(wrong.clone())).collect();
+        let pre = match &plugin.pre {
+            Pre::ShiftRules(pre) => pre,
+            Pre::TypedShiftRules(pre) => return self.process_batch_typed(plugin, pre, inputs),
+            Pre::CrmMapping(_) => {
+                let wrong = PluginError::WrongWorld { plugin: plugin.name.clone(), message: "is not a shift-rules plugin".into() };
+                return inputs.iter().map(|_| Err(wrong.clone())).collect();
+            }
         };
         // Called through the untyped export with borrowed input (`convert::RulesInputRef`) rather
         // than bindgen's `call_process`, which wants an owned copy of every string.
@@ -277,6 +325,35 @@ impl PluginRuntime {
                 Ok(output)
             },
             |output| Ok(convert::rules_output(output)),
+        )
+    }
+
+    /// [`Self::process_batch`] for a version-2 plugin: each input is read from text here, natively,
+    /// crosses as numbers, and the output is written back as text. An input the typed model cannot
+    /// hold (a bad punch time, an unknown template) is that input's error, as a version-1 plugin
+    /// would have reported it.
+    fn process_batch_typed(
+        &self,
+        plugin: &LoadedPlugin,
+        pre: &v2::typed_shift_rules::TypedShiftRulesPre<HostState>,
+        inputs: &[model::RulesInput],
+    ) -> Vec<Result<model::RulesOutput, PluginError>> {
+        type Processed = (v2::typed_shift_rules::attendance::plugin::types::RulesOutput, Vec<String>);
+        self.batch(
+            plugin,
+            inputs,
+            |store| pre.instantiate(store),
+            |instance, store, input| -> wasmtime::Result<Result<Processed, String>> {
+                let typed = match v2_text::input_from_text(input) {
+                    Ok(typed) => typed,
+                    Err(message) => return Ok(Err(message)),
+                };
+                // The output names templates by position; keep their codes to write it back.
+                let codes = typed.templates.iter().map(|t| t.code.clone()).collect();
+                let output = instance.call_process(&mut *store, &convert_v2::rules_input(&typed))?;
+                Ok(output.map(|output| (output, codes)))
+            },
+            |(output, codes)| v2_text::output_to_text(convert_v2::rules_output(output)?, &codes),
         )
     }
 
@@ -371,6 +448,9 @@ fn spawn_ticker(engine: &Engine) -> std::io::Result<mpsc::Sender<()>> {
     })?;
     Ok(stop)
 }
+
+const V1: &str = "1.0.0";
+const V2: &str = "2.0.0";
 
 fn wrong(plugin: &str, error: &wasmtime::Error) -> PluginError {
     PluginError::WrongWorld { plugin: plugin.to_owned(), message: format!("{error:#}") }

@@ -1,10 +1,13 @@
 //! `standard-shifts`: the default shift rules of `shift-rules.md` §6, as a plugin.
 //!
-//! The rules live in the `standard-rules` library (plain Rust on the SDK's model), so the same code
-//! runs inside this component, in site variants such as `quarter-hour`, and natively (the fixture
-//! tests and the native-vs-plugin benchmark).
+//! The rules live in the `standard-rules` library (plain Rust on the SDK's typed model), so the
+//! same code runs inside this component, in site variants such as `quarter-hour`, and natively
+//! (the fixture tests and the native-vs-plugin benchmark). This plugin implements interface 2
+//! (`typed-shift-rules`): times cross the sandbox as numbers, so the plugin neither parses nor
+//! formats text.
 
-use attendance_plugin_sdk::{PluginInfo, RulesInput, RulesOutput, ShiftRules, shift_rules_plugin};
+use attendance_plugin_sdk::v2::{RulesInput, RulesOutput, ShiftRules};
+use attendance_plugin_sdk::{PluginInfo, shift_rules_plugin_v2};
 
 /// The default rules.
 pub struct StandardShifts;
@@ -15,8 +18,8 @@ impl ShiftRules for StandardShifts {
     }
 
     fn process(input: RulesInput) -> Result<RulesOutput, String> {
-        standard_rules::process(&input)
+        standard_rules::process_typed(&input)
     }
 }
 
-shift_rules_plugin!(StandardShifts);
+shift_rules_plugin_v2!(StandardShifts);

@@ -1,0 +1,153 @@
+//! Between the generated WIT records of interface 2 and [`super::model`] (plumbing for
+//! [`crate::shift_rules_plugin_v2!`]). Only numbers change shape here; no text is parsed.
+
+use chrono::{DateTime, FixedOffset, Weekday};
+
+use super::model as typed;
+use super::wire::{self, date, day_number as day, time_of_day as minute_of_day, utc_time as utc, wall_time as wall};
+use crate::shift_rules_v2_bindings::attendance::plugin::types as wit;
+
+/// Model → WIT plugin info.
+pub fn info(info: crate::model::PluginInfo) -> wit::PluginInfo {
+    wit::PluginInfo { name: info.name, version: info.version }
+}
+
+/// Runs `rules` on a WIT input and converts back.
+///
+/// # Errors
+/// The rules' error, or a time the host sent that chrono cannot represent.
+pub fn process(
+    input: wit::RulesInput,
+    rules: impl FnOnce(typed::RulesInput) -> Result<typed::RulesOutput, String>,
+) -> Result<wit::RulesOutput, String> {
+    let output = rules(input_from_wit(input)?)?;
+    Ok(wit::RulesOutput {
+        records: output.records.into_iter().map(record_to_wit).collect(),
+        unassigned: output.unassigned.into_iter().map(|u| wit::UnassignedPunch { time: local_time(u.time), date: day(u.date) }).collect(),
+        review: output
+            .review
+            .into_iter()
+            .map(|r| wit::ReviewPunch {
+                time: local_time(r.time),
+                reason: match r.reason {
+                    typed::ReviewReason::InvalidTimestamp => wit::ReviewReason::InvalidTimestamp,
+                    typed::ReviewReason::FutureTimestamp => wit::ReviewReason::FutureTimestamp,
+                },
+            })
+            .collect(),
+    })
+}
+
+fn local_time(at: DateTime<FixedOffset>) -> wit::LocalTime {
+    let (utc, offset_s) = wire::local_time_parts(at);
+    wit::LocalTime { utc, offset_s }
+}
+
+fn input_from_wit(input: wit::RulesInput) -> Result<typed::RulesInput, String> {
+    let config = if input.config.trim().is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_str(&input.config).map_err(|e| format!("plugin config is not JSON: {e}"))?
+    };
+    let devices = input
+        .devices
+        .into_iter()
+        .map(|d| {
+            Ok(typed::Device {
+                id: d.id,
+                tz: d.tz,
+                valid_from: d.valid_from.map(wall).transpose()?,
+                watermark: d.watermark.map(utc).transpose()?,
+                clock_offset_s: d.clock_offset_s,
+                listed: d.listed,
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let templates = input
+        .templates
+        .into_iter()
+        .map(|t| {
+            Ok(typed::Template {
+                code: t.code,
+                start: minute_of_day(t.start_min)?,
+                end: minute_of_day(t.end_min)?,
+                early_in_window_min: t.early_in_window_min,
+                late_out_window_min: t.late_out_window_min,
+                late_in_outlier_min: t.late_in_outlier_min,
+                early_out_outlier_min: t.early_out_outlier_min,
+                late_grace_min: t.late_grace_min,
+                early_grace_min: t.early_grace_min,
+                dedup_window_s: t.dedup_window_s,
+                min_span_min: t.min_span_min,
+                overtime_min_min: t.overtime_min_min,
+                absent_below_min: t.absent_below_min,
+                half_day_below_min: t.half_day_below_min,
+                rounding: t.rounding.map(|r| typed::Rounding {
+                    interval_min: r.interval_min,
+                    mode: match r.mode {
+                        wit::RoundingMode::NearestHalfUp => typed::RoundingMode::NearestHalfUp,
+                        wit::RoundingMode::Up => typed::RoundingMode::Up,
+                        wit::RoundingMode::Down => typed::RoundingMode::Down,
+                    },
+                }),
+                settle_min: t.settle_min,
+                unscheduled_day_boundary: minute_of_day(t.unscheduled_day_boundary_min)?,
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let weekday = |d: wit::Weekday| match d {
+        wit::Weekday::Mon => Weekday::Mon,
+        wit::Weekday::Tue => Weekday::Tue,
+        wit::Weekday::Wed => Weekday::Wed,
+        wit::Weekday::Thu => Weekday::Thu,
+        wit::Weekday::Fri => Weekday::Fri,
+        wit::Weekday::Sat => Weekday::Sat,
+        wit::Weekday::Sun => Weekday::Sun,
+    };
+    Ok(typed::RulesInput {
+        user_id: input.user_id,
+        site_tz: input.site_tz,
+        now: utc(input.now)?,
+        devices,
+        templates,
+        roster: input.roster.into_iter().map(|r| Ok(typed::RosterEntry { date: date(r.date)?, shift: r.shift })).collect::<Result<_, String>>()?,
+        weekly: input.weekly.map(|w| typed::Weekly { days: w.days.into_iter().map(weekday).collect(), shift: w.shift }),
+        default_shift: input.default_shift,
+        holidays: input.holidays.into_iter().map(date).collect::<Result<_, _>>()?,
+        punches: input
+            .punches
+            .into_iter()
+            .map(|p| Ok(typed::Punch { device: p.device, seq: p.seq, time: wall(p.time)?, state: p.state }))
+            .collect::<Result<_, String>>()?,
+        config,
+    })
+}
+
+fn record_to_wit(r: typed::AttendanceRecord) -> wit::AttendanceRecord {
+    wit::AttendanceRecord {
+        date: day(r.date),
+        shift: r.shift,
+        status: match r.status {
+            typed::Status::Present => wit::Status::Present,
+            typed::Status::Absent => wit::Status::Absent,
+            typed::Status::Incomplete => wit::Status::Incomplete,
+            typed::Status::HalfDay => wit::Status::HalfDay,
+            typed::Status::OffDayWork => wit::Status::OffDayWork,
+            typed::Status::UnscheduledWork => wit::Status::UnscheduledWork,
+        },
+        clock_in: r.clock_in.map(local_time),
+        clock_out: r.clock_out.map(local_time),
+        worked_min: r.worked_min,
+        break_min: r.break_min,
+        payable_min: r.payable_min,
+        scheduled_min: r.scheduled_min,
+        overtime_min: r.overtime_min,
+        late_min: r.late_min,
+        early_min: r.early_min,
+        duplicates: r.duplicates,
+        flags: wit::DayFlags::from_bits_retain(r.flags.bits()),
+        extra_flags: r.extra_flags,
+        final_: r.is_final,
+        reason: r.reason,
+    }
+}

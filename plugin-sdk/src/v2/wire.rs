@@ -1,0 +1,88 @@
+//! How interface 2 writes times and dates as numbers. The host and the plugin side both convert
+//! through these functions, so the two ends cannot drift apart.
+
+use chrono::{DateTime, Datelike as _, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, Timelike as _, Utc};
+
+/// Days from 0001-01-01 (chrono's day count) to 1970-01-01 (the WIT `day` origin).
+const UNIX_EPOCH_DAYS_FROM_CE: i32 = 719_163;
+
+/// A wall time as WIT `wall-time`: seconds since 1970-01-01T00:00:00 on that clock.
+pub fn wall_seconds(time: NaiveDateTime) -> i64 {
+    time.and_utc().timestamp()
+}
+
+/// A WIT `wall-time` back.
+///
+/// # Errors
+/// When chrono cannot represent it.
+pub fn wall_time(seconds: i64) -> Result<NaiveDateTime, String> {
+    DateTime::from_timestamp(seconds, 0).map(|t| t.naive_utc()).ok_or_else(|| format!("wall time {seconds} is out of range"))
+}
+
+/// A WIT `utc-time` back (an instant is written with [`DateTime::timestamp`]).
+///
+/// # Errors
+/// When chrono cannot represent it.
+pub fn utc_time(seconds: i64) -> Result<DateTime<Utc>, String> {
+    DateTime::from_timestamp(seconds, 0).ok_or_else(|| format!("instant {seconds} is out of range"))
+}
+
+/// A date as WIT `day`: days since 1970-01-01.
+pub fn day_number(date: NaiveDate) -> i32 {
+    date.num_days_from_ce() - UNIX_EPOCH_DAYS_FROM_CE
+}
+
+/// A WIT `day` back.
+///
+/// # Errors
+/// When chrono cannot represent it.
+pub fn date(days: i32) -> Result<NaiveDate, String> {
+    days.checked_add(UNIX_EPOCH_DAYS_FROM_CE).and_then(NaiveDate::from_num_days_from_ce_opt).ok_or_else(|| format!("day {days} is out of range"))
+}
+
+/// A local time of day as minutes after midnight (templates are whole minutes).
+pub fn minute_of_day(time: NaiveTime) -> u32 {
+    time.num_seconds_from_midnight() / 60
+}
+
+/// Minutes after midnight back.
+///
+/// # Errors
+/// When it is a day or more.
+pub fn time_of_day(minutes: u32) -> Result<NaiveTime, String> {
+    NaiveTime::from_num_seconds_from_midnight_opt(minutes.saturating_mul(60), 0).ok_or_else(|| format!("minute of day {minutes} is out of range"))
+}
+
+/// An instant with an offset as WIT `local-time`'s two fields `(utc, offset-s)`.
+pub fn local_time_parts(at: DateTime<FixedOffset>) -> (i64, i32) {
+    (at.timestamp(), at.offset().local_minus_utc())
+}
+
+/// WIT `local-time` back.
+///
+/// # Errors
+/// When the instant or the offset is out of range.
+pub fn local_time(utc: i64, offset_s: i32) -> Result<DateTime<FixedOffset>, String> {
+    let offset = FixedOffset::east_opt(offset_s).ok_or_else(|| format!("UTC offset {offset_s} s is out of range"))?;
+    Ok(utc_time(utc)?.with_timezone(&offset))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_round_trip() {
+        let at = NaiveDate::from_ymd_opt(2025, 3, 30).and_then(|d| d.and_hms_opt(2, 30, 0)).unwrap_or_default();
+        assert_eq!(wall_seconds(at), 1_743_301_800);
+        assert_eq!(wall_time(wall_seconds(at)), Ok(at));
+        assert_eq!(day_number(NaiveDate::from_ymd_opt(1970, 1, 2).unwrap_or_default()), 1);
+        assert_eq!(date(day_number(at.date())), Ok(at.date()));
+        assert_eq!(date(-1), Ok(NaiveDate::from_ymd_opt(1969, 12, 31).unwrap_or_default()));
+        assert_eq!(time_of_day(minute_of_day(at.time())), Ok(at.time()));
+        assert!(time_of_day(24 * 60).is_err());
+        let zoned = local_time(1_748_847_432, 7200).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(zoned.to_rfc3339(), "2025-06-02T08:57:12+02:00");
+        assert_eq!(local_time_parts(zoned), (1_748_847_432, 7200));
+    }
+}
