@@ -104,6 +104,21 @@ fn input_from_wit(input: wit::RulesInput) -> Result<typed::RulesInput, String> {
         wit::Weekday::Sat => Weekday::Sat,
         wit::Weekday::Sun => Weekday::Sun,
     };
+    // Punches of one day share their date: work it out once per day, not once per punch.
+    let mut day: Option<(i64, chrono::NaiveDate)> = None;
+    let mut wall_time = |seconds: i64| -> Result<chrono::NaiveDateTime, String> {
+        let (days, second) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
+        let date = match day {
+            Some((d, date)) if d == days => date,
+            _ => {
+                let date = wall(days * 86_400)?.date();
+                day = Some((days, date));
+                date
+            }
+        };
+        let time = u32::try_from(second).ok().and_then(|s| chrono::NaiveTime::from_num_seconds_from_midnight_opt(s, 0));
+        time.map(|t| date.and_time(t)).ok_or_else(|| format!("wall time {seconds} is out of range"))
+    };
     Ok(typed::RulesInput {
         user_id: input.user_id,
         site_tz: input.site_tz,
@@ -117,7 +132,7 @@ fn input_from_wit(input: wit::RulesInput) -> Result<typed::RulesInput, String> {
         punches: input
             .punches
             .into_iter()
-            .map(|p| Ok(typed::Punch { device: p.device, seq: p.seq, time: wall(p.time)?, state: p.state }))
+            .map(|p| Ok(typed::Punch { device: p.device, seq: p.seq, time: wall_time(p.time)?, state: p.state }))
             .collect::<Result<_, String>>()?,
         config,
     })

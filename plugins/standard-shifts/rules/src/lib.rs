@@ -226,6 +226,15 @@ fn repulled(order: &[u32], all: &[attendance_plugin_sdk::v2::model::Punch]) -> V
     repeated
 }
 
+/// Days since 1970-01-01.
+fn day_number(date: NaiveDate) -> i64 {
+    i64::from(date.num_days_from_ce()) - 719_163
+}
+
+fn date_of_day(day: i64) -> Option<NaiveDate> {
+    NaiveDate::from_num_days_from_ce_opt(i32::try_from(day + 719_163).ok()?)
+}
+
 fn template(input: &RulesInput, index: u32) -> Result<&Template, String> {
     input.templates.get(index as usize).ok_or_else(|| format!("no shift template at position {index}"))
 }
@@ -233,24 +242,58 @@ fn template(input: &RulesInput, index: u32) -> Result<&Template, String> {
 /// R3: the instances around the punches and on every rostered date, with windows cut where
 /// consecutive instances overlap.
 fn build_instances<'a>(input: &'a RulesInput, site: &mut Zone, punches: &[Punch]) -> Result<Vec<Instance<'a>>, String> {
-    let roster: BTreeMap<NaiveDate, Option<u32>> = input.roster.iter().map(|r| (r.date, r.shift)).collect();
+    // The roster by date (for a date listed twice, the later entry wins), walked alongside the
+    // dates below, which come in the same order.
+    let mut listed: Vec<(NaiveDate, Option<u32>)> = input.roster.iter().map(|r| (r.date, r.shift)).collect();
+    listed.sort_by_key(|(date, _)| *date);
+    let mut roster: Vec<(NaiveDate, Option<u32>)> = Vec::with_capacity(listed.len());
+    for (date, shift) in listed {
+        match roster.last_mut() {
+            Some(last) if last.0 == date => last.1 = shift,
+            _ => roster.push((date, shift)),
+        }
+    }
     let mut holidays = input.holidays.clone();
     holidays.sort_unstable();
-    let mut dates: Vec<NaiveDate> = roster.keys().copied().collect();
+    // The local dates of the punches and a day on each side, in order (punches are in time
+    // order), merged with the rostered dates.
+    let mut around: Vec<NaiveDate> = Vec::new();
     let mut last_day = None;
     for p in punches {
-        let day = site.local(p.at).date();
+        let day = site.local_day(p.at);
         if last_day == Some(day) {
             continue;
         }
         last_day = Some(day);
-        dates.extend([day.pred_opt(), Some(day), day.succ_opt()].into_iter().flatten());
+        for d in day - 1..=day + 1 {
+            if around.last().is_none_or(|last| day_number(*last) < d)
+                && let Some(date) = date_of_day(d)
+            {
+                around.push(date);
+            }
+        }
     }
-    dates.sort_unstable();
-    dates.dedup();
+    let mut dates: Vec<NaiveDate> = Vec::with_capacity(around.len() + roster.len());
+    let (mut a, mut r) = (around.into_iter().peekable(), roster.iter().map(|(date, _)| *date).peekable());
+    loop {
+        let next = match (a.peek(), r.peek()) {
+            (Some(x), Some(y)) if x < y => a.next(),
+            (Some(x), Some(y)) if x > y => r.next(),
+            (Some(_), Some(_)) => {
+                r.next();
+                a.next()
+            }
+            (Some(_), None) => a.next(),
+            (None, _) => r.next(),
+        };
+        let Some(date) = next else { break };
+        dates.push(date);
+    }
     let mut instances = Vec::with_capacity(dates.len());
+    let mut rostered = roster.iter().peekable();
     for date in dates {
-        let (shift, mut off, explicit) = match roster.get(&date) {
+        while rostered.next_if(|(d, _)| *d < date).is_some() {}
+        let (shift, mut off, explicit) = match rostered.peek().filter(|(d, _)| *d == date).map(|(_, shift)| shift) {
             Some(Some(shift)) => (Some(*shift), false, true),
             Some(None) => (input.default_shift, true, true),
             None => match &input.weekly {

@@ -7,6 +7,8 @@
 //! holds for every zone in the tz database (no zone changes its offset and back within a day);
 //! only days with a transition, or not yet seen, go to chrono-tz.
 
+use std::cell::RefCell;
+
 use chrono::{DateTime, FixedOffset, LocalResult, NaiveDateTime, Offset as _, TimeDelta, TimeZone as _, Utc};
 use chrono_tz::Tz;
 
@@ -21,63 +23,74 @@ pub enum Resolved {
     Fold,
 }
 
-/// How many recent days a [`Zone`] keeps at hand.
-const RECENT_DAYS: usize = 4;
 const DAY: i64 = 86_400;
 
 /// A local day: where it starts on the wall clock (seconds since 1970-01-01T00:00:00), and its
 /// one offset if it has one.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 struct Day {
     wall_start: i64,
     offset: Option<i32>,
 }
 
+/// Days a [`Zone`] keeps at hand, by day number modulo this: a call covers a few weeks, so
+/// its days rarely share a slot.
+const SLOTS: usize = 64;
+/// Slots of the shared [`MEMO`].
+const MEMO_SLOTS: usize = 4096;
+
 thread_local! {
     /// Day offsets already worked out, by zone and day, shared by every call in this process or
     /// plugin instance: a batch of employees covers the same few dates, so only the first one
     /// asks chrono-tz. A memo of a pure function (the tz database is compiled in), so results
-    /// never depend on what ran before; cleared when it grows past a bound.
-    static DAY_OFFSETS: std::cell::RefCell<std::collections::HashMap<(Tz, i64), Option<i32>>> = std::cell::RefCell::default();
+    /// never depend on what ran before. Direct-mapped: a day that lands on an occupied slot
+    /// replaces its occupant, so the memo never grows.
+    static MEMO: RefCell<Vec<Option<(Tz, Day)>>> = RefCell::new(vec![None; MEMO_SLOTS]);
 }
 
-/// Bound of [`DAY_OFFSETS`]: a few hundred zones' worth of a year each.
-const DAY_OFFSETS_BOUND: usize = 100_000;
+fn memo_slot(tz: Tz, wall_start: i64) -> usize {
+    let key = (wall_start.div_euclid(DAY).cast_unsigned()).wrapping_add((tz as u64) << 32);
+    // Fibonacci hashing: the top bits of a multiple of 2^64/φ spread neighbouring keys.
+    let hash = key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - MEMO_SLOTS.trailing_zeros());
+    usize::try_from(hash).unwrap_or(0)
+}
 
 pub struct Zone {
     tz: Tz,
-    /// Recently used days, most recent last.
-    recent: Vec<Day>,
+    slots: [Option<Day>; SLOTS],
+    /// The offset of the day last looked at: the first guess for the next instant.
+    last_offset: Option<i32>,
 }
 
 impl Zone {
     pub fn new(tz: Tz) -> Self {
-        Zone { tz, recent: Vec::with_capacity(RECENT_DAYS) }
+        Zone { tz, slots: [None; SLOTS], last_offset: None }
     }
 
     /// The local day starting at `wall_start`, with its one offset if it has one.
     fn day(&mut self, wall_start: i64) -> Day {
-        if let Some(day) = self.recent.iter().rev().find(|d| d.wall_start == wall_start) {
-            return *day;
+        let slot = usize::try_from(wall_start.div_euclid(DAY).rem_euclid(SLOTS as i64)).unwrap_or(0);
+        if let Some(day) = self.slots[slot]
+            && day.wall_start == wall_start
+        {
+            return day;
         }
         let tz = self.tz;
-        let offset = DAY_OFFSETS.with(|memo| {
+        let day = MEMO.with(|memo| {
             let mut memo = memo.borrow_mut();
-            if let Some(offset) = memo.get(&(tz, wall_start)) {
-                return *offset;
+            let index = memo_slot(tz, wall_start);
+            match memo.get(index).copied().flatten() {
+                Some((t, day)) if t == tz && day.wall_start == wall_start => day,
+                _ => {
+                    let day = Day { wall_start, offset: uniform_offset(tz, wall_start) };
+                    if let Some(entry) = memo.get_mut(index) {
+                        *entry = Some((tz, day));
+                    }
+                    day
+                }
             }
-            if memo.len() >= DAY_OFFSETS_BOUND {
-                memo.clear();
-            }
-            let offset = uniform_offset(tz, wall_start);
-            memo.insert((tz, wall_start), offset);
-            offset
         });
-        if self.recent.len() == RECENT_DAYS {
-            self.recent.remove(0);
-        }
-        let day = Day { wall_start, offset };
-        self.recent.push(day);
+        self.slots[slot] = Some(day);
         day
     }
 
@@ -86,6 +99,7 @@ impl Zone {
     pub fn candidates(&mut self, local: NaiveDateTime) -> (Instant, Instant, Resolved) {
         let wall = local.and_utc().timestamp();
         if let Some(offset) = self.day(wall - wall.rem_euclid(DAY)).offset {
+            self.last_offset = Some(offset);
             let at = wall - i64::from(offset);
             return (at, at, Resolved::Exact);
         }
@@ -110,20 +124,26 @@ impl Zone {
 
     /// The zone's UTC offset at an instant, seconds.
     pub fn offset_at(&mut self, at: Instant) -> i32 {
-        // A recent day whose one offset puts `at` inside that day answers directly.
-        for day in self.recent.iter().rev() {
+        // The day the last offset suggests answers when it has one offset that puts `at` in it.
+        if let Some(guess) = self.last_offset {
+            let wall = at + i64::from(guess);
+            let day = self.day(wall - wall.rem_euclid(DAY));
             if let Some(offset) = day.offset
                 && (0..DAY).contains(&(at + i64::from(offset) - day.wall_start))
             {
+                self.last_offset = Some(offset);
                 return offset;
             }
         }
         let Some(utc) = DateTime::from_timestamp(at, 0) else { return 0 };
         let offset = self.tz.offset_from_utc_datetime(&utc.naive_utc()).fix().local_minus_utc();
-        // Keep the day at hand for the next question about it.
-        let wall = at + i64::from(offset);
-        self.day(wall - wall.rem_euclid(DAY));
+        self.last_offset = Some(offset);
         offset
+    }
+
+    /// The local date at an instant, as days since 1970-01-01 (cheaper than a date).
+    pub fn local_day(&mut self, at: Instant) -> i64 {
+        (at + i64::from(self.offset_at(at))).div_euclid(DAY)
     }
 
     /// The wall time at an instant.
