@@ -63,7 +63,7 @@ fn main() {
     );
     // Native and plugin alternate, round after round, so a slow spell of a shared machine hits
     // both; the median round of each side is the figure.
-    let rounds: usize = std::env::var("BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(5).max(1);
+    let rounds: usize = std::env::var("BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(7).max(1);
     let (mut native, mut wasm) = (Vec::new(), Vec::new());
     let mut days = 0;
     for round in 1..=rounds {
