@@ -47,6 +47,11 @@ fn check_and_list_name_world_and_version() {
     let version = |name: &str| text.lines().find(|l| l.starts_with(&format!("{name}\t"))).map(|l| l.contains("\tinterface 2.0.0\t"));
     assert_eq!((version("standard-shifts"), version("quarter-hour"), version("crm-json")), (Some(true), Some(false), Some(false)), "{text}");
     let dir = tempfile::tempdir().expect("dir");
+    let standard = dir.path().join("standard-shifts.wasm");
+    let bytes = attendance_bridge::plugins::registry::BUILTINS.iter().find(|(n, _)| *n == "standard-shifts").expect("built-in").1;
+    std::fs::write(&standard, bytes).expect("write");
+    let (ok, text) = run(&["plugin", "check", &standard.display().to_string()]);
+    assert!(ok && text.contains("world typed-shift-rules of attendance:plugin@2.0.0"), "{text}");
     let bogus = dir.path().join("bogus.wasm");
     std::fs::write(&bogus, b"nope").expect("write");
     let (ok, text) = run(&["plugin", "check", &bogus.display().to_string()]);
