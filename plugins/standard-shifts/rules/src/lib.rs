@@ -95,18 +95,39 @@ pub fn process_typed(input: &RulesInput) -> Result<RulesOutput, String> {
     }
 
     let mut instances = build_instances(input, &mut site, &punches)?;
-    // R4: assignment (the first instance, in start order, whose window holds the punch), and
-    // unassigned outliers tied to the nearest instance. Windows rarely nest, so the search starts
-    // at the first instance whose window (or an earlier one's) reaches the punch.
+    let (first, members, unassigned) = assign(&mut instances, &punches);
+    output.unassigned = unassigned.into_iter().map(|(at, date)| Unassigned { time: site.zoned(at), date }).collect();
+    output.records.reserve(instances.len());
+    let mut kept = Vec::new();
+    for (k, instance) in instances.iter().enumerate() {
+        let assigned = members[first[k]..first[k + 1]].iter().filter_map(|i| punches.get(*i));
+        if let Some(record) = evaluate(input, &mut site, now, instance, assigned, &mut kept) {
+            output.records.push(record);
+        }
+    }
+    output.records.sort_by_key(|r| (r.date, r.shift));
+    Ok(output)
+}
+
+/// R4: each punch goes to the first instance, in start order, whose window holds it; a punch
+/// outside every window is tied to the nearest instance (which gets the outlier flag).
+///
+/// Returns `(first, members, outliers)`: the instances' punches side by side in one list
+/// (`members`, positions in `punches`, in time order), instance `k`'s being
+/// `members[first[k]..first[k + 1]]`; and the outliers as `(instant, date of their instance)`,
+/// sorted.
+fn assign(instances: &mut [Instance<'_>], punches: &[Punch]) -> (Vec<usize>, Vec<usize>, Vec<(Instant, NaiveDate)>) {
+    // Windows rarely nest, so the search starts at the first instance whose window (or an
+    // earlier one's) reaches the punch.
     let mut reach = Vec::with_capacity(instances.len());
     let mut furthest = Instant::MIN;
-    for i in &instances {
+    for i in instances.iter() {
         furthest = furthest.max(i.window_end);
         reach.push(furthest);
     }
     let mut owner: Vec<Option<usize>> = Vec::with_capacity(punches.len());
     let mut unassigned: Vec<(Instant, NaiveDate)> = Vec::new();
-    for p in &punches {
+    for p in punches {
         let from = reach.partition_point(|end| *end < p.at);
         if let Some(k) = instances[from..].iter().position(|i| i.contains(p.at)) {
             owner.push(Some(from + k));
@@ -125,8 +146,6 @@ pub fn process_typed(input: &RulesInput) -> Result<RulesOutput, String> {
         }
     }
     unassigned.sort_unstable();
-    output.unassigned = unassigned.into_iter().map(|(at, date)| Unassigned { time: site.zoned(at), date }).collect();
-    // Each instance's punches, in time order, side by side in one list.
     let mut first = vec![0usize; instances.len() + 1];
     for k in owner.iter().flatten() {
         first[k + 1] += 1;
@@ -142,16 +161,7 @@ pub fn process_typed(input: &RulesInput) -> Result<RulesOutput, String> {
             filled[*k] += 1;
         }
     }
-    output.records.reserve(instances.len());
-    let mut kept = Vec::new();
-    for (k, instance) in instances.iter().enumerate() {
-        let assigned = members[first[k]..first[k + 1]].iter().filter_map(|i| punches.get(*i));
-        if let Some(record) = evaluate(input, &mut site, now, instance, assigned, &mut kept) {
-            output.records.push(record);
-        }
-    }
-    output.records.sort_by_key(|r| (r.date, r.shift));
-    Ok(output)
+    (first, members, unassigned)
 }
 
 /// R1, R2: identity, validity, wall time → instant (per device, in log order for the fold
