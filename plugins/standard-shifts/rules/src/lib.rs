@@ -13,6 +13,7 @@ mod zone;
 use std::collections::BTreeMap;
 
 use attendance_plugin_sdk::model as text;
+use attendance_plugin_sdk::v2::wire;
 use attendance_plugin_sdk::v2::model::{
     AttendanceRecord, Device, Flag, Flags, Review, ReviewReason, RoundingMode, RulesInput, RulesOutput, Status, Template, Unassigned,
 };
@@ -236,15 +237,6 @@ fn repulled(order: &[u32], all: &[attendance_plugin_sdk::v2::model::Punch]) -> V
     repeated
 }
 
-/// Days since 1970-01-01.
-fn day_number(date: NaiveDate) -> i64 {
-    i64::from(date.num_days_from_ce()) - 719_163
-}
-
-fn date_of_day(day: i64) -> Option<NaiveDate> {
-    NaiveDate::from_num_days_from_ce_opt(i32::try_from(day + 719_163).ok()?)
-}
-
 fn template(input: &RulesInput, index: u32) -> Result<&Template, String> {
     input.templates.get(index as usize).ok_or_else(|| format!("no shift template at position {index}"))
 }
@@ -276,8 +268,8 @@ fn build_instances<'a>(input: &'a RulesInput, site: &mut Zone, punches: &[Punch]
         }
         last_day = Some(day);
         for d in day - 1..=day + 1 {
-            if around.last().is_none_or(|last| day_number(*last) < d)
-                && let Some(date) = date_of_day(d)
+            if around.last().is_none_or(|last| i64::from(wire::day_number(*last)) < d)
+                && let Some(date) = i32::try_from(d).ok().and_then(|d| wire::date(d).ok())
             {
                 around.push(date);
             }
