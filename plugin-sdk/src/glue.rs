@@ -27,11 +27,7 @@ pub mod rules {
     }
 
     fn input_from_wit(input: wit::RulesInput) -> Result<model::RulesInput, String> {
-        let config = if input.config.trim().is_empty() {
-            serde_json::Value::Null
-        } else {
-            serde_json::from_str(&input.config).map_err(|e| format!("plugin config is not JSON: {e}"))?
-        };
+        let config = model::config_from_text(&input.config)?;
         Ok(model::RulesInput {
             user_id: input.user_id,
             site_tz: input.site_tz,
@@ -116,11 +112,7 @@ pub mod crm {
         day: wit::CrmDay,
         mapping: impl FnOnce(model::CrmDay) -> Result<model::CrmRequest, String>,
     ) -> Result<wit::CrmRequest, String> {
-        let config = if day.config.trim().is_empty() {
-            serde_json::Value::Null
-        } else {
-            serde_json::from_str(&day.config).map_err(|e| format!("plugin config is not JSON: {e}"))?
-        };
+        let config = model::config_from_text(&day.config)?;
         let r = day.day;
         let model_day = model::CrmDay {
             user_id: day.user_id,

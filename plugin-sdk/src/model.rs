@@ -299,3 +299,20 @@ pub struct PluginInfo {
     pub name: String,
     pub version: String,
 }
+
+/// A plugin's own configuration as it crosses the sandbox: JSON text, empty for none. The host
+/// writes it with this and the SDK reads it with [`config_from_text`], for every world.
+pub fn config_to_text(config: &serde_json::Value) -> String {
+    if config.is_null() { String::new() } else { config.to_string() }
+}
+
+/// The configuration back from [`config_to_text`]'s text; blank text is no configuration (`null`).
+///
+/// # Errors
+/// When the text is not JSON.
+pub fn config_from_text(text: &str) -> Result<serde_json::Value, String> {
+    if text.trim().is_empty() {
+        return Ok(serde_json::Value::Null);
+    }
+    serde_json::from_str(text).map_err(|e| format!("plugin config is not JSON: {e}"))
+}

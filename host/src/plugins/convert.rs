@@ -62,7 +62,7 @@ pub(super) fn crm_day(day: &model::CrmDay) -> crm::CrmDay {
         rule_version: day.rule_version.clone(),
         device_name: day.device_name.clone(),
         device_ip: day.device_ip.clone(),
-        config: if day.config.is_null() { String::new() } else { day.config.to_string() },
+        config: model::config_to_text(&day.config),
     }
 }
 
@@ -261,6 +261,6 @@ pub(super) fn rules_input_ref(input: &model::RulesInput) -> RulesInputRef<'_> {
         default_shift: input.default_shift.as_deref(),
         holidays: &input.holidays,
         punches: input.punches.iter().map(|p| PunchRef { device: &p.device, seq: p.seq, time: &p.time, state: p.state }).collect(),
-        config: if input.config.is_null() { String::new() } else { input.config.to_string() },
+        config: model::config_to_text(&input.config),
     }
 }

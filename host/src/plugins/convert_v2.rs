@@ -59,7 +59,7 @@ pub(super) fn rules_input(input: &typed::RulesInput) -> wit::RulesInput {
         default_shift: input.default_shift,
         holidays: input.holidays.iter().map(|d| wire::day_number(*d)).collect(),
         punches: input.punches.iter().map(|p| wit::Punch { device: p.device, seq: p.seq, time: wire::wall_seconds(p.time), state: p.state }).collect(),
-        config: if input.config.is_null() { String::new() } else { input.config.to_string() },
+        config: attendance_plugin_sdk::model::config_to_text(&input.config),
     }
 }
 

@@ -44,11 +44,7 @@ fn local_time(at: DateTime<FixedOffset>) -> wit::LocalTime {
 }
 
 fn input_from_wit(input: wit::RulesInput) -> Result<typed::RulesInput, String> {
-    let config = if input.config.trim().is_empty() {
-        serde_json::Value::Null
-    } else {
-        serde_json::from_str(&input.config).map_err(|e| format!("plugin config is not JSON: {e}"))?
-    };
+    let config = crate::model::config_from_text(&input.config)?;
     let devices = input
         .devices
         .into_iter()
