@@ -58,7 +58,12 @@ pub(super) fn rules_input(input: &typed::RulesInput) -> wit::RulesInput {
         weekly: input.weekly.as_ref().map(|w| wit::Weekly { days: w.days.iter().map(|d| weekday(*d)).collect(), shift: w.shift }),
         default_shift: input.default_shift,
         holidays: input.holidays.iter().map(|d| wire::day_number(*d)).collect(),
-        punches: input.punches.iter().map(|p| wit::Punch { device: p.device, seq: p.seq, time: wire::wall_seconds(p.time), state: p.state }).collect(),
+        punches: wit::Punches {
+            device: input.punches.iter().map(|p| p.device).collect(),
+            seq: input.punches.iter().map(|p| p.seq).collect(),
+            time: input.punches.iter().map(|p| wire::wall_seconds(p.time)).collect(),
+            state: input.punches.iter().map(|p| p.state).collect(),
+        },
         config: attendance_plugin_sdk::model::config_to_text(&input.config),
     }
 }
@@ -75,13 +80,12 @@ fn weekday(day: chrono::Weekday) -> wit::Weekday {
     }
 }
 
-fn local_time(t: wit::LocalTime) -> Result<chrono::DateTime<chrono::FixedOffset>, String> {
-    wire::local_time(t.utc, t.offset_s)
-}
-
 /// The plugin's output, checked: every time and date must be representable.
 pub(super) fn rules_output(output: wit::RulesOutput) -> Result<typed::RulesOutput, String> {
-    let records = output
+    // Days, clock-ins and clock-outs come in date order: `Days` works out each date once.
+    let mut days = wire::Days::default();
+    let mut local_time = |t: Option<wit::LocalTime>| t.map(|t| days.local_time(t.utc, t.offset_s)).transpose();
+    let mut records = output
         .records
         .into_iter()
         .map(|r| {
@@ -96,8 +100,8 @@ pub(super) fn rules_output(output: wit::RulesOutput) -> Result<typed::RulesOutpu
                     wit::Status::OffDayWork => typed::Status::OffDayWork,
                     wit::Status::UnscheduledWork => typed::Status::UnscheduledWork,
                 },
-                clock_in: r.clock_in.map(local_time).transpose()?,
-                clock_out: r.clock_out.map(local_time).transpose()?,
+                clock_in: local_time(r.clock_in)?,
+                clock_out: local_time(r.clock_out)?,
                 worked_min: r.worked_min,
                 break_min: r.break_min,
                 payable_min: r.payable_min,
@@ -108,23 +112,29 @@ pub(super) fn rules_output(output: wit::RulesOutput) -> Result<typed::RulesOutpu
                 duplicates: r.duplicates,
                 // The WIT flags and `Flag` share one bit order (both alphabetical).
                 flags: typed::Flags::from_bits(r.flags.as_array()[0]),
-                extra_flags: r.extra_flags,
+                extra_flags: Vec::new(),
                 is_final: r.final_,
                 reason: r.reason,
             })
         })
         .collect::<Result<Vec<_>, String>>()?;
+    for flag in output.extra_flags {
+        let count = records.len();
+        let record = usize::try_from(flag.record).ok().and_then(|i| records.get_mut(i));
+        let record = record.ok_or_else(|| format!("extra flag {} names record {}, but the plugin returned {count}", flag.name, flag.record))?;
+        record.extra_flags.push(flag.name);
+    }
     let unassigned = output
         .unassigned
         .into_iter()
-        .map(|u| Ok(typed::Unassigned { time: local_time(u.time)?, date: wire::date(u.date)? }))
+        .map(|u| Ok(typed::Unassigned { time: wire::local_time(u.time.utc, u.time.offset_s)?, date: wire::date(u.date)? }))
         .collect::<Result<Vec<_>, String>>()?;
     let review = output
         .review
         .into_iter()
         .map(|r| {
             Ok(typed::Review {
-                time: local_time(r.time)?,
+                time: wire::local_time(r.time.utc, r.time.offset_s)?,
                 reason: match r.reason {
                     wit::ReviewReason::InvalidTimestamp => typed::ReviewReason::InvalidTimestamp,
                     wit::ReviewReason::FutureTimestamp => typed::ReviewReason::FutureTimestamp,
@@ -138,6 +148,41 @@ pub(super) fn rules_output(output: wit::RulesOutput) -> Result<typed::RulesOutpu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn record(date: i32) -> wit::AttendanceRecord {
+        wit::AttendanceRecord {
+            date,
+            shift: None,
+            status: wit::Status::Present,
+            clock_in: Some(wit::LocalTime { utc: i64::from(date) * 86_400 + 8 * 3600, offset_s: 3600 }),
+            clock_out: None,
+            worked_min: None,
+            break_min: None,
+            payable_min: None,
+            scheduled_min: None,
+            overtime_min: None,
+            late_min: None,
+            early_min: None,
+            duplicates: 0,
+            flags: wit::DayFlags::empty(),
+            final_: true,
+            reason: "r".into(),
+        }
+    }
+
+    /// A plugin's own flags travel apart from the records and land on the record they name, in
+    /// order; a flag naming a record that does not exist is the plugin's error.
+    #[test]
+    fn extra_flags_land_on_their_records() {
+        let flag = |record, name: &str| wit::ExtraFlag { record, name: name.into() };
+        let output = |extra_flags| wit::RulesOutput { records: vec![record(20_000), record(20_001)], extra_flags, unassigned: vec![], review: vec![] };
+        let typed = rules_output(output(vec![flag(1, "night_bonus"), flag(0, "remote"), flag(1, "split")])).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(typed.records[0].extra_flags, ["remote"]);
+        assert_eq!(typed.records[1].extra_flags, ["night_bonus", "split"]);
+        assert_eq!(typed.records[1].clock_in.map(|t| t.to_rfc3339()).as_deref(), Some("2024-10-05T09:00:00+01:00"));
+        let error = rules_output(output(vec![flag(2, "night_bonus")])).err();
+        assert_eq!(error.as_deref(), Some("extra flag night_bonus names record 2, but the plugin returned 2"));
+    }
 
     /// Each WIT flag carries the bit of the `Flag` with the same name.
     #[test]

@@ -21,8 +21,16 @@ pub fn process(
     rules: impl FnOnce(typed::RulesInput) -> Result<typed::RulesOutput, String>,
 ) -> Result<wit::RulesOutput, String> {
     let output = rules(input_from_wit(input)?)?;
+    let mut extra_flags = Vec::new();
+    let mut records = Vec::with_capacity(output.records.len());
+    for (position, mut record) in output.records.into_iter().enumerate() {
+        let position = u32::try_from(position).map_err(|_| "more records than the interface can number".to_owned())?;
+        extra_flags.extend(std::mem::take(&mut record.extra_flags).into_iter().map(|name| wit::ExtraFlag { record: position, name }));
+        records.push(record_to_wit(record));
+    }
     Ok(wit::RulesOutput {
-        records: output.records.into_iter().map(record_to_wit).collect(),
+        records,
+        extra_flags,
         unassigned: output.unassigned.into_iter().map(|u| wit::UnassignedPunch { time: local_time(u.time), date: day(u.date) }).collect(),
         review: output
             .review
@@ -100,21 +108,22 @@ fn input_from_wit(input: wit::RulesInput) -> Result<typed::RulesInput, String> {
         wit::Weekday::Sat => Weekday::Sat,
         wit::Weekday::Sun => Weekday::Sun,
     };
-    // Punches of one day share their date: work it out once per day, not once per punch.
-    let mut day: Option<(i64, chrono::NaiveDate)> = None;
-    let mut wall_time = |seconds: i64| -> Result<chrono::NaiveDateTime, String> {
-        let (days, second) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
-        let date = match day {
-            Some((d, date)) if d == days => date,
-            _ => {
-                let date = wall(days * 86_400)?.date();
-                day = Some((days, date));
-                date
-            }
-        };
-        let time = u32::try_from(second).ok().and_then(|s| chrono::NaiveTime::from_num_seconds_from_midnight_opt(s, 0));
-        time.map(|t| date.and_time(t)).ok_or_else(|| format!("wall time {seconds} is out of range"))
-    };
+    let wit::Punches { device, seq, time, state } = input.punches;
+    if seq.len() != device.len() || time.len() != device.len() || state.len() != device.len() {
+        return Err(format!(
+            "the punch columns differ in length (device {}, seq {}, time {}, state {})",
+            device.len(),
+            seq.len(),
+            time.len(),
+            state.len()
+        ));
+    }
+    // Punches of one day share their date: `Days` works it out once per day, not once per punch.
+    let mut days = wire::Days::default();
+    let mut punches = Vec::with_capacity(device.len());
+    for (((device, seq), time), state) in device.into_iter().zip(seq).zip(time).zip(state) {
+        punches.push(typed::Punch { device, seq, time: days.wall_time(time)?, state });
+    }
     Ok(typed::RulesInput {
         user_id: input.user_id,
         site_tz: input.site_tz,
@@ -125,11 +134,7 @@ fn input_from_wit(input: wit::RulesInput) -> Result<typed::RulesInput, String> {
         weekly: input.weekly.map(|w| typed::Weekly { days: w.days.into_iter().map(weekday).collect(), shift: w.shift }),
         default_shift: input.default_shift,
         holidays: input.holidays.into_iter().map(date).collect::<Result<_, _>>()?,
-        punches: input
-            .punches
-            .into_iter()
-            .map(|p| Ok(typed::Punch { device: p.device, seq: p.seq, time: wall_time(p.time)?, state: p.state }))
-            .collect::<Result<_, String>>()?,
+        punches,
         config,
     })
 }
@@ -157,7 +162,6 @@ fn record_to_wit(r: typed::AttendanceRecord) -> wit::AttendanceRecord {
         early_min: r.early_min,
         duplicates: r.duplicates,
         flags: wit::DayFlags::from_bits_retain(r.flags.bits()),
-        extra_flags: r.extra_flags,
         final_: r.is_final,
         reason: r.reason,
     }

@@ -67,6 +67,59 @@ pub fn local_time(utc: i64, offset_s: i32) -> Result<DateTime<FixedOffset>, Stri
     Ok(utc_time(utc)?.with_timezone(&offset))
 }
 
+/// The conversions above for many values in a row, remembering the last calendar day: a
+/// person's punches and days come in time order, so most values fall on the day before, and
+/// working out a calendar date from a day count is most of what a conversion costs.
+#[derive(Default)]
+pub struct Days {
+    last: Option<(i64, NaiveDate)>,
+}
+
+impl Days {
+    fn date_of(&mut self, days: i64) -> Option<NaiveDate> {
+        match self.last {
+            Some((known, date)) if known == days => Some(date),
+            _ => {
+                let date = i32::try_from(days).ok().and_then(|d| d.checked_add(UNIX_EPOCH_DAYS_FROM_CE)).and_then(NaiveDate::from_num_days_from_ce_opt)?;
+                self.last = Some((days, date));
+                Some(date)
+            }
+        }
+    }
+
+    fn date_time(&mut self, seconds: i64) -> Option<NaiveDateTime> {
+        let date = self.date_of(seconds.div_euclid(86_400))?;
+        let second = u32::try_from(seconds.rem_euclid(86_400)).ok()?;
+        NaiveTime::from_num_seconds_from_midnight_opt(second, 0).map(|t| date.and_time(t))
+    }
+
+    /// [`date`], remembering the day.
+    ///
+    /// # Errors
+    /// As [`date`].
+    pub fn date(&mut self, days: i32) -> Result<NaiveDate, String> {
+        self.date_of(i64::from(days)).ok_or_else(|| format!("day {days} is out of range"))
+    }
+
+    /// [`wall_time`], remembering the day.
+    ///
+    /// # Errors
+    /// As [`wall_time`].
+    pub fn wall_time(&mut self, seconds: i64) -> Result<NaiveDateTime, String> {
+        self.date_time(seconds).ok_or_else(|| format!("wall time {seconds} is out of range"))
+    }
+
+    /// [`local_time`], remembering the day.
+    ///
+    /// # Errors
+    /// As [`local_time`].
+    pub fn local_time(&mut self, utc: i64, offset_s: i32) -> Result<DateTime<FixedOffset>, String> {
+        let offset = FixedOffset::east_opt(offset_s).ok_or_else(|| format!("UTC offset {offset_s} s is out of range"))?;
+        let at = self.date_time(utc).ok_or_else(|| format!("instant {utc} is out of range"))?;
+        Ok(at.and_utc().with_timezone(&offset))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,5 +137,21 @@ mod tests {
         let zoned = local_time(1_748_847_432, 7200).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(zoned.to_rfc3339(), "2025-06-02T08:57:12+02:00");
         assert_eq!(local_time_parts(zoned), (1_748_847_432, 7200));
+    }
+
+    /// The remembering conversions agree with the plain ones, across day boundaries, backwards,
+    /// before 1970 and out of range.
+    #[test]
+    fn days_agree_with_the_plain_conversions() {
+        let mut days = Days::default();
+        for seconds in [0, 86_399, 86_400, -1, -86_400, -86_401, 1_743_301_800, 1_743_301_800 + 86_400, 5, i64::MAX, i64::MIN, 1_743_301_800] {
+            assert_eq!(days.wall_time(seconds), wall_time(seconds), "wall {seconds}");
+            assert_eq!(days.local_time(seconds, 3600), local_time(seconds, 3600), "local {seconds}");
+            assert_eq!(days.local_time(seconds, -5400), local_time(seconds, -5400), "local {seconds}");
+        }
+        assert!(days.local_time(0, 86_400).is_err());
+        for day in [0, 1, -1, 20_000, 20_001, 19_999, i32::MAX, i32::MIN, 0] {
+            assert_eq!(days.date(day), date(day), "day {day}");
+        }
     }
 }
