@@ -110,13 +110,7 @@ fn input_from_wit(input: wit::RulesInput) -> Result<typed::RulesInput, String> {
     };
     let wit::Punches { device, seq, time, state } = input.punches;
     if seq.len() != device.len() || time.len() != device.len() || state.len() != device.len() {
-        return Err(format!(
-            "the punch columns differ in length (device {}, seq {}, time {}, state {})",
-            device.len(),
-            seq.len(),
-            time.len(),
-            state.len()
-        ));
+        return Err(format!("the punch columns differ in length (device {}, seq {}, time {}, state {})", device.len(), seq.len(), time.len(), state.len()));
     }
     // Punches of one day share their date: `Days` works it out once per day, not once per punch.
     let mut days = wire::Days::default();
