@@ -16,7 +16,7 @@ pub fn wall_seconds(time: NaiveDateTime) -> i64 {
 /// # Errors
 /// When chrono cannot represent it.
 pub fn wall_time(seconds: i64) -> Result<NaiveDateTime, String> {
-    DateTime::from_timestamp(seconds, 0).map(|t| t.naive_utc()).ok_or_else(|| format!("wall time {seconds} is out of range"))
+    Days::default().wall_time(seconds)
 }
 
 /// A WIT `utc-time` back (an instant is written with [`DateTime::timestamp`]).
@@ -37,7 +37,7 @@ pub fn day_number(date: NaiveDate) -> i32 {
 /// # Errors
 /// When chrono cannot represent it.
 pub fn date(days: i32) -> Result<NaiveDate, String> {
-    days.checked_add(UNIX_EPOCH_DAYS_FROM_CE).and_then(NaiveDate::from_num_days_from_ce_opt).ok_or_else(|| format!("day {days} is out of range"))
+    Days::default().date(days)
 }
 
 /// A local time of day as minutes after midnight (templates are whole minutes).
@@ -63,13 +63,13 @@ pub fn local_time_parts(at: DateTime<FixedOffset>) -> (i64, i32) {
 /// # Errors
 /// When the instant or the offset is out of range.
 pub fn local_time(utc: i64, offset_s: i32) -> Result<DateTime<FixedOffset>, String> {
-    let offset = FixedOffset::east_opt(offset_s).ok_or_else(|| format!("UTC offset {offset_s} s is out of range"))?;
-    Ok(utc_time(utc)?.with_timezone(&offset))
+    Days::default().local_time(utc, offset_s)
 }
 
 /// The conversions above for many values in a row, remembering the last calendar day: a
 /// person's punches and days come in time order, so most values fall on the day before, and
-/// working out a calendar date from a day count is most of what a conversion costs.
+/// working out a calendar date from a day count is most of what a conversion costs. The
+/// one-value functions above are a fresh `Days` each, so both give the same answers.
 #[derive(Default)]
 pub struct Days {
     last: Option<(i64, NaiveDate)>,
@@ -139,19 +139,26 @@ mod tests {
         assert_eq!(local_time_parts(zoned), (1_748_847_432, 7200));
     }
 
-    /// The remembering conversions agree with the plain ones, across day boundaries, backwards,
-    /// before 1970 and out of range.
+    /// One `Days` used for many values in a row answers as a fresh one does, and as chrono's own
+    /// timestamp conversion does: across day boundaries, backwards, before 1970 and out of range.
     #[test]
-    fn days_agree_with_the_plain_conversions() {
+    fn days_agree_with_fresh_conversions_and_chrono() {
         let mut days = Days::default();
         for seconds in [0, 86_399, 86_400, -1, -86_400, -86_401, 1_743_301_800, 1_743_301_800 + 86_400, 5, i64::MAX, i64::MIN, 1_743_301_800] {
+            let chrono = DateTime::from_timestamp(seconds, 0);
             assert_eq!(days.wall_time(seconds), wall_time(seconds), "wall {seconds}");
-            assert_eq!(days.local_time(seconds, 3600), local_time(seconds, 3600), "local {seconds}");
-            assert_eq!(days.local_time(seconds, -5400), local_time(seconds, -5400), "local {seconds}");
+            assert_eq!(wall_time(seconds).ok(), chrono.map(|t| t.naive_utc()), "wall {seconds}");
+            for offset_s in [3600, -5400] {
+                let Some(offset) = FixedOffset::east_opt(offset_s) else { panic!("offset {offset_s}") };
+                assert_eq!(days.local_time(seconds, offset_s), local_time(seconds, offset_s), "local {seconds}");
+                assert_eq!(local_time(seconds, offset_s).ok(), chrono.map(|t| t.with_timezone(&offset)), "local {seconds}");
+            }
         }
         assert!(days.local_time(0, 86_400).is_err());
         for day in [0, 1, -1, 20_000, 20_001, 19_999, i32::MAX, i32::MIN, 0] {
+            let chrono = day.checked_add(UNIX_EPOCH_DAYS_FROM_CE).and_then(NaiveDate::from_num_days_from_ce_opt);
             assert_eq!(days.date(day), date(day), "day {day}");
+            assert_eq!(date(day).ok(), chrono, "day {day}");
         }
     }
 }
