@@ -12,10 +12,16 @@ rustup target list --installed --toolchain "$toolchain" | grep -q '^wasm32-unkno
 
 say "building attendance-bridge"
 cargo build --quiet -p attendance-bridge
-bin="${CARGO_TARGET_DIR:-target}/debug/attendance-bridge"
+# Ask cargo where it put the binary (CARGO_TARGET_DIR, a config's build.target-dir or ./target), as an
+# absolute path: the script changes folder below, so a relative one would point nowhere.
+target_dir=$(cargo metadata --format-version 1 --no-deps \
+  | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+bin="$target_dir/debug/attendance-bridge"
+[ -x "$bin" ] || { echo "error: the build did not produce $bin" >&2; exit 1; }
 
 port="${DEMO_PORT:-8000}"
-export BRIDGE_DATA_DIR="$PWD/data/demo"
+device_port="${DEMO_DEVICE_PORT:-14371}"
+export BRIDGE_DATA_DIR="${DEMO_DATA_DIR:-$PWD/data/demo}"
 unset DATABASE_URL
 mkdir -p "$BRIDGE_DATA_DIR"
 cd "$BRIDGE_DATA_DIR"
@@ -33,13 +39,14 @@ fi
 
 # Three simulated pulled devices (ZK protocol) adding a live punch every 20 s (the main entrance in
 # live mode: its punches are stored within seconds), and one push terminal.
-"$bin" simulate-device --listen 127.0.0.1:14371 --listen 127.0.0.1:14372 --listen 127.0.0.1:14373 \
+"$bin" simulate-device --listen "127.0.0.1:$device_port" --listen "127.0.0.1:$((device_port + 1))" \
+  --listen "127.0.0.1:$((device_port + 2))" \
   --users 25 --punches 400 --seed 7 --live-every 20 > simulator.log 2>&1 &
 pids+=($!)
 if ! "$bin" devices list | grep -q "Main entrance"; then
-  "$bin" devices add --name "Main entrance" --ip 127.0.0.1 --port 14371 --live >/dev/null
-  "$bin" devices add --name "Warehouse" --ip 127.0.0.1 --port 14372 >/dev/null
-  "$bin" devices add --name "Back office" --ip 127.0.0.1 --port 14373 >/dev/null
+  "$bin" devices add --name "Main entrance" --ip 127.0.0.1 --port "$device_port" --live >/dev/null
+  "$bin" devices add --name "Warehouse" --ip 127.0.0.1 --port "$((device_port + 1))" >/dev/null
+  "$bin" devices add --name "Back office" --ip 127.0.0.1 --port "$((device_port + 2))" >/dev/null
   "$bin" devices add --name "Lobby (push)" --serial DEMOPUSH1 --push >/dev/null
 fi
 
@@ -56,19 +63,21 @@ sleep 1
 "$bin" simulate-device --push "http://127.0.0.1:$port" --serial DEMOPUSH1 --users 10 --punches 150 --seed 11 \
   --live-every 30 > push-terminal.log 2>&1 &
 pids+=($!)
-for _ in $(seq 1 100); do
-  curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
+ready=no
+for _ in $(seq 1 150); do
+  if curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then ready=yes; break; fi
   sleep 0.2
 done
+[ "$ready" = yes ] || { echo "error: the bridge did not become ready on 127.0.0.1:$port (see the output above)" >&2; exit 1; }
 cat <<MSG
 
   Attendance Bridge demo is running (SQLite at $BRIDGE_DATA_DIR/bridge.db)
-  Devices:    three simulated ZK devices on 127.0.0.1:14371-14373 (polled every minute)
+  Devices:    three simulated ZK devices on 127.0.0.1:$device_port-$((device_port + 2)) (polled every minute)
               and one push terminal (DEMOPUSH1); each adds live punches.
               Punches become attendance days every minute (standard-shifts plugin),
               and the days go to a local mock CRM every minute (crm-json plugin).
   CRM:        http://127.0.0.1:$crm_port/_stats   (what the CRM received, duplicates = 0)
-  Counts:     $bin stats   (run in $BRIDGE_DATA_DIR)
+  Counts:     BRIDGE_DATA_DIR=$BRIDGE_DATA_DIR $bin stats
   Dashboard:  http://127.0.0.1:$port/
   Health:     http://127.0.0.1:$port/readyz
   Account:    admin / $(cat admin-password.txt)  (API tokens: attendance-bridge create-token --username admin)
