@@ -164,7 +164,7 @@ pub(super) async fn test_device(config: &Config, args: TestDeviceArgs) -> anyhow
         let port = args.port.unwrap_or(config.devices.default_port);
         targets.push((format!("{ip}:{port}"), options(ip, port, args.comm_key, args.udp, timeout).await?));
     } else {
-        let store = super::open_store(config).await?;
+        let store = super::open_store_for(config, super::Access::Read).await?;
         for device in devices::list(&store).await? {
             let wanted = match args.device_id {
                 Some(id) => device.id.0 == id,

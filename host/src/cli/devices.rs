@@ -107,7 +107,8 @@ pub(super) enum PushCommandArg {
 }
 
 pub(super) async fn run(config: &Config, command: DevicesCommand) -> anyhow::Result<()> {
-    let store = super::open_store(config).await?;
+    let access = if matches!(command, DevicesCommand::List) { super::Access::Read } else { super::Access::Write };
+    let store = super::open_store_for(config, access).await?;
     match command {
         DevicesCommand::Add { name, ip, serial, push, port, comm_key, time_zone, live } => {
             let name = name.trim().to_owned();

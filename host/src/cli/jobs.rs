@@ -30,7 +30,8 @@ pub(super) enum JobsCommand {
 }
 
 pub(super) async fn run(config: &Config, command: JobsCommand) -> anyhow::Result<()> {
-    let store = super::open_store(config).await?;
+    let access = if matches!(command, JobsCommand::List) { super::Access::Read } else { super::Access::Write };
+    let store = super::open_store_for(config, access).await?;
     let (name, change) = match command {
         JobsCommand::List => {
             let runs = jobs::recent_runs(&store, None, 200).await?;

@@ -21,7 +21,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::{Config, ConfigSources, LogFormat, Loaded};
+use anyhow::bail;
+
+use crate::config::{Config, ConfigSources, DatabaseUrl, LogFormat, Loaded};
 use crate::store::{self, Store};
 
 /// Exit code for a configuration problem (distinct from a runtime failure, 1).
@@ -145,10 +147,35 @@ async fn dispatch(command: Command, loaded: Loaded) -> anyhow::Result<()> {
     }
 }
 
-/// Opens the configured database, applying pending migrations first (commands never run on an
-/// outdated schema).
+/// What a command does with the database, which decides whether it may create one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Access {
+    /// Only reads: a missing SQLite file is an error naming the path. Creating an empty database
+    /// here would answer "nothing" from the wrong folder (or the wrong `DATABASE_URL`) and leave a
+    /// second database behind for the next command to write into.
+    Read,
+    /// Changes data: creates and migrates the database when it does not exist yet.
+    Write,
+}
+
+/// Opens the configured database for a command that changes data, applying pending migrations
+/// first (commands never run on an outdated schema).
 pub(super) async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    open_store_for(config, Access::Write).await
+}
+
+/// Opens the configured database as `access` allows (see [`Access`]).
+pub(super) async fn open_store_for(config: &Config, access: Access) -> anyhow::Result<Store> {
     let url = config.database();
+    if let (Access::Read, DatabaseUrl::Sqlite(path)) = (access, &url) {
+        if !path.exists() {
+            let shown = std::path::absolute(path).unwrap_or_else(|_| path.clone());
+            bail!(
+                "no database at {}: run `attendance-bridge migrate` there first, or point DATABASE_URL (or BRIDGE_DATA_DIR) at the existing one",
+                shown.display()
+            );
+        }
+    }
     let store = Store::open(&url, config.database_pool_size).await?;
     store::run_migrations(&url).await?;
     Ok(store)

@@ -65,7 +65,7 @@ pub(super) async fn run(config: Config, command: PluginCommand) -> anyhow::Resul
 }
 
 async fn preview(config: &Config, plugin: &str, days: u32) -> anyhow::Result<()> {
-    let store = super::open_store(config).await?;
+    let store = super::open_store_for(config, super::Access::Read).await?;
     let registry = crate::pipeline::plugin_registry(config)?;
     let found = crate::pipeline::preview::preview(&store, &registry, config, plugin, days).await?;
     for change in &found.changes {

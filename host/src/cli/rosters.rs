@@ -139,7 +139,8 @@ fn parse_time(s: &str) -> Result<NaiveTime, String> {
 }
 
 pub(super) async fn shifts(config: &Config, command: ShiftsCommand) -> anyhow::Result<()> {
-    let store = super::open_store(config).await?;
+    let access = if matches!(command, ShiftsCommand::List) { super::Access::Read } else { super::Access::Write };
+    let store = super::open_store_for(config, access).await?;
     match command {
         ShiftsCommand::Add(a) => {
             let template = ShiftTemplate {
@@ -178,7 +179,8 @@ pub(super) async fn shifts(config: &Config, command: ShiftsCommand) -> anyhow::R
 }
 
 pub(super) async fn roster(config: &Config, command: RosterCommand) -> anyhow::Result<()> {
-    let store = super::open_store(config).await?;
+    let access = if matches!(command, RosterCommand::Show { .. }) { super::Access::Read } else { super::Access::Write };
+    let store = super::open_store_for(config, access).await?;
     match command {
         RosterCommand::Weekly { employee, shift, days, default } => {
             let days = normalise_days(&days)?;
@@ -205,7 +207,8 @@ pub(super) async fn roster(config: &Config, command: RosterCommand) -> anyhow::R
 }
 
 pub(super) async fn holidays(config: &Config, command: HolidaysCommand) -> anyhow::Result<()> {
-    let store = super::open_store(config).await?;
+    let access = if matches!(command, HolidaysCommand::List) { super::Access::Read } else { super::Access::Write };
+    let store = super::open_store_for(config, access).await?;
     match command {
         HolidaysCommand::Add { date, name } => {
             rosters::add_holiday(&store, date, &name).await?;

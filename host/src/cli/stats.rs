@@ -13,7 +13,7 @@ pub(super) struct StatsArgs {
 }
 
 pub(super) async fn run(config: &Config, args: StatsArgs) -> anyhow::Result<()> {
-    let store = super::open_store(config).await?;
+    let store = super::open_store_for(config, super::Access::Read).await?;
     let counts = stats::counts(&store).await?;
     if args.json {
         println!("{}", serde_json::to_string(&counts)?);

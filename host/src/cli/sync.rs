@@ -124,7 +124,7 @@ pub(super) async fn sync_to_crm(config: &Config, args: SyncArgs) -> anyhow::Resu
 /// Shows the payload the CRM would get for the latest processed day (a dry run: nothing is sent), then
 /// checks reachability, TLS and authentication with one harmless request, and explains the outcome.
 pub(super) async fn test_crm(config: &Config, args: TestCrmArgs) -> anyhow::Result<()> {
-    let store = super::open_store(config).await?;
+    let store = super::open_store_for(config, super::Access::Read).await?;
     if args.stats {
         let stats = outbox::stats(&store).await?;
         println!("{}", serde_json::to_string_pretty(&stats)?);
