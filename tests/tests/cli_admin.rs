@@ -12,8 +12,12 @@ struct Cli {
 }
 
 impl Cli {
+    /// A site as the README sets it up: the database is created by `migrate` before anything else
+    /// (read-only commands refuse to create one).
     async fn new(backend: Backend) -> Cli {
-        Cli { db: TestDb::new(backend).await }
+        let cli = Cli { db: TestDb::new(backend).await };
+        cli.ok(&["migrate"]);
+        cli
     }
 
     fn run(&self, args: &[&str]) -> Output {
