@@ -52,6 +52,13 @@ fn check_and_list_name_world_and_version() {
     std::fs::write(&standard, bytes).expect("write");
     let (ok, text) = run(&["plugin", "check", &standard.display().to_string()]);
     assert!(ok && text.contains("world typed-shift-rules of attendance:plugin@2.0.0"), "{text}");
+    // A built-in's name works as with `plugin test` and `plugin preview`.
+    let (ok, text) = run(&["plugin", "check", "standard-shifts"]);
+    assert!(ok && text.contains("standard-shifts: implements world typed-shift-rules of attendance:plugin@2.0.0"), "{text}");
+    let (ok, text) = run(&["plugin", "check", "crm-json"]);
+    assert!(ok && text.contains("world crm-mapping of attendance:plugin@1.0.0"), "{text}");
+    let (ok, text) = run(&["plugin", "check", "no-such-plugin"]);
+    assert!(!ok && text.contains("no-such-plugin"), "an unknown name is named: {text}");
     let bogus = dir.path().join("bogus.wasm");
     std::fs::write(&bogus, b"nope").expect("write");
     let (ok, text) = run(&["plugin", "check", &bogus.display().to_string()]);

@@ -13,10 +13,10 @@ use crate::plugins::PluginKind;
 pub(super) enum PluginCommand {
     /// List the built-in plugins and those in the plugins folder
     List,
-    /// Say which world and interface version a .wasm implements
+    /// Say which world and interface version a plugin implements
     Check {
-        /// Path to a .wasm component
-        plugin: PathBuf,
+        /// A .wasm path or the name of a plugin (built-in or in the plugins folder)
+        plugin: String,
     },
     /// Re-run the last days of stored punches through a candidate shift-rules plugin and print which
     /// days would change and how; writes nothing
@@ -104,12 +104,13 @@ fn list(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn check(config: &Config, plugin: &std::path::Path) -> anyhow::Result<()> {
+/// Same lookup as `test` and `preview`: a path, or the name of a built-in or folder plugin.
+fn check(config: &Config, plugin: &str) -> anyhow::Result<()> {
     let registry = crate::pipeline::plugin_registry(config)?;
-    let loaded = registry.runtime().load_file(plugin)?;
+    let loaded = registry.resolve(plugin)?;
     println!(
         "{}: implements world {} of attendance:plugin@{}; the plugin calls itself {} {}",
-        plugin.display(),
+        plugin,
         loaded.world(),
         loaded.interface_version,
         loaded.info.name,
