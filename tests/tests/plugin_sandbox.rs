@@ -164,3 +164,17 @@ fn start_up_with_a_cached_compiled_plugin_is_fast() {
     println!("plugin start-up: compile {cold:?}, from cache {warm:?}");
     assert!(warm < Duration::from_secs(1), "{warm:?}");
 }
+
+/// A component whose module declares two linear memories (each could reach the memory cap) is
+/// refused when loaded, with the reason.
+#[test]
+fn a_two_memory_component_is_refused() {
+    let dir = tempfile::tempdir().expect("dir");
+    let registry = registry(Limits::default(), Some(dir.path().to_path_buf()));
+    let bytes = wat::parse_str("(component (core module (memory 1) (memory 1)))").expect("component text");
+    std::fs::write(dir.path().join("two-memories.wasm"), bytes).expect("write");
+    let error = registry.get("two-memories").expect_err("refused");
+    assert!(matches!(&error, PluginError::Invalid { plugin, message } if plugin == "two-memories" && message.contains("multiple memories")), "{error}");
+    println!("{error}");
+    good_call_works(&registry);
+}
