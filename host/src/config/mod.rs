@@ -23,7 +23,7 @@ use serde::Deserialize;
 
 pub use error::ConfigError;
 use sources::FlatVars;
-pub use values::{CommaList, DatabaseUrl, EmailBackend, HttpUrl, Networks, TimeZone, WallClock};
+pub use values::{CommaList, DatabaseUrl, EmailBackend, HttpUrl, Networks, TimeZone, WallClock, redact_url};
 
 /// Everything the bridge can be told, with the defaults a fresh install runs on.
 #[derive(Debug, Clone, Deserialize)]
