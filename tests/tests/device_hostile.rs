@@ -7,7 +7,6 @@
 //! memory until touched, so only counting the bytes asked of the allocator shows the difference.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -57,7 +56,7 @@ unsafe impl GlobalAlloc for Counting {
 static ALLOCATOR: Counting = Counting;
 
 /// The measured tests run one at a time, so one test's allocations do not count for another.
-static MEASURED: Mutex<()> = Mutex::new(());
+static MEASURED: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Starts a fresh peak at the current level and returns that level.
 fn reset_peak() -> usize {
@@ -94,7 +93,7 @@ async fn download_measured(sim: &SimulatedDevice, udp: bool) -> (DeviceError, Du
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_device_announcing_4_gib_gets_a_typed_error_and_the_heap_stays_flat() {
-    let _one_at_a_time = MEASURED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _one_at_a_time = MEASURED.lock().await;
     for udp in [false, true] {
         let sim = lying_device(Faults { announce_dataset_bytes: Some(u32::MAX), ..Faults::default() }).await;
         let (error, elapsed, growth) = download_measured(&sim, udp).await;
@@ -111,7 +110,7 @@ async fn a_device_announcing_4_gib_gets_a_typed_error_and_the_heap_stays_flat() 
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_device_lying_about_its_record_count_is_held_to_the_hard_cap() {
-    let _one_at_a_time = MEASURED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _one_at_a_time = MEASURED.lock().await;
     // Four billion users "explain" a 4 GiB dataset: the hard cap refuses the count itself.
     let sim = lying_device(Faults { announce_dataset_bytes: Some(u32::MAX), announce_record_count: Some(u32::MAX), ..Faults::default() }).await;
     let (error, elapsed, growth) = download_measured(&sim, false).await;
@@ -134,7 +133,7 @@ proptest! {
     /// Whatever sizes and counts a device announces, the client answers with data or an error.
     #[test]
     fn arbitrary_announced_sizes_never_panic(size in any::<u32>(), count in prop::option::of(any::<u32>()), udp in any::<bool>()) {
-        let _one_at_a_time = MEASURED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _one_at_a_time = MEASURED.blocking_lock();
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
         runtime.block_on(async {
             let sim = lying_device(Faults { announce_dataset_bytes: Some(size), announce_record_count: count, ..Faults::default() }).await;

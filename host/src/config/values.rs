@@ -264,10 +264,10 @@ mod tests {
 
     #[test]
     fn printed_urls_hide_their_secrets() {
-        let url = url::Url::parse("https://bridge:hunter2@127.0.0.1:8443/api/days?token=abc123&site=north&API_KEY=k9").unwrap();
+        let url = url::Url::parse("https://bridge:hunter2@127.0.0.1:8443/api/days?token=abc123&site=north&API_KEY=k9").expect("url");
         let shown = redact_url(&url);
         assert_eq!(shown, "https://bridge:REDACTED@127.0.0.1:8443/api/days?token=REDACTED&site=north&API_KEY=REDACTED");
-        assert_eq!(redact_url(&url::Url::parse("http://127.0.0.1/x").unwrap()), "http://127.0.0.1/x");
+        assert_eq!(redact_url(&url::Url::parse("http://127.0.0.1/x").expect("url")), "http://127.0.0.1/x");
         assert_eq!(format!("{:?}", HttpUrl(url)), shown);
     }
 
