@@ -34,7 +34,7 @@ trap cleanup EXIT INT TERM
 if [ ! -f admin-password.txt ]; then
   password=$(python3 -c 'import secrets; print(secrets.token_urlsafe(12))')
   printf '%s\n' "$password" | "$bin" create-user --username admin --password-stdin --superuser
-  printf '%s\n' "$password" > admin-password.txt
+  (umask 077 && printf '%s\n' "$password" > admin-password.txt)  # readable by its owner only
 fi
 
 # Three simulated pulled devices (ZK protocol) adding a live punch every 20 s (the main entrance in

@@ -13,6 +13,7 @@
 
 pub mod auth;
 pub mod domain;
+pub mod hmac;
 pub mod notify;
 pub mod pipeline;
 pub mod plugins;

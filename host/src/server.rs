@@ -2,7 +2,6 @@
 //! application together according to the configured role, and runs until told to stop.
 
 use std::fs::File;
-use std::net::SocketAddr;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -59,6 +58,7 @@ pub async fn serve(
     tracing::info!(%address, database = store.backend_name(), role = ?config.role, "attendance bridge listening on http://{address}");
     let runs_web = config.role.runs_web();
     let push_listen = config.push.listen;
+    let limits = web::listener::HttpLimits::from_settings(&config.http);
     let state = AppState(Arc::new(App::new(config, store)));
 
     // One shutdown signal for every listener.
@@ -67,20 +67,19 @@ pub async fn serve(
         Some(address) => {
             let push_listener = TcpListener::bind(address).await.map_err(|e| anyhow::anyhow!("cannot listen on {address}: {e}"))?;
             tracing::info!(address = %push_listener.local_addr()?, "push endpoints also listening on http://{}", push_listener.local_addr()?);
-            let router = web::push_only(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+            let router = web::push_only(state.clone());
             let stop = stop_http.clone();
-            Some(tokio::spawn(async move { axum::serve(push_listener, router).with_graceful_shutdown(stop.cancelled_owned()).await }))
+            Some(tokio::spawn(web::listener::serve(push_listener, router, limits, stop.cancelled_owned())))
         }
         None => None,
     };
     let router = if runs_web { web::app(state) } else { web::probes_only(state) };
     let stop = stop_http.clone();
-    let served = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            stop.cancel();
-        })
-        .await;
+    let served = web::listener::serve(listener, router, limits, async move {
+        shutdown.await;
+        stop.cancel();
+    })
+    .await;
     stop_http.cancel();
     if let Some(push_server) = push_server {
         let _ = push_server.await;

@@ -88,3 +88,37 @@ async fn an_unreachable_smtp_server_is_an_error_not_a_panic() {
     let error = mailer.send_outlier_digest(&outliers(), "").await.expect_err("nobody listens");
     assert!(error.to_string().starts_with("SMTP"), "{error}");
 }
+
+/// `EMAIL_FILE_PATH` names the file backend's folder; without it the default folder is used.
+#[tokio::test]
+async fn the_file_backend_writes_to_email_file_path() {
+    let dir = tempfile::tempdir().expect("dir");
+    let default_dir = dir.path().join("mail");
+    let chosen = dir.path().join("outbox").join("eml");
+    let mut file = settings(EmailBackend::File);
+    file.file_path = Some(chosen.clone());
+    let mailer = Mailer::from_settings(&file, default_dir.clone()).expect("mailer");
+    assert!(mailer.send_outlier_digest(&outliers(), "").await.expect("written"));
+    assert_eq!(std::fs::read_dir(&chosen).expect("chosen folder").count(), 1, "the message is in EMAIL_FILE_PATH");
+    assert!(!default_dir.exists(), "and not in the default folder");
+}
+
+/// A login sent without STARTTLS to another machine is flagged (and warned about at start-up);
+/// over loopback, without credentials, or with TLS it is not.
+#[test]
+fn smtp_credentials_in_clear_text_are_flagged() {
+    let mut smtp = settings(EmailBackend::Smtp);
+    smtp.host = "mail.internal".into();
+    smtp.host_user = Some("bridge".into());
+    smtp.host_password = Some("hunter2".to_owned().into());
+    assert!(attendance_bridge::notify::sends_credentials_in_clear(&smtp));
+    for (host, use_tls, user) in [("127.0.0.1", false, true), ("localhost", false, true), ("[::1]", false, true), ("mail.internal", true, true), ("mail.internal", false, false)] {
+        let mut quiet = smtp.clone();
+        quiet.host = host.into();
+        quiet.use_tls = use_tls;
+        if !user {
+            quiet.host_user = None;
+        }
+        assert!(!attendance_bridge::notify::sends_credentials_in_clear(&quiet), "{host} tls={use_tls} user={user}");
+    }
+}

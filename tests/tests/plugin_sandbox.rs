@@ -164,3 +164,104 @@ fn start_up_with_a_cached_compiled_plugin_is_fast() {
     println!("plugin start-up: compile {cold:?}, from cache {warm:?}");
     assert!(warm < Duration::from_secs(1), "{warm:?}");
 }
+
+/// The cached compilations in `dir` (`*.cwasm`), by name.
+fn cached_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .expect("cache folder")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "cwasm"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// A cache file is native code: one that was not written by this install for this very component
+/// is never loaded. Here an attacker with write access to the cache folder puts another plugin's
+/// genuine compilation (signed, but for other source bytes) under the evil plugin's name, then
+/// plain garbage: both times the plugin is compiled again from its own bytes, and the cache file
+/// is replaced by a good one.
+#[test]
+fn a_tampered_cache_file_is_ignored_and_replaced() {
+    let data = tempfile::tempdir().expect("dir");
+    let cache = data.path().join("plugin-cache");
+    let evil_bytes = std::fs::read(bridge_e2e::plugins::evil_plugin()).expect("read");
+    let crm_bytes = attendance_bridge::plugins::registry::BUILTINS.iter().find(|(n, _)| *n == "crm-json").expect("built-in").1;
+    let runtime = || PluginRuntime::new(Limits::default(), Some(cache.clone())).expect("engine");
+
+    let evil = runtime().load("evil", &evil_bytes, "test").expect("cold load");
+    let evil_file = cached_files(&cache).into_iter().find(|p| p.to_string_lossy().contains(&evil.sha256)).expect("evil cached");
+    let good = std::fs::read(&evil_file).expect("read");
+    let crm = runtime().load("crm", crm_bytes, "test").expect("cold load");
+    let crm_file = cached_files(&cache).into_iter().find(|p| p.to_string_lossy().contains(&crm.sha256)).expect("crm cached");
+    let key = data.path().join("plugin-cache.key");
+    assert!(key.exists(), "the install key sits beside the cache folder");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(std::fs::metadata(&key).expect("key").permissions().mode() & 0o777, 0o600);
+    }
+
+    // Another component's genuine, signed compilation under this one's name.
+    std::fs::copy(&crm_file, &evil_file).expect("swap");
+    let loaded = runtime().load("evil", &evil_bytes, "test").expect("loads anyway");
+    assert_eq!(loaded.kind, PluginKind::ShiftRules, "the plugin's own code, not the planted one");
+    assert_eq!(std::fs::read(&evil_file).expect("read").len(), good.len(), "replaced by a fresh compilation");
+
+    // Bytes flipped inside the compiled code.
+    let mut flipped = std::fs::read(&evil_file).expect("read");
+    let middle = flipped.len() / 2;
+    flipped[middle] ^= 0xFF;
+    std::fs::write(&evil_file, &flipped).expect("tamper");
+    let fresh = runtime();
+    let loaded = fresh.load("evil", &evil_bytes, "test").expect("loads anyway");
+    assert_eq!(loaded.kind, PluginKind::ShiftRules);
+    assert!(fresh.process(&loaded, &input("ok")).is_ok(), "and runs");
+    assert_ne!(std::fs::read(&evil_file).expect("read"), flipped, "the tampered file is replaced");
+
+    // A plain wasmtime file without the bridge's signature (what the old cache wrote) is not loaded either.
+    std::fs::write(&evil_file, &good[40..]).expect("unsigned");
+    assert_eq!(runtime().load("evil", &evil_bytes, "test").expect("loads").kind, PluginKind::ShiftRules);
+    assert_eq!(std::fs::read(&evil_file).expect("read").len(), good.len());
+}
+
+/// Several processes compiling the same plugin at once into one cache (each runtime here stands for
+/// one): every one gets a working plugin, the cache ends up with one whole, valid file and no
+/// temporary files.
+#[test]
+fn concurrent_compilations_share_the_cache_safely() {
+    let data = tempfile::tempdir().expect("dir");
+    let cache = data.path().join("plugin-cache");
+    let bytes = std::fs::read(bridge_e2e::plugins::evil_plugin()).expect("read");
+    let barrier = std::sync::Barrier::new(4);
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                let runtime = PluginRuntime::new(Limits::default(), Some(cache.clone())).expect("engine");
+                barrier.wait();
+                assert_eq!(runtime.load("evil", &bytes, "test").expect("loads").kind, PluginKind::ShiftRules);
+            });
+        }
+    });
+    let names: Vec<_> = std::fs::read_dir(&cache).expect("list").filter_map(Result::ok).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    assert_eq!(names.len(), 1, "one cache file, no temporaries: {names:?}");
+    let warm = Instant::now();
+    let runtime = PluginRuntime::new(Limits::default(), Some(cache.clone())).expect("engine");
+    assert_eq!(runtime.load("evil", &bytes, "test").expect("warm load").kind, PluginKind::ShiftRules);
+    assert!(warm.elapsed() < Duration::from_secs(1), "served from the cache: {:?}", warm.elapsed());
+}
+
+/// A component whose module declares two linear memories (each could reach the memory cap) is
+/// refused when loaded, with the reason.
+#[test]
+fn a_two_memory_component_is_refused() {
+    let dir = tempfile::tempdir().expect("dir");
+    let registry = registry(Limits::default(), Some(dir.path().to_path_buf()));
+    let bytes = wat::parse_str("(component (core module (memory 1) (memory 1)))").expect("component text");
+    std::fs::write(dir.path().join("two-memories.wasm"), bytes).expect("write");
+    let error = registry.get("two-memories").expect_err("refused");
+    assert!(matches!(&error, PluginError::Invalid { plugin, message } if plugin == "two-memories" && message.contains("multiple memories")), "{error}");
+    println!("{error}");
+    good_call_works(&registry);
+}

@@ -8,7 +8,13 @@ use attendance_bridge::simulator::crm::Faults;
 use bridge_e2e::crm::{TOKEN, mock_crm, seed_days};
 use bridge_e2e::{Backend, TestDb, bridge_command, free_port, on_both_backends};
 
-on_both_backends!(secrets_never_reach_the_logs, test_crm_dry_run_and_diagnosis, stats_count_the_outbox, retry_failed_and_force_flags);
+on_both_backends!(
+    secrets_never_reach_the_logs,
+    test_crm_dry_run_and_diagnosis,
+    test_crm_never_prints_credentials,
+    stats_count_the_outbox,
+    retry_failed_and_force_flags
+);
 
 const SIGNING_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
@@ -71,6 +77,35 @@ async fn test_crm_dry_run_and_diagnosis(backend: Backend) {
     let down = run(&db, &nobody, &["test-crm"], &[]);
     assert!(!down.status.success());
     assert!(text(&down).contains("cannot connect"), "{}", text(&down));
+}
+
+/// `test-crm` against a CRM URL carrying a password (and a secret query value), with a token and
+/// trace logging: it shows where it connects, with every credential redacted, whether it succeeds
+/// or fails.
+async fn test_crm_never_prints_credentials(backend: Backend) {
+    const PASSWORD: &str = "pa55-in-the-url";
+    const API_KEY: &str = "key-in-the-query";
+    const SECRET_TOKEN: &str = "tok-never-printed";
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    seed_days(&store, 1).await;
+    // A CRM that takes any credentials, so the probe succeeds.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let crm = attendance_bridge::simulator::crm::MockCrm::spawn(listener, None, Faults::default()).expect("crm");
+    let with_credentials = crm.url().replacen("http://", &format!("http://bridge:{PASSWORD}@"), 1) + &format!("?api_key={API_KEY}");
+    let envs = [("CRM_API_TOKEN", SECRET_TOKEN), ("RUST_LOG", "trace")];
+    let ok = run(&db, &with_credentials, &["test-crm"], &envs);
+    let down = run(&db, &format!("http://bridge:{PASSWORD}@127.0.0.1:{}/api/?api_key={API_KEY}", free_port()), &["test-crm"], &envs);
+    assert!(ok.status.success(), "{}", text(&ok));
+    assert!(!down.status.success(), "{}", text(&down));
+    for output in [&ok, &down] {
+        let out = text(output);
+        assert!(out.contains("CRM endpoint: http://bridge:REDACTED@127.0.0.1:"), "{out}");
+        assert!(out.contains("api_key=REDACTED"), "{out}");
+        for secret in [PASSWORD, API_KEY, SECRET_TOKEN] {
+            assert!(!out.contains(secret), "{secret} printed: {out}");
+        }
+    }
 }
 
 async fn stats_count_the_outbox(backend: Backend) {

@@ -13,6 +13,7 @@ use bridge_e2e::crm::{day_content, drain, mock_crm, nth_day, registry, seed_days
 use bridge_e2e::{Backend, TestDb, on_both_backends};
 
 on_both_backends!(
+    an_endless_answer_is_read_up_to_a_bound,
     a_new_revision_enqueues_once_and_supersedes_the_unsent_one,
     exactly_once_across_500s,
     slow_answers_and_dropped_connections_do_not_double_count,
@@ -107,6 +108,25 @@ async fn rate_limit_honours_retry_after(backend: Backend) {
     assert_eq!(s.run_once(None).await.expect("run").delivered, 1);
     println!("R: 429 with Retry-After: 1 → nothing sent before 1 s, delivered after; {} requests", crm.stats().requests);
     assert_eq!(crm.stats().requests, 2);
+}
+
+/// A CRM whose answer never ends (a broken proxy, a hostile endpoint): the bridge reads the first
+/// MiB, takes the acknowledgement in it, and moves on; it neither holds the whole answer nor waits
+/// for the request timeout.
+async fn an_endless_answer_is_read_up_to_a_bound(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    seed_days(&store, 2).await;
+    let crm = mock_crm(Faults { endless_body: 2, ..Faults::default() }).await;
+    let registry = registry(vec![]);
+    let s = sender(&store, &registry, settings(&crm, 10 * SECOND, 5));
+    let started = std::time::Instant::now();
+    let report = s.run_once(None).await.expect("run");
+    println!("R: endless answers → {report:?} in {:?}", started.elapsed());
+    assert_eq!(report.delivered, 2, "acknowledged from the first MiB of the answer");
+    assert!(started.elapsed() < 5 * SECOND, "not waiting for the answer to end: {:?}", started.elapsed());
+    assert_eq!((crm.stats().applied, crm.stats().faults), (2, 2));
+    assert_eq!(outbox::stats(&store).await.expect("stats").synced, 2);
 }
 
 async fn bad_request_fails_at_once_with_message(backend: Backend) {

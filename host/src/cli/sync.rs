@@ -135,7 +135,7 @@ pub(super) async fn test_crm(config: &Config, args: TestCrmArgs) -> anyhow::Resu
     }
     let sender = sender(config, &store)?;
     let settings = sender.settings();
-    println!("CRM endpoint: {} (auth {:?}{}{})", settings.url, settings.auth_scheme, if settings.token.is_some() { " with token" } else { ", no token" }, if settings.signing.is_some() { ", signed" } else { "" });
+    println!("CRM endpoint: {} (auth {:?}{}{})", settings.redacted_url(), settings.auth_scheme, if settings.token.is_some() { " with token" } else { ", no token" }, if settings.signing.is_some() { ", signed" } else { "" });
 
     let renderer = sender.renderer();
     match attendance::latest(&store).await? {

@@ -23,7 +23,7 @@ use serde::Deserialize;
 
 pub use error::ConfigError;
 use sources::FlatVars;
-pub use values::{CommaList, DatabaseUrl, EmailBackend, HttpUrl, Networks, TimeZone, WallClock};
+pub use values::{CommaList, DatabaseUrl, EmailBackend, HttpUrl, Networks, TimeZone, WallClock, redact_url};
 
 /// Everything the bridge can be told, with the defaults a fresh install runs on.
 #[derive(Debug, Clone, Deserialize)]
@@ -62,6 +62,8 @@ pub struct Config {
     pub email: EmailSettings,
     /// Terminals that push over HTTP (ADMS / iclock).
     pub push: PushSettings,
+    /// Limits of every HTTP listener.
+    pub http: HttpSettings,
     /// WebAssembly plugins (shift rules, CRM mapping).
     pub plugins: PluginSettings,
     /// Accepted so an old `.env` keeps working, and ignored: scheduling is built in (`CELERY_BROKER_URL`).
@@ -86,6 +88,7 @@ impl Default for Config {
             crm: CrmSettings::default(),
             email: EmailSettings::default(),
             push: PushSettings::default(),
+            http: HttpSettings::default(),
             plugins: PluginSettings::default(),
             celery_broker_url: None,
         }
@@ -282,6 +285,26 @@ impl Default for EmailSettings {
             default_from: "attendance-bridge@localhost".into(),
             file_path: None,
         }
+    }
+}
+
+/// Limits every HTTP listener (the main one and `PUSH_LISTEN`) runs under, so slow, idle or
+/// numerous clients cannot hold the server.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpSettings {
+    /// Seconds a client has to send a request's head (`HTTP_HEADER_TIMEOUT_SECONDS`); also how long
+    /// an idle kept-alive connection stays open.
+    pub header_timeout_seconds: u32,
+    /// Seconds a client has to send a request's body, from its head (`HTTP_BODY_TIMEOUT_SECONDS`).
+    pub body_timeout_seconds: u32,
+    /// Connections served at once on each listener; more wait to be accepted (`HTTP_MAX_CONNECTIONS`).
+    pub max_connections: u32,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self { header_timeout_seconds: 15, body_timeout_seconds: 60, max_connections: 256 }
     }
 }
 

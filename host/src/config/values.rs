@@ -57,6 +57,30 @@ impl Serialize for TimeZone {
     }
 }
 
+/// Query parameters whose values are treated as secrets when a URL is printed.
+const SECRET_QUERY_KEYS: [&str; 9] = ["token", "access_token", "api_key", "apikey", "key", "secret", "password", "pass", "signature"];
+
+/// A form of `url` safe to print or log: the password of a `user:password@` part and the values of
+/// query parameters named like secrets (`token`, `api_key`, `password`…) become `REDACTED`. The one
+/// helper every printed URL goes through (the CRM endpoint, the database URL).
+pub fn redact_url(url: &url::Url) -> String {
+    let mut shown = url.clone();
+    if shown.password().is_some() {
+        let _ = shown.set_password(Some("REDACTED"));
+    }
+    if shown.query().is_some() {
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(k, v)| {
+                let secret = SECRET_QUERY_KEYS.iter().any(|s| k.eq_ignore_ascii_case(s));
+                (k.into_owned(), if secret { "REDACTED".to_owned() } else { v.into_owned() })
+            })
+            .collect();
+        shown.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    shown.to_string()
+}
+
 /// An `http://` or `https://` URL with a host (the CRM endpoint).
 #[derive(Clone, PartialEq, Eq)]
 pub struct HttpUrl(pub url::Url);
@@ -68,14 +92,17 @@ impl HttpUrl {
     }
 }
 
+impl HttpUrl {
+    /// The URL safe to print ([`redact_url`]).
+    pub fn redacted(&self) -> String {
+        redact_url(&self.0)
+    }
+}
+
 impl fmt::Debug for HttpUrl {
-    /// Prints the URL without any `user:password@` part.
+    /// Prints the URL with its password and secret query values redacted.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut shown = self.0.clone();
-        if shown.password().is_some() {
-            let _ = shown.set_password(Some("REDACTED"));
-        }
-        write!(f, "{shown}")
+        f.write_str(&self.redacted())
     }
 }
 
@@ -127,13 +154,7 @@ impl DatabaseUrl {
     pub fn redacted(&self) -> String {
         match self {
             DatabaseUrl::Sqlite(path) => format!("sqlite://{}", path.display()),
-            DatabaseUrl::Postgres(url) => {
-                let mut shown = url.clone();
-                if shown.password().is_some() {
-                    let _ = shown.set_password(Some("REDACTED"));
-                }
-                shown.to_string()
-            }
+            DatabaseUrl::Postgres(url) => redact_url(url),
         }
     }
 }
@@ -239,6 +260,15 @@ mod tests {
         for bad in ["8am", "25:00", "", "08-00"] {
             assert!(bad.parse::<WallClock>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn printed_urls_hide_their_secrets() {
+        let url = url::Url::parse("https://bridge:hunter2@127.0.0.1:8443/api/days?token=abc123&site=north&API_KEY=k9").expect("url");
+        let shown = redact_url(&url);
+        assert_eq!(shown, "https://bridge:REDACTED@127.0.0.1:8443/api/days?token=REDACTED&site=north&API_KEY=REDACTED");
+        assert_eq!(redact_url(&url::Url::parse("http://127.0.0.1/x").expect("url")), "http://127.0.0.1/x");
+        assert_eq!(format!("{:?}", HttpUrl(url)), shown);
     }
 
     #[test]

@@ -25,6 +25,43 @@ const MAX_SKIPPED: usize = 100;
 /// the periodic poll still reads them from the log).
 const MAX_QUEUED_EVENTS: usize = 1024;
 
+/// The largest dataset accepted from any device, whatever it announces: 64 MiB.
+///
+/// Why this number: the biggest ZK terminals keep about 1,000,000 attendance records (an F18 keeps
+/// 100,000, 4 MB in the 40-byte layout), and 64 MiB holds 1.6 million 40-byte records or 900,000
+/// 72-byte users. A real device's log always fits; a device announcing more is broken or lying, and
+/// a cap this size keeps a small box (the bridge often runs on one) far from the out-of-memory killer.
+pub const MAX_DATASET_BYTES: u64 = 64 << 20;
+
+/// Memory reserved up front for a buffered read; the rest grows with the bytes that really arrive,
+/// so even an announcement within the limits costs nothing until the device sends the data.
+const INITIAL_RESERVE: usize = 1 << 20;
+
+/// The most bytes a dataset of `count` records can have: a u32 length header plus `count` records of
+/// the largest layout `record_size`, and never more than [`MAX_DATASET_BYTES`].
+///
+/// # Errors
+/// [`DeviceError::Oversized`] when `count` records alone would pass the cap: the counter is a lie.
+pub fn dataset_limit(count: u32, record_size: usize) -> Result<u64, DeviceError> {
+    let needed = u64::from(count).saturating_mul(u64::try_from(record_size).unwrap_or(u64::MAX)).saturating_add(4);
+    if needed > MAX_DATASET_BYTES {
+        return Err(DeviceError::Oversized { announced: needed, allowed: MAX_DATASET_BYTES });
+    }
+    Ok(needed)
+}
+
+/// Checks a buffered-read announcement against the limit for the dataset asked for.
+///
+/// # Errors
+/// [`DeviceError::Oversized`] when `announced` is larger than `allowed`.
+pub fn check_announced(announced: u32, allowed: u64) -> Result<usize, DeviceError> {
+    let announced_bytes = u64::from(announced);
+    if announced_bytes > allowed.min(MAX_DATASET_BYTES) {
+        return Err(DeviceError::Oversized { announced: announced_bytes, allowed: allowed.min(MAX_DATASET_BYTES) });
+    }
+    usize::try_from(announced).map_err(|_| DeviceError::Oversized { announced: announced_bytes, allowed: allowed.min(MAX_DATASET_BYTES) })
+}
+
 /// How to reach a device.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectOptions {
@@ -299,8 +336,10 @@ impl ZkClient {
         self.command(CMD_ENABLEDEVICE, Vec::new()).await.map(drop)
     }
 
-    /// Reads a dataset with the buffered read (prepare, chunked reads, free).
-    async fn read_buffer(&mut self, command: u16, fct: u32) -> Result<Vec<u8>, DeviceError> {
+    /// Reads a dataset with the buffered read (prepare, chunked reads, free). `allowed` is the most
+    /// bytes this dataset can have ([`dataset_limit`]); a larger announcement is refused before any
+    /// memory is reserved for it.
+    async fn read_buffer(&mut self, command: u16, fct: u32, allowed: u64) -> Result<Vec<u8>, DeviceError> {
         let mut request = vec![1u8];
         request.extend_from_slice(&command.to_le_bytes());
         request.extend_from_slice(&fct.to_le_bytes());
@@ -314,8 +353,9 @@ impl ZkClient {
         let size = reply.data.get(1..5).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])).ok_or_else(|| {
             DeviceError::Malformed("buffered-read announcement too short".into())
         })?;
+        let total = check_announced(size, allowed)?;
         let max_chunk = if self.options.udp { UDP_MAX_CHUNK } else { TCP_MAX_CHUNK };
-        let mut data = Vec::with_capacity(size as usize);
+        let mut data = Vec::with_capacity(total.min(INITIAL_RESERVE));
         let mut start = 0u32;
         while start < size {
             let chunk = (size - start).min(max_chunk);
@@ -369,7 +409,8 @@ impl ZkClient {
         if sizes.users == 0 {
             return Ok(Vec::new());
         }
-        let data = self.read_buffer(CMD_USERTEMP_RRQ, FCT_USER).await?;
+        let allowed = dataset_limit(sizes.users, UserLayout::LARGEST.size())?;
+        let data = self.read_buffer(CMD_USERTEMP_RRQ, FCT_USER, allowed).await?;
         let body = records::dataset_body(&data)?;
         let layout = match body.len() / sizes.users as usize {
             28 => UserLayout::Short28,
@@ -391,7 +432,8 @@ impl ZkClient {
         if sizes.records == 0 {
             return Ok(Vec::new());
         }
-        let data = self.read_buffer(CMD_ATTLOG_RRQ, 0).await?;
+        let allowed = dataset_limit(sizes.records, AttendanceLayout::LARGEST.size())?;
+        let data = self.read_buffer(CMD_ATTLOG_RRQ, 0, allowed).await?;
         let body = records::dataset_body(&data)?;
         let size = body.len() / sizes.records as usize;
         let layout = AttendanceLayout::from_size(size)

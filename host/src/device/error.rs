@@ -38,6 +38,17 @@ pub enum DeviceError {
         /// Bytes received.
         got: usize,
     },
+    /// The device announced more data than the protocol allows for what it says it holds (its
+    /// record count times the largest record, within [`crate::device::client::MAX_DATASET_BYTES`]).
+    /// Refused before anything is allocated or read: a broken or hostile device cannot make the
+    /// bridge reserve gigabytes.
+    #[error("device announced {announced} bytes of data where at most {allowed} are possible")]
+    Oversized {
+        /// Bytes the device announced (or its record count implies).
+        announced: u64,
+        /// The most the protocol allows here.
+        allowed: u64,
+    },
     /// A socket error.
     #[error("network error: {0}")]
     Io(String),

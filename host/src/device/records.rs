@@ -47,6 +47,9 @@ pub enum AttendanceLayout {
 }
 
 impl AttendanceLayout {
+    /// The layout with the largest records: what bounds the size of a dataset of N records.
+    pub const LARGEST: Self = AttendanceLayout::Tft40;
+
     /// Bytes per record.
     pub fn size(self) -> usize {
         match self {
@@ -92,6 +95,9 @@ pub enum UserLayout {
 }
 
 impl UserLayout {
+    /// The layout with the largest records: what bounds the size of a dataset of N users.
+    pub const LARGEST: Self = UserLayout::Tft72;
+
     /// Bytes per record.
     pub fn size(self) -> usize {
         match self {
@@ -145,7 +151,7 @@ fn u32_at(b: &[u8], at: usize) -> u32 {
 pub fn dataset_body(data: &[u8]) -> Result<&[u8], DeviceError> {
     let header = data.get(..4).ok_or(DeviceError::Truncated { expected: 4, got: data.len() })?;
     let total = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
-    data.get(4..4 + total).ok_or(DeviceError::Truncated { expected: total + 4, got: data.len() })
+    data.get(4..total.saturating_add(4)).ok_or(DeviceError::Truncated { expected: total.saturating_add(4), got: data.len() })
 }
 
 /// Decodes attendance records; `users` maps internal uids to user ids for the 8-byte layout.

@@ -77,6 +77,15 @@ enum Transport {
     Disabled,
 }
 
+/// Whether SMTP credentials would cross the network unencrypted: a login and password are set,
+/// STARTTLS is off, and the server is not on this machine (a loopback relay never leaves it).
+pub fn sends_credentials_in_clear(settings: &EmailSettings) -> bool {
+    let has_credentials = settings.host_user.is_some() && settings.host_password.is_some();
+    let host = settings.host.trim().trim_start_matches('[').trim_end_matches(']');
+    let loopback = host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    matches!(settings.backend, EmailBackend::Smtp) && has_credentials && !settings.use_tls && !loopback
+}
+
 /// Sends the bridge's e-mails.
 pub struct Mailer {
     transport: Transport,
@@ -91,11 +100,12 @@ impl std::fmt::Debug for Mailer {
 }
 
 impl Mailer {
-    /// A mailer for the configured backend. `file_dir` receives `.eml` files for the file backend.
+    /// A mailer for the configured backend. The file backend writes `.eml` files to
+    /// `EMAIL_FILE_PATH` when set, else to `default_file_dir`.
     ///
     /// # Errors
     /// [`NotifyError`] for an unusable address or SMTP settings.
-    pub fn from_settings(settings: &EmailSettings, file_dir: PathBuf) -> Result<Self, NotifyError> {
+    pub fn from_settings(settings: &EmailSettings, default_file_dir: PathBuf) -> Result<Self, NotifyError> {
         let parse = |a: &str| a.parse::<Mailbox>().map_err(|_| NotifyError::Address(a.to_owned()));
         let from = parse(&settings.default_from)?;
         let recipients = settings.outlier_recipients.0.iter().map(|a| parse(a)).collect::<Result<_, _>>()?;
@@ -109,14 +119,22 @@ impl Mailer {
                 };
                 let mut builder = builder.port(settings.port).timeout(Some(Duration::from_secs(30)));
                 if let (Some(user), Some(password)) = (&settings.host_user, &settings.host_password) {
+                    if sends_credentials_in_clear(settings) {
+                        tracing::warn!(
+                            host = %settings.host,
+                            "EMAIL_USE_TLS is off: the SMTP login and password go to {} unencrypted; set EMAIL_USE_TLS=True",
+                            settings.host
+                        );
+                    }
                     builder = builder.credentials(Credentials::new(user.clone(), password.expose_secret().to_owned()));
                 }
                 Transport::Smtp(builder.build())
             }
             EmailBackend::Console => Transport::Console,
             EmailBackend::File => {
-                let _ = std::fs::create_dir_all(&file_dir);
-                Transport::File(AsyncFileTransport::new(file_dir))
+                let dir = settings.file_path.clone().unwrap_or(default_file_dir);
+                let _ = std::fs::create_dir_all(&dir);
+                Transport::File(AsyncFileTransport::new(dir))
             }
             EmailBackend::Disabled => Transport::Disabled,
         };

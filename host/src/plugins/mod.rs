@@ -74,6 +74,15 @@ pub enum PluginError {
         /// The cap.
         cap_mb: u64,
     },
+    /// The plugin asked for more than the sandbox gives: a second linear memory, too many tables,
+    /// instances or table elements.
+    #[error("plugin {plugin}: refused by the sandbox: {message}")]
+    Sandbox {
+        /// Plugin name.
+        plugin: String,
+        /// Which limit, and the limits.
+        message: String,
+    },
     /// The plugin trapped (a panic, an unreachable, a bad memory access).
     #[error("plugin {plugin}: trapped: {message}")]
     Trap {

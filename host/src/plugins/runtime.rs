@@ -30,6 +30,21 @@ impl Default for Limits {
     }
 }
 
+/// Core instances one plugin may create. A component built by the standard toolchain has up to
+/// three (its module, and the shim and fix-up modules that wire its `log` import).
+const MAX_INSTANCES: usize = 4;
+/// Linear memories one plugin may create, across all its core instances: one. The memory cap
+/// (`PLUGIN_MEMORY_MB`) is per memory, so this, with multi-memory switched off in the engine, is
+/// what makes it the plugin's whole budget.
+const MAX_MEMORIES: usize = 1;
+/// Tables one plugin may create (the module's function table and the shim's; headroom for one more
+/// toolchain module).
+const MAX_TABLES: usize = 4;
+/// Elements any one table may hold, at creation or by growing. A table element is a pointer, so
+/// all tables together stay within a few MiB however the plugin behaves; real plugins hold a few
+/// hundred functions.
+pub const MAX_TABLE_ELEMENTS: usize = 100_000;
+
 /// How often the ticker thread advances the engine's epoch: the granularity of the time limit.
 /// Coarse on purpose: a tick is a few atomic increments per second, and a call is stopped at most
 /// one tick after its limit.
@@ -158,6 +173,11 @@ impl PluginRuntime {
         let engine_error = |message: String| PluginError::Io { plugin: "(engine)".into(), message };
         let mut config = Config::new();
         config.epoch_interruption(true);
+        // One linear memory per module: with multi-memory a module could declare several, each up
+        // to the memory cap. (Shared memories, which the limiter does not see, need the `threads`
+        // feature, which this build of wasmtime leaves out.)
+        config.wasm_multi_memory(false);
+        config.wasm_memory64(false);
         // For profiling only: a perf map (`/tmp/perf-<pid>.map`) lets `perf report` name the
         // plugins' compiled functions instead of showing bare addresses.
         if std::env::var_os("BRIDGE_PLUGIN_PERFMAP").is_some() {
@@ -248,7 +268,14 @@ impl PluginRuntime {
 
     fn store(&self, plugin: &str) -> Result<Store<HostState>, PluginError> {
         let cap = usize::try_from(self.limits.memory_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
-        let limits = StoreLimitsBuilder::new().memory_size(cap).trap_on_grow_failure(true).instances(4).build();
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(cap)
+            .memories(MAX_MEMORIES)
+            .tables(MAX_TABLES)
+            .table_elements(MAX_TABLE_ELEMENTS)
+            .instances(MAX_INSTANCES)
+            .trap_on_grow_failure(true)
+            .build();
         let mut store = Store::new(&self.engine, HostState { limits, plugin: plugin.to_owned() });
         store.limiter(|s| &mut s.limits);
         store.epoch_deadline_trap();
@@ -265,6 +292,16 @@ impl PluginRuntime {
         let text = format!("{error:#}");
         if text.contains("forcing trap when growing memory") {
             return PluginError::OutOfMemory { plugin, cap_mb: self.limits.memory_mb };
+        }
+        if text.contains("forcing trap when growing table") {
+            return PluginError::Sandbox { plugin, message: format!("a table grew past {MAX_TABLE_ELEMENTS} elements") };
+        }
+        if let Some(at) = text.find("resource limit exceeded: ") {
+            let what = text[at..].lines().next().unwrap_or_default().to_owned();
+            return PluginError::Sandbox {
+                plugin,
+                message: format!("{what} (a plugin gets {MAX_MEMORIES} memory, {MAX_TABLES} tables, {MAX_INSTANCES} instances)"),
+            };
         }
         PluginError::Trap { plugin, message: text.lines().next().unwrap_or_default().to_owned() }
     }
@@ -455,3 +492,7 @@ const V2: &str = "2.0.0";
 fn wrong(plugin: &str, error: &wasmtime::Error) -> PluginError {
     PluginError::WrongWorld { plugin: plugin.to_owned(), message: format!("{error:#}") }
 }
+
+#[cfg(test)]
+#[path = "sandbox_tests.rs"]
+mod sandbox_tests;

@@ -48,6 +48,9 @@ pub struct Faults {
     pub redirect_count: u64,
     /// Where those redirects point.
     pub redirect_to: String,
+    /// Apply, then answer with a body that never ends (the real answer followed by whitespace
+    /// forever), for this many requests: a broken or hostile CRM.
+    pub endless_body: u64,
 }
 
 /// What the mock CRM has seen.
@@ -195,6 +198,7 @@ enum Plan {
     Answer(u16, String, Vec<(&'static str, String)>),
     Slow(u16, String),
     Drop,
+    Endless(u16, String),
 }
 
 async fn receive(State(crm): State<MockCrm>, headers: HeaderMap, body: String) -> Response {
@@ -205,6 +209,16 @@ async fn receive(State(crm): State<MockCrm>, headers: HeaderMap, body: String) -
             let wait = crm.lock().faults.slow_ms;
             tokio::time::sleep(Duration::from_millis(wait)).await;
             respond(status, body, &[])
+        }
+        Plan::Endless(status, body) => {
+            let padding = axum::body::Bytes::from(vec![b' '; 64 * 1024]);
+            let first = futures_util::stream::once(async move { Ok::<_, std::io::Error>(axum::body::Bytes::from(body)) });
+            let stream = futures_util::StreamExt::chain(first, futures_util::stream::repeat_with(move || Ok(padding.clone())));
+            Response::builder()
+                .status(StatusCode::from_u16(status).unwrap_or(StatusCode::OK))
+                .header("Content-Type", "application/json")
+                .body(Body::from_stream(stream))
+                .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
         }
         Plan::Drop => {
             // Headers go out, then the body stream fails: the connection is cut mid-answer.
@@ -316,6 +330,11 @@ fn decide(crm: &MockCrm, headers: &HeaderMap, body: &str) -> Plan {
         f.slow_count -= 1;
         inner.stats.faults += 1;
         return Plan::Slow(201, answer);
+    }
+    if f.endless_body > 0 {
+        f.endless_body -= 1;
+        inner.stats.faults += 1;
+        return Plan::Endless(201, answer);
     }
     Plan::Answer(201, answer, vec![])
 }

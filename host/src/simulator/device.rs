@@ -33,6 +33,11 @@ pub struct Faults {
     pub corrupt_checksum: bool,
     /// Refuse authentication whatever key is sent (and ask for one even without a key).
     pub refuse_auth: bool,
+    /// Announce a dataset of this many bytes in every buffered read (always buffered, never
+    /// inline), whatever the data: a lying or broken device. The client must refuse it unread.
+    pub announce_dataset_bytes: Option<u32>,
+    /// Report this many users and attendance records in the counters block, whatever it holds.
+    pub announce_record_count: Option<u32>,
 }
 
 /// How the simulated device is set up.
@@ -324,7 +329,7 @@ impl SimulatedDevice {
             }
             69 => vec![ack(CMD_ACK_OK, vec![9])], // PIN width
             CMD_GET_FREE_SIZES => {
-                let sizes = FreeSizes {
+                let mut sizes = FreeSizes {
                     users: u32::try_from(s.data.users.len()).unwrap_or(u32::MAX),
                     fingers: u32::try_from(s.data.users.len()).unwrap_or(u32::MAX),
                     records: u32::try_from(s.data.attendance.len()).unwrap_or(u32::MAX),
@@ -332,6 +337,9 @@ impl SimulatedDevice {
                     fingers_cap: 3000,
                     records_cap: 200_000,
                 };
+                if let Some(count) = s.config.faults.announce_record_count {
+                    (sizes.users, sizes.records) = (count, count);
+                }
                 vec![ack(CMD_ACK_OK, sizes.encode())]
             }
             CMD_GET_TIME => {
@@ -369,10 +377,11 @@ impl SimulatedDevice {
                 dataset.extend(body);
                 // Small sets come inline, as an F18 sends them; a UDP reply must fit in 1024 bytes.
                 let inline_limit = if udp { UDP_MAX_DATA - 8 } else { 1024 };
-                if dataset.len() <= inline_limit {
+                let announced = s.config.faults.announce_dataset_bytes;
+                if dataset.len() <= inline_limit && announced.is_none() {
                     return vec![ack(CMD_DATA, dataset)];
                 }
-                let size = u32::try_from(dataset.len()).unwrap_or(u32::MAX).to_le_bytes();
+                let size = announced.unwrap_or_else(|| u32::try_from(dataset.len()).unwrap_or(u32::MAX)).to_le_bytes();
                 let mut stat = vec![0u8];
                 stat.extend_from_slice(&size);
                 stat.extend_from_slice(&size);

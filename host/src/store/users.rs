@@ -11,8 +11,8 @@ use super::schema::{api_tokens, users};
 use super::{Store, StoreError, now_utc};
 use crate::domain::UserId;
 
-/// A login account.
-#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+/// A login account. `Debug` leaves out the password hash (written by hand below).
+#[derive(Clone, PartialEq, Eq, Queryable, Selectable)]
 #[diesel(table_name = users)]
 pub struct User {
     /// Row id.
@@ -31,8 +31,8 @@ pub struct User {
     pub last_login_at: Option<NaiveDateTime>,
 }
 
-/// A stored API token (its hash, never the token).
-#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+/// A stored API token (its hash, never the token). `Debug` shows the prefix, not the hash.
+#[derive(Clone, PartialEq, Eq, Queryable, Selectable)]
 #[diesel(table_name = api_tokens)]
 pub struct ApiToken {
     /// Row id.
@@ -53,6 +53,36 @@ pub struct ApiToken {
     pub expires_at: Option<NaiveDateTime>,
     /// Revocation time, UTC.
     pub revoked_at: Option<NaiveDateTime>,
+}
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .field("password_hash", &"REDACTED")
+            .field("is_superuser", &self.is_superuser)
+            .field("is_active", &self.is_active)
+            .field("created_at", &self.created_at)
+            .field("last_login_at", &self.last_login_at)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for ApiToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiToken")
+            .field("id", &self.id)
+            .field("user_id", &self.user_id)
+            .field("name", &self.name)
+            .field("token_hash", &"REDACTED")
+            .field("token_prefix", &self.token_prefix)
+            .field("created_at", &self.created_at)
+            .field("last_used_at", &self.last_used_at)
+            .field("expires_at", &self.expires_at)
+            .field("revoked_at", &self.revoked_at)
+            .finish()
+    }
 }
 
 fn unique_violation(e: StoreError, what: String) -> StoreError {
@@ -152,4 +182,41 @@ pub async fn find_by_token_hash(store: &Store, token_hash: &str) -> Result<Optio
         }
         Ok(found.map(|(_, user)| user))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Accounts and tokens end up in log lines and error messages through `Debug`: never a hash.
+    #[test]
+    fn debug_output_holds_no_hash() {
+        let at = chrono::DateTime::from_timestamp(1_750_000_000, 0).unwrap_or_default().naive_utc();
+        let hash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo";
+        let user = User {
+            id: UserId(1),
+            username: "admin".into(),
+            password_hash: hash.into(),
+            is_superuser: true,
+            is_active: true,
+            created_at: at,
+            last_login_at: None,
+        };
+        let shown = format!("{user:?} {user:#?}");
+        assert!(!shown.contains("argon2") && !shown.contains("aGFzaGhhc2hoYXNo"), "{shown}");
+        assert!(shown.contains("admin") && shown.contains("REDACTED"), "{shown}");
+        let token = ApiToken {
+            id: 1,
+            user_id: UserId(1),
+            name: "payroll".into(),
+            token_hash: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
+            token_prefix: "zkb_1234abcd".into(),
+            created_at: at,
+            last_used_at: None,
+            expires_at: None,
+            revoked_at: None,
+        };
+        let shown = format!("{token:?}");
+        assert!(!shown.contains("9f86d081") && shown.contains("zkb_1234abcd"), "{shown}");
+    }
 }

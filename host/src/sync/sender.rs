@@ -40,7 +40,10 @@ const RESERVED_HEADERS: [&str; 8] =
     ["authorization", "idempotency-key", "content-type", "content-length", "host", "webhook-id", "webhook-timestamp", "webhook-signature"];
 
 /// How to reach the CRM and how hard to try.
-#[derive(Debug, Clone)]
+///
+/// `Debug` is written by hand: the URL may carry a password, and the token and signing key are
+/// secrets, so it shows the redacted URL and only whether the others are set.
+#[derive(Clone)]
 pub struct SendSettings {
     /// The endpoint days are POSTed to.
     pub url: url::Url,
@@ -68,7 +71,31 @@ pub struct SendSettings {
     pub extra_roots: Vec<reqwest::Certificate>,
 }
 
+impl std::fmt::Debug for SendSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SendSettings")
+            .field("url", &crate::config::redact_url(&self.url))
+            .field("token", &self.token.as_ref().map(|_| "REDACTED"))
+            .field("auth_scheme", &self.auth_scheme)
+            .field("timeout", &self.timeout)
+            .field("concurrency", &self.concurrency)
+            .field("max_retries", &self.max_retries)
+            .field("retry_base", &self.retry_base)
+            .field("retry_max", &self.retry_max)
+            .field("batch_size", &self.batch_size)
+            .field("batch_requests", &self.batch_requests)
+            .field("signing", &self.signing.is_some())
+            .field("extra_roots", &self.extra_roots.len())
+            .finish()
+    }
+}
+
 impl SendSettings {
+    /// The endpoint in a form safe to print (password and secret query values redacted).
+    pub fn redacted_url(&self) -> String {
+        crate::config::redact_url(&self.url)
+    }
+
     /// The settings from configuration; `None` when no `CRM_API_URL` is set (sync disabled).
     ///
     /// # Errors
@@ -368,7 +395,7 @@ impl Sender {
                 let status = response.status().as_u16();
                 let replayed = response.headers().get("Idempotent-Replayed").and_then(|v| v.to_str().ok()) == Some("true");
                 let retry_after = response.headers().get("Retry-After").and_then(|v| v.to_str().ok()).map(str::to_owned);
-                match response.text().await {
+                match read_bounded(response, MAX_ANSWER_BYTES).await {
                     Ok(body) => classify(status, replayed, retry_after.as_deref(), &body),
                     // A 2xx whose body was cut off is not a reliable acknowledgement: retry with the same key.
                     Err(e) => Verdict::Retry { status: Some(status), error: describe(&e), retry_after: None },
@@ -376,6 +403,26 @@ impl Sender {
             }
         }
     }
+}
+
+/// The most of a CRM answer read: 1 MiB. An acknowledgement or an error message is far smaller;
+/// a CRM answering more (broken, or hostile) cannot make the bridge hold its whole answer, or wait
+/// for an answer that never ends.
+const MAX_ANSWER_BYTES: usize = 1 << 20;
+
+/// The answer's body up to `limit` bytes (the rest is left unread and the connection dropped), as
+/// text (invalid UTF-8 replaced).
+async fn read_bounded(mut response: reqwest::Response, limit: usize) -> Result<String, reqwest::Error> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        let room = limit.saturating_sub(body.len());
+        if chunk.len() >= room {
+            body.extend_from_slice(&chunk[..room]);
+            break;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(String::from_utf8_lossy(&body).into_owned())
 }
 
 fn parse_headers(stored: Option<&str>) -> Vec<(String, String)> {
@@ -394,14 +441,19 @@ fn with_key(body: &str, key: &str) -> String {
     }
 }
 
-/// A network error in words an operator can act on, with its causes.
+/// A network error in words an operator can act on, with its causes; the URL reqwest names in it
+/// is redacted, since this text is logged and stored with the delivery.
 pub fn describe(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
+    let text = if e.is_timeout() {
         format!("timed out: {e}")
     } else if e.is_connect() {
         format!("cannot connect: {}", chain(e))
     } else {
         format!("request failed: {}", chain(e))
+    };
+    match e.url() {
+        Some(url) => text.replace(url.as_str(), &crate::config::redact_url(url)),
+        None => text,
     }
 }
 

@@ -9,6 +9,7 @@ mod error;
 mod health;
 mod hosts;
 mod iclock;
+pub mod listener;
 mod pages;
 
 use std::sync::Arc;
