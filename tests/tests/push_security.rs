@@ -27,6 +27,7 @@ bridge_e2e::on_both_backends!(
     approval_binds_to_the_address_the_terminal_pushed_from,
     a_polled_device_never_accepts_pushes,
     a_terminal_with_a_secret_must_send_it,
+    the_cli_binds_rebinds_and_shows_the_binding,
 );
 
 /// The far-future line of issue 14, item 1.
@@ -326,4 +327,30 @@ async fn a_terminal_with_a_secret_must_send_it(backend: Backend) {
     assert_eq!(get(&client, format!("{base}/iclock/cdata?SN=KEYSN001&options=all")).await.0, 403);
     assert_eq!(get(&client, format!("{base}/iclock/cdata?SN=KEYSN001&options=all&pushcommkey=wrong")).await.0, 403);
     assert_eq!(get(&client, format!("{base}/iclock/cdata?SN=KEYSN001&options=all&pushcommkey=correct%20horse")).await.0, 200);
+}
+
+async fn the_cli_binds_rebinds_and_shows_the_binding(backend: Backend) {
+    let db = bridge_e2e::TestDb::new(backend).await;
+    let cli = |args: &[&str]| {
+        let out = bridge_e2e::bridge_command(db.dir.path()).args(args).env("DATABASE_URL", db.database_url()).output().expect("runs");
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    cli(&["devices", "add", "--name", "Lobby", "--serial", "CLISN001", "--push", "--bind", "127.0.0.2", "--secret", "long enough"]);
+    let line = |listed: String, serial: &str| listed.lines().find(|l| l.contains(serial)).map(str::to_owned).unwrap_or_default();
+    let lobby = line(cli(&["devices", "list"]), "CLISN001");
+    assert!(lobby.contains("bound 127.0.0.2/32") && lobby.contains("key set"), "{lobby}");
+    let store = db.store().await;
+    assert_eq!(device(&store, "CLISN001").await.push_secret_hash, Some(hash_push_key("long enough")));
+
+    cli(&["devices", "rebind", "CLISN001", "127.0.0.0/24"]);
+    assert!(line(cli(&["devices", "list"]), "CLISN001").contains("bound 127.0.0.0/24"));
+    cli(&["devices", "rebind", "CLISN001"]);
+    assert!(line(cli(&["devices", "list"]), "CLISN001").contains("bound -"), "unbound: its next request binds it");
+
+    devices::register_push_capped(&store, "CLISN002", 10).await.expect("register").expect("under the cap");
+    let out = cli(&["devices", "approve", "CLISN002", "--name", "Yard", "--bind", "127.0.0.3"]);
+    assert!(out.contains("Yard") && out.contains("127.0.0.3/32"), "{out}");
+    let yard = line(cli(&["devices", "list"]), "CLISN002");
+    assert!(yard.contains("Yard") && yard.contains("bound 127.0.0.3/32") && yard.contains("enabled"), "{yard}");
 }
