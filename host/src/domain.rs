@@ -56,34 +56,110 @@ pub enum Resolution {
     Fold,
 }
 
+/// A wall time with no instant: so far from today that the calendar arithmetic of a conversion
+/// overflows (chrono's range ends at ±262,143 years, and a zone offset or a gap search can push past it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("wall time {0} is outside the range of representable instants")]
+pub struct TimeOutOfRange(pub WallTime);
+
 impl WallTime {
     /// The instant this wall time denotes in `tz`, with how it was chosen.
     ///
     /// The rule (`shift-rules.md` R2): in a gap use the UTC offset in force just before the gap, which
     /// is the same as moving forward by the gap's length (02:30 on a spring-forward night in Berlin →
     /// 01:30Z); in a fold take the earlier instant. The caller keeps the wall time as written either way.
-    pub fn resolve(self, tz: chrono_tz::Tz) -> (chrono::DateTime<chrono::Utc>, Resolution) {
+    ///
+    /// # Errors
+    /// [`TimeOutOfRange`] at the very ends of chrono's calendar, where a device (or a hostile push
+    /// request) can place a time but no offset arithmetic is possible; never a panic.
+    pub fn resolve(self, tz: chrono_tz::Tz) -> Result<(chrono::DateTime<chrono::Utc>, Resolution), TimeOutOfRange> {
         use chrono::{LocalResult, TimeZone as _};
         match tz.from_local_datetime(&self.0) {
-            LocalResult::Single(t) => (t.with_timezone(&chrono::Utc), Resolution::Exact),
+            LocalResult::Single(t) => Ok((t.with_timezone(&chrono::Utc), Resolution::Exact)),
             LocalResult::Ambiguous(earlier, later) => {
                 let (a, b) = (earlier.with_timezone(&chrono::Utc), later.with_timezone(&chrono::Utc));
-                (a.min(b), Resolution::Fold)
+                Ok((a.min(b), Resolution::Fold))
             }
             LocalResult::None => {
                 // Find the offset in force before the gap: gaps are at most a few hours long, so the
                 // wall time three hours earlier is on the far side of it.
-                let before = self.0 - chrono::TimeDelta::hours(3);
+                let before = self.0.checked_sub_signed(chrono::TimeDelta::hours(3)).ok_or(TimeOutOfRange(self))?;
                 let offset_seconds = match tz.from_local_datetime(&before) {
                     LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => {
                         chrono::Offset::fix(t.offset()).local_minus_utc()
                     }
                     LocalResult::None => 0,
                 };
-                let utc = (self.0 - chrono::TimeDelta::seconds(i64::from(offset_seconds))).and_utc();
-                (utc, Resolution::Gap)
+                let utc = self
+                    .0
+                    .checked_sub_signed(chrono::TimeDelta::seconds(i64::from(offset_seconds)))
+                    .ok_or(TimeOutOfRange(self))?
+                    .and_utc();
+                Ok((utc, Resolution::Gap))
             }
         }
+    }
+}
+
+/// The wall times a real punch can carry: from a fixed earliest date (`PUNCH_MIN_DATE`) to a little
+/// ahead of the device zone's current time (`PUNCH_MAX_FUTURE_HOURS`).
+///
+/// Every path that stores punches (poll, live, push) checks them against it, because a time far
+/// outside it is never a real punch: a flat clock battery (1970, 2000-01-01 resets), a corrupt log
+/// record, or a crafted push request. Such a time would mark a pending day processing cannot handle,
+/// or push a day into the CRM for a year nobody will ever look at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PunchWindow {
+    /// The first accepted local date.
+    pub earliest: chrono::NaiveDate,
+    /// How far past the zone's current wall time a punch may be (device clocks run a little fast).
+    pub max_ahead: chrono::TimeDelta,
+}
+
+impl Default for PunchWindow {
+    fn default() -> Self {
+        Self { earliest: chrono::NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or_default(), max_ahead: chrono::TimeDelta::hours(24) }
+    }
+}
+
+/// Why a punch's time was refused; the punch is skipped and the rest of its batch stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PunchTimeError {
+    /// Before `PUNCH_MIN_DATE`.
+    #[error("punch time {time} is before {earliest} (PUNCH_MIN_DATE)")]
+    TooEarly {
+        /// The refused time.
+        time: WallTime,
+        /// The first accepted date.
+        earliest: chrono::NaiveDate,
+    },
+    /// More than `PUNCH_MAX_FUTURE_HOURS` ahead of the zone's current time.
+    #[error("punch time {time} is more than {hours} h ahead of the device zone's current time (PUNCH_MAX_FUTURE_HOURS)")]
+    TooLate {
+        /// The refused time.
+        time: WallTime,
+        /// The allowed lead, hours.
+        hours: i64,
+    },
+    /// No instant can be computed for it.
+    #[error(transparent)]
+    OutOfRange(#[from] TimeOutOfRange),
+}
+
+impl PunchWindow {
+    /// Checks `time` (a wall time in `tz`) against the window at `now`, and resolves it to its instant.
+    ///
+    /// # Errors
+    /// [`PunchTimeError`] naming which end of the window the time is outside.
+    pub fn check(&self, time: WallTime, tz: chrono_tz::Tz, now: chrono::DateTime<chrono::Utc>) -> Result<chrono::DateTime<chrono::Utc>, PunchTimeError> {
+        if time.0.date() < self.earliest {
+            return Err(PunchTimeError::TooEarly { time, earliest: self.earliest });
+        }
+        let latest = now.with_timezone(&tz).naive_local().checked_add_signed(self.max_ahead);
+        if latest.is_none_or(|latest| time.0 > latest) {
+            return Err(PunchTimeError::TooLate { time, hours: self.max_ahead.num_hours() });
+        }
+        Ok(time.resolve(tz)?.0)
     }
 }
 
@@ -112,8 +188,36 @@ mod tests {
             (wall(2025, 10, 26, 6, 0), utc(2025, 10, 26, 5, 0), Resolution::Exact),
         ];
         for (local, expected, kind) in cases {
-            assert_eq!(local.resolve(berlin), (expected, kind), "{local}");
+            assert_eq!(local.resolve(berlin), Ok((expected, kind)), "{local}");
         }
-        assert_eq!(wall(2025, 3, 30, 2, 30).resolve(chrono_tz::UTC).1, Resolution::Exact);
+        assert_eq!(wall(2025, 3, 30, 2, 30).resolve(chrono_tz::UTC).map(|r| r.1), Ok(Resolution::Exact));
+    }
+
+    /// The ends of chrono's calendar give a named error, never a panic (issue 14, item 1).
+    #[test]
+    fn extreme_wall_times_are_refused_not_panicked_on() {
+        let berlin = chrono_tz::Europe::Berlin;
+        for extreme in [chrono::NaiveDateTime::MIN, chrono::NaiveDateTime::MAX] {
+            let time = WallTime(extreme);
+            for tz in [berlin, chrono_tz::UTC, chrono_tz::Pacific::Kiritimati, chrono_tz::America::Adak] {
+                let _ = time.resolve(tz);
+            }
+            let now = utc(2025, 6, 2, 12, 0);
+            assert!(PunchWindow::default().check(time, berlin, now).is_err());
+        }
+        let far = WallTime(NaiveDate::from_ymd_opt(262_142, 12, 31).and_then(|d| d.and_hms_opt(12, 0, 0)).expect("valid"));
+        let error = PunchWindow::default().check(far, berlin, utc(2025, 6, 2, 12, 0)).expect_err("refused");
+        assert!(matches!(error, PunchTimeError::TooLate { .. }), "{error}");
+    }
+
+    #[test]
+    fn the_window_runs_from_the_earliest_date_to_a_day_ahead_in_the_device_zone() {
+        let window = PunchWindow::default();
+        let now = utc(2025, 6, 2, 12, 0);
+        let nairobi = chrono_tz::Africa::Nairobi; // UTC+3: 15:00 local
+        assert!(window.check(wall(2025, 6, 3, 14, 59), nairobi, now).is_ok());
+        assert!(matches!(window.check(wall(2025, 6, 3, 15, 1), nairobi, now), Err(PunchTimeError::TooLate { .. })));
+        assert!(window.check(wall(2000, 1, 1, 0, 0), nairobi, now).is_ok());
+        assert!(matches!(window.check(wall(1999, 12, 31, 23, 59), nairobi, now), Err(PunchTimeError::TooEarly { .. })));
     }
 }

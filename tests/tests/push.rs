@@ -56,7 +56,7 @@ async fn unknown_serial_stays_pending_until_approved(backend: Backend) {
 
     let device = devices::find_by_serial(&store, "NEWSN001").await.expect("lookup").expect("registered");
     assert!(!device.approved, "an unknown serial is registered as pending");
-    assert_eq!(device.name, "pending NEWSN001");
+    assert_eq!(device.name, "NEWSN001", "named by its serial alone until approved");
     let approved = devices::approve(&store, "NEWSN001").await.expect("approve");
     assert!(approved.approved);
     stop.cancel();

@@ -38,6 +38,13 @@ pub(super) enum DevicesCommand {
         /// the periodic poll still runs as the safety net)
         #[arg(long, conflicts_with = "push")]
         live: bool,
+        /// Address or network (CIDR) the push terminal must push from [default: the address of its
+        /// first request]
+        #[arg(long, value_name = "ADDR|CIDR", requires = "push")]
+        bind: Option<String>,
+        /// A secret the push terminal must send as `pushcommkey` on every request
+        #[arg(long, requires = "push")]
+        secret: Option<String>,
     },
     /// Turn live mode on or off for a polled device (`serve` picks the change up within a minute)
     Live {
@@ -64,10 +71,26 @@ pub(super) enum DevicesCommand {
         /// Device id or name
         device: String,
     },
-    /// Approve a push terminal that registered itself (its kept data becomes processable)
+    /// Approve a push terminal that registered itself (its kept data becomes processable); it is
+    /// bound to the address it pushed from last (see `devices list`) unless --bind says otherwise
     Approve {
         /// Serial number
         serial: String,
+        /// Its name from now on [default: "terminal <id>"]
+        #[arg(long)]
+        name: Option<String>,
+        /// Address or network (CIDR) it must push from [default: its last request's address]
+        #[arg(long, value_name = "ADDR|CIDR")]
+        bind: Option<String>,
+    },
+    /// Bind a push terminal to another address or network (after it moved), or with no address,
+    /// unbind it so its next request's address is taken
+    Rebind {
+        /// Serial number
+        serial: String,
+        /// Address or network (CIDR)
+        #[arg(value_name = "ADDR|CIDR")]
+        network: Option<String>,
     },
     /// Set a device's clock to the bridge's time in its zone: now for a polled device (prints the
     /// offset before and after), queued for a push terminal
@@ -110,7 +133,8 @@ pub(super) async fn run(config: &Config, command: DevicesCommand) -> anyhow::Res
     let access = if matches!(command, DevicesCommand::List) { super::Access::Read } else { super::Access::Write };
     let store = super::open_store_for(config, access).await?;
     match command {
-        DevicesCommand::Add { name, ip, serial, push, port, comm_key, time_zone, live } => {
+        DevicesCommand::Add { name, ip, serial, push, port, comm_key, time_zone, live, bind, secret } => {
+            let bind = bind.as_deref().map(parse_network).transpose()?;
             let name = name.trim().to_owned();
             if name.is_empty() {
                 bail!("--name must not be empty");
@@ -135,11 +159,29 @@ pub(super) async fn run(config: &Config, command: DevicesCommand) -> anyhow::Res
                 devices::set_live_mode(&store, device.id, true).await?;
                 device.live_mode = true;
             }
+            if let Some(serial) = device.serial_number.clone().filter(|_| bind.is_some()) {
+                device = devices::rebind(&store, &serial, bind).await?;
+            }
+            if let Some(secret) = secret.as_deref().map(str::trim) {
+                if secret.len() < 8 {
+                    bail!("--secret must be at least 8 characters");
+                }
+                devices::set_push_secret_hash(&store, device.id, Some(&crate::pipeline::push::hash_push_key(secret))).await?;
+            }
             println!("added device {:?} (id {}): {}", device.name, device.id, describe(&device));
         }
-        DevicesCommand::Approve { serial } => {
-            let device = devices::approve(&store, serial.trim()).await?;
-            println!("approved {:?} (serial {})", device.name, serial.trim());
+        DevicesCommand::Approve { serial, name, bind } => {
+            let name = name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+            let approval = devices::Approval { name, bind: bind.as_deref().map(parse_network).transpose()? };
+            let device = devices::approve_with(&store, serial.trim(), &approval).await?;
+            let binding = device.push_bound_network.as_deref().unwrap_or("the address of its next request");
+            println!("approved {:?} (serial {}), bound to {binding}", device.name, serial.trim());
+        }
+        DevicesCommand::Rebind { serial, network } => {
+            let network = network.as_deref().map(parse_network).transpose()?;
+            let device = devices::rebind(&store, serial.trim(), network).await?;
+            let binding = device.push_bound_network.as_deref().unwrap_or("the address of its next request");
+            println!("{:?} (serial {}) bound to {binding}", device.name, serial.trim());
         }
         DevicesCommand::SetTime { device, timeout } => {
             let device = find_any(&store, &device).await?;
@@ -200,8 +242,26 @@ fn describe(d: &Device) -> String {
     };
     let state = if d.wants_live() { format!("{state}, live") } else { state.to_owned() };
     let sync = d.last_sync_at.map_or_else(|| "never synced".to_owned(), |t| format!("last sync {} UTC", t.format("%Y-%m-%d %H:%M")));
+    let push = match d.transport {
+        Transport::Pull => String::new(),
+        Transport::Push => format!(
+            "\tbound {}\tlast from {}{}",
+            d.push_bound_network.as_deref().unwrap_or("-"),
+            d.last_push_peer.as_deref().unwrap_or("-"),
+            if d.push_secret_hash.is_some() { "\tkey set" } else { "" }
+        ),
+    };
     let error = d.last_error.as_deref().map(|e| format!("  last error: {e}")).unwrap_or_default();
-    format!("{}\t{}\t{address}\t{state}\t{sync}{error}", d.id, d.name)
+    format!("{}\t{}\t{address}\t{state}{push}\t{sync}{error}", d.id, d.name)
+}
+
+/// `ADDR` or `CIDR` as a network (an address alone is that one address).
+fn parse_network(text: &str) -> anyhow::Result<ipnet::IpNet> {
+    let text = text.trim();
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map(|net| net.trunc())
+        .map_err(|_| anyhow::anyhow!("{text:?} is neither an IP address nor a CIDR network"))
 }
 
 /// Queues `command` for a push terminal.

@@ -30,7 +30,7 @@ pub(super) async fn run(config: &Config, args: PollArgs) -> anyhow::Result<()> {
     let store = super::open_store(config).await?;
     let window = args.since_hours.map(|h| TimeDelta::hours(h.into())).or(args.since_days.map(|d| TimeDelta::days(d.into())));
     let correct = Some(config.devices.clock_correction_seconds).filter(|s| *s > 0);
-    let filter = PollOptions { since: window.map(|w| Utc::now() - w), correct_clock_above_s: correct };
+    let filter = PollOptions { since: window.map(|w| Utc::now() - w), correct_clock_above_s: correct, window: config.devices.punch_window() };
     let instance = format!("cli:{}", std::process::id());
     let to_poll = poll::targets(&store, args.device_id.map(DeviceId)).await?.len();
     let bar = super::progress::bar(to_poll as u64, "devices");

@@ -144,11 +144,35 @@ pub struct DeviceSettings {
     /// When a poll finds a device clock off by more than this many seconds, set it (0: never, the
     /// default; `devices set-time` does it by hand) (`CLOCK_CORRECTION_SECONDS`).
     pub clock_correction_seconds: u32,
+    /// Punches dated before this day are refused on every path, as a reset or corrupt clock's
+    /// (`PUNCH_MIN_DATE`, `YYYY-MM-DD`).
+    pub punch_min_date: chrono::NaiveDate,
+    /// Punches more than this many hours ahead of the current time in the device's zone are refused
+    /// (`PUNCH_MAX_FUTURE_HOURS`).
+    pub punch_max_future_hours: u32,
 }
 
 impl Default for DeviceSettings {
     fn default() -> Self {
-        Self { default_port: 4370, polling_interval_minutes: 15, raw_punch_retention_days: 365, clock_correction_seconds: 0 }
+        let window = crate::domain::PunchWindow::default();
+        Self {
+            default_port: 4370,
+            polling_interval_minutes: 15,
+            raw_punch_retention_days: 365,
+            clock_correction_seconds: 0,
+            punch_min_date: window.earliest,
+            punch_max_future_hours: u32::try_from(window.max_ahead.num_hours()).unwrap_or(24),
+        }
+    }
+}
+
+impl DeviceSettings {
+    /// The accepted span of punch times.
+    pub fn punch_window(&self) -> crate::domain::PunchWindow {
+        crate::domain::PunchWindow {
+            earliest: self.punch_min_date,
+            max_ahead: chrono::TimeDelta::hours(i64::from(self.punch_max_future_hours)),
+        }
     }
 }
 
@@ -332,6 +356,9 @@ pub struct PushSettings {
     pub poll_delay_seconds: u32,
     /// An extra listener serving only `/iclock/…`, to expose to devices alone (`PUSH_LISTEN`).
     pub listen: Option<SocketAddr>,
+    /// Most self-registered terminals awaiting approval; beyond it unknown serials are refused
+    /// (`PUSH_MAX_PENDING_DEVICES`).
+    pub max_pending_devices: u32,
 }
 
 impl Default for PushSettings {
@@ -342,6 +369,7 @@ impl Default for PushSettings {
             max_body_bytes: 4 << 20,
             poll_delay_seconds: 10,
             listen: None,
+            max_pending_devices: 50,
         }
     }
 }
@@ -467,6 +495,13 @@ impl Config {
         }
         if self.devices.default_port == 0 {
             return invalid("devices.default_port", "0".into(), "must be a TCP port from 1 to 65535");
+        }
+        let earliest = self.devices.punch_min_date;
+        if !(1970..=2100).contains(&chrono::Datelike::year(&earliest)) {
+            return invalid("devices.punch_min_date", earliest.to_string(), "must be a date from 1970 to 2100");
+        }
+        if self.devices.punch_max_future_hours > 24 * 366 {
+            return invalid("devices.punch_max_future_hours", self.devices.punch_max_future_hours.to_string(), "must be at most 8784 (a year)");
         }
         if self.database_pool_size == 0 {
             return invalid("database_pool_size", "0".into(), "must be at least 1");

@@ -18,6 +18,8 @@ use crate::domain::{EmployeeId, WallTime};
 /// One attendance line from an `ATTLOG` upload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PushPunch {
+    /// 1-based line number in the body (to name the line if the punch is refused later).
+    pub line: usize,
     /// The employee's number on the device (`PIN`).
     pub employee: EmployeeId,
     /// Device-local wall time, as written.
@@ -43,16 +45,101 @@ impl fmt::Display for LineError {
     }
 }
 
+/// How many line errors are kept (and shown) per upload; the rest are only counted. A hostile body
+/// of millions of bad lines must not turn into millions of error strings.
+pub const MAX_LINE_ERRORS: usize = 10;
+
+/// How much of an offending field an error quotes.
+pub const SHOWN_FIELD_CHARS: usize = 32;
+
+/// The longest employee number accepted (what ZK firmware allows is 24 characters at most).
+pub const MAX_PIN_CHARS: usize = 24;
+
+/// The longest employee name kept; longer names from a device are cut.
+pub const MAX_NAME_CHARS: usize = 100;
+
+/// The line errors of one upload: the first [`MAX_LINE_ERRORS`] kept, all counted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LineErrors {
+    /// The first errors, in line order.
+    pub first: Vec<LineError>,
+    /// How many lines were refused in all.
+    pub total: usize,
+}
+
+impl LineErrors {
+    /// Counts `error`, keeping it if it is among the first.
+    pub fn push(&mut self, error: LineError) {
+        self.total += 1;
+        if self.first.len() < MAX_LINE_ERRORS {
+            self.first.push(error);
+        }
+    }
+
+    /// Whether no line was refused.
+    pub fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+}
+
+impl fmt::Display for LineErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, error) in self.first.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{error}")?;
+        }
+        let more = self.total - self.first.len();
+        if more > 0 {
+            write!(f, "; and {more} more")?;
+        }
+        Ok(())
+    }
+}
+
+/// `field` quoted for an error message: at most [`SHOWN_FIELD_CHARS`] characters, escaped.
+pub fn shown(field: &str) -> String {
+    let mut chars = field.chars();
+    let head: String = chars.by_ref().take(SHOWN_FIELD_CHARS).collect();
+    if chars.next().is_some() { format!("{head:?}…") } else { format!("{head:?}") }
+}
+
+/// `text` cut to at most `max` characters (never inside a character).
+pub fn truncate_chars(text: &str, max: usize) -> &str {
+    text.char_indices().nth(max).map_or(text, |(at, _)| &text[..at])
+}
+
+/// `text` cut to at most `max` bytes, at a character boundary.
+pub fn truncate_bytes(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let end = (0..=max).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
+    &text[..end]
+}
+
+/// `text` without control characters (NUL among them, which PostgreSQL text cannot hold, and line
+/// breaks, which would forge lines wherever the text is shown).
+pub fn printable(text: &str) -> String {
+    text.chars().filter(|c| !c.is_control()).collect()
+}
+
+/// Whether `pin` is a usable employee number: 1 to [`MAX_PIN_CHARS`] ASCII letters and digits.
+fn valid_pin(pin: &str) -> bool {
+    !pin.is_empty() && pin.len() <= MAX_PIN_CHARS && pin.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
 /// Parses an `ATTLOG` body: `PIN \t YYYY-MM-DD HH:MM:SS \t state \t verify \t workcode …` per line.
-pub fn parse_attlog(body: &str) -> (Vec<PushPunch>, Vec<LineError>) {
+pub fn parse_attlog(body: &str) -> (Vec<PushPunch>, LineErrors) {
     let mut punches = Vec::new();
-    let mut errors = Vec::new();
+    let mut errors = LineErrors::default();
     for (index, raw) in body.lines().enumerate() {
         let line = raw.trim_end_matches('\r');
         if line.trim().is_empty() {
             continue;
         }
-        match parse_attlog_line(line) {
+        match parse_attlog_line(index + 1, line) {
             Ok(punch) => punches.push(punch),
             Err(reason) => errors.push(LineError { line: index + 1, reason }),
         }
@@ -60,26 +147,31 @@ pub fn parse_attlog(body: &str) -> (Vec<PushPunch>, Vec<LineError>) {
     (punches, errors)
 }
 
-fn parse_attlog_line(line: &str) -> Result<PushPunch, String> {
-    let fields: Vec<&str> = line.split('\t').map(str::trim).collect();
-    let pin = fields.first().copied().unwrap_or_default();
-    if pin.is_empty() || pin.len() > 24 || !pin.chars().all(|c| c.is_ascii_alphanumeric()) {
-        return Err(format!("bad user id {pin:?}"));
+/// One line; only the four fields used are looked at (a fixed split: the rest of the line, however
+/// many fields it holds, is never collected).
+fn parse_attlog_line(line_number: usize, line: &str) -> Result<PushPunch, String> {
+    let mut fields = line.splitn(5, '\t').map(str::trim);
+    let pin = fields.next().unwrap_or_default();
+    if !valid_pin(pin) {
+        return Err(format!("bad user id {}", shown(pin)));
     }
-    let stamp = fields.get(1).copied().ok_or("missing time")?;
+    let stamp = fields.next().ok_or("missing time")?;
     let time = NaiveDateTime::parse_from_str(stamp, "%Y-%m-%d %H:%M:%S")
-        .map_err(|_| format!("bad time {stamp:?} (expected YYYY-MM-DD HH:MM:SS)"))?;
-    let small = |index: usize, what: &str| -> Result<u8, String> {
-        match fields.get(index).copied().filter(|f| !f.is_empty()) {
+        .map_err(|_| format!("bad time {} (expected YYYY-MM-DD HH:MM:SS)", shown(stamp)))?;
+    let mut small = |what: &str| -> Result<u8, String> {
+        match fields.next().filter(|f| !f.is_empty()) {
             None => Ok(0),
-            Some(text) => text.parse::<u8>().map_err(|_| format!("bad {what} {text:?}")),
+            Some(text) => text.parse::<u8>().map_err(|_| format!("bad {what} {}", shown(text))),
         }
     };
-    Ok(PushPunch { employee: EmployeeId(pin.to_owned()), time: WallTime(time), state: small(2, "state")?, verify: small(3, "verify type")? })
+    let state = small("state")?;
+    let verify = small("verify type")?;
+    Ok(PushPunch { line: line_number, employee: EmployeeId(pin.to_owned()), time: WallTime(time), state, verify })
 }
 
 /// Parses user records from `USERINFO` (`PIN=1\tName=Ann…`) or `OPERLOG` (`USER PIN=1\tName=Ann…`)
-/// bodies into `(user id, name)`; other OPERLOG lines (operations) are skipped.
+/// bodies into `(user id, name)`; other OPERLOG lines (operations) are skipped, and so are records
+/// whose PIN is not a usable employee number. Names are cut to [`MAX_NAME_CHARS`].
 pub fn parse_users(body: &str) -> Vec<(EmployeeId, Option<String>)> {
     body.lines()
         .filter_map(|line| {
@@ -87,16 +179,40 @@ pub fn parse_users(body: &str) -> Vec<(EmployeeId, Option<String>)> {
             let rest = line.strip_prefix("USER ").unwrap_or(line);
             let mut pin = None;
             let mut name = None;
-            for field in rest.split('\t') {
+            // The two fields used come first on every firmware seen; a few more are allowed for.
+            for field in rest.split('\t').take(16) {
                 match field.split_once('=') {
-                    Some(("PIN", value)) if !value.trim().is_empty() => pin = Some(value.trim().to_owned()),
-                    Some(("Name", value)) if !value.trim().is_empty() => name = Some(value.trim().to_owned()),
+                    Some(("PIN", value)) => pin = Some(value.trim()),
+                    Some(("Name", value)) => {
+                        let value = printable(value);
+                        name = Some(truncate_chars(value.trim(), MAX_NAME_CHARS).to_owned()).filter(|n| !n.is_empty());
+                    }
                     _ => {}
                 }
             }
-            pin.map(|pin| (EmployeeId(pin), name))
+            pin.filter(|pin| valid_pin(pin)).map(|pin| (EmployeeId(pin.to_owned()), name))
         })
         .collect()
+}
+
+/// A table stamp as terminals send it (`Stamp=…`): a number, which the bridge stores and repeats in
+/// its options answer. Only digits are taken, so nothing a request carries can add a line there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stamp(String);
+
+impl Stamp {
+    /// The longest stamp accepted (a 64-bit number has at most 20 digits).
+    pub const MAX_DIGITS: usize = 20;
+
+    /// `text` as a stamp, if it is 1 to 20 ASCII digits.
+    pub fn parse(text: &str) -> Option<Stamp> {
+        (!text.is_empty() && text.len() <= Self::MAX_DIGITS && text.bytes().all(|b| b.is_ascii_digit())).then(|| Stamp(text.to_owned()))
+    }
+
+    /// The digits.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 /// The outcome of one command, as reported on `/iclock/devicecmd`.
@@ -193,9 +309,9 @@ impl PushCommand {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
     /// Last ATTLOG stamp stored, or `None` to ask for everything.
-    pub attlog_stamp: Option<String>,
+    pub attlog_stamp: Option<Stamp>,
     /// Last OPERLOG stamp stored.
-    pub operlog_stamp: Option<String>,
+    pub operlog_stamp: Option<Stamp>,
     /// Seconds between command polls.
     pub delay_s: u32,
     /// The site's UTC offset in minutes, at the time of the handshake.
@@ -207,8 +323,8 @@ impl Options {
     pub fn render(&self, serial: &str) -> String {
         let mut lines = vec![
             format!("GET OPTION FROM: {serial}"),
-            format!("ATTLOGStamp={}", self.attlog_stamp.as_deref().unwrap_or("0")),
-            format!("OPERLOGStamp={}", self.operlog_stamp.as_deref().unwrap_or("0")),
+            format!("ATTLOGStamp={}", self.attlog_stamp.as_ref().map_or("0", Stamp::as_str)),
+            format!("OPERLOGStamp={}", self.operlog_stamp.as_ref().map_or("0", Stamp::as_str)),
             "ATTPHOTOStamp=0".to_owned(),
             "ErrorDelay=30".to_owned(),
             format!("Delay={}", self.delay_s),
@@ -242,8 +358,8 @@ mod tests {
         assert_eq!(punches.len(), 2);
         assert_eq!(punches[1].employee.0, "1003");
         assert_eq!((punches[1].state, punches[1].verify), (1, 15));
-        assert_eq!(errors.iter().map(|e| e.line).collect::<Vec<_>>(), [2, 5]);
-        assert!(errors[0].to_string().contains("bad time"));
+        assert_eq!(errors.first.iter().map(|e| e.line).collect::<Vec<_>>(), [2, 5]);
+        assert!(errors.first[0].to_string().contains("bad time"));
     }
 
     #[test]
@@ -274,11 +390,41 @@ mod tests {
 
     #[test]
     fn options_name_the_stamps_and_whole_hour_zones_only() {
-        let options = Options { attlog_stamp: Some("9999".into()), operlog_stamp: None, delay_s: 10, utc_offset_min: 180 };
+        let options = Options { attlog_stamp: Stamp::parse("9999"), operlog_stamp: None, delay_s: 10, utc_offset_min: 180 };
         let text = options.render("SN1");
         assert!(text.starts_with("GET OPTION FROM: SN1\n"));
         assert!(text.contains("ATTLOGStamp=9999\n") && text.contains("OPERLOGStamp=0\n") && text.contains("TimeZone=3\n"));
         let india = Options { utc_offset_min: 330, ..options };
         assert!(!india.render("SN1").contains("TimeZone="));
+    }
+
+    #[test]
+    fn errors_are_bounded_however_bad_the_body() {
+        let long = "9".repeat(10_000);
+        let body = format!("1001\t{long}\t0\t1\n").repeat(5_000);
+        let (punches, errors) = parse_attlog(&body);
+        assert!(punches.is_empty());
+        assert_eq!((errors.first.len(), errors.total), (MAX_LINE_ERRORS, 5_000));
+        let text = errors.to_string();
+        assert!(text.len() < 1_500, "{} bytes", text.len());
+        assert!(text.ends_with("and 4990 more"), "{text}");
+    }
+
+    #[test]
+    fn stamps_are_digits_only() {
+        assert_eq!(Stamp::parse("12345").map(|s| s.0), Some("12345".to_owned()));
+        let too_long = "1".repeat(21);
+        for bad in ["", "99999999999\nInjected=1", "12a", too_long.as_str(), " 1"] {
+            assert_eq!(Stamp::parse(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn user_records_need_a_valid_pin_and_names_are_cut() {
+        let long = "x".repeat(500);
+        let users = parse_users(&format!("PIN=1\tName={long}\nPIN=bad pin!\tName=Eve\nPIN=\tName=Nobody\nPIN=2\tName=A\u{0}n\u{1b}n\n"));
+        assert_eq!(users.len(), 2);
+        assert_eq!(users[0].1.as_deref().map(str::len), Some(MAX_NAME_CHARS));
+        assert_eq!(users[1].1.as_deref(), Some("Ann"), "control characters are dropped");
     }
 }

@@ -60,12 +60,19 @@ pub struct LiveSupervisor {
     site_tz: chrono_tz::Tz,
     instance: String,
     settings: LiveSettings,
+    window: crate::domain::PunchWindow,
 }
 
 impl LiveSupervisor {
     /// A supervisor for `instance` with the default pacing.
     pub fn new(store: Store, config: &Config, instance: &str) -> Self {
-        Self { store, site_tz: config.time_zone.0, instance: instance.to_owned(), settings: LiveSettings::default() }
+        Self {
+            store,
+            site_tz: config.time_zone.0,
+            instance: instance.to_owned(),
+            settings: LiveSettings::default(),
+            window: config.devices.punch_window(),
+        }
     }
 
     /// The same with other pacing.
@@ -166,10 +173,13 @@ impl LiveSupervisor {
                 next = events.next(self.settings.heartbeat) => next,
             };
             match next {
-                Ok(Some(record)) => match punches::insert(&self.store, &[poll::to_punch(device.id, tz, &record)]).await {
-                    Ok(stored) => tracing::debug!(device = %device.name, user = %record.user_id.0, time = %record.time.0, stored, "live punch"),
-                    // Still in the device's log: the next poll stores it.
-                    Err(e) => tracing::warn!(device = %device.name, error = %e, "live punch not stored; the next poll will store it"),
+                Ok(Some(record)) => match poll::to_punch(device.id, tz, &self.window, chrono::Utc::now(), &record) {
+                    Ok(punch) => match punches::insert(&self.store, &[punch]).await {
+                        Ok(stored) => tracing::debug!(device = %device.name, user = %record.user_id.0, time = %record.time.0, stored, "live punch"),
+                        // Still in the device's log: the next poll stores it.
+                        Err(e) => tracing::warn!(device = %device.name, error = %e, "live punch not stored; the next poll will store it"),
+                    },
+                    Err(e) => tracing::warn!(device = %device.name, user = %record.user_id.0, error = %e, "live punch refused"),
                 },
                 Ok(None) => {
                     if let Err(e) = events.heartbeat().await {

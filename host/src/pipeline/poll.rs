@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::device::DeviceError;
 use crate::device::client::{ConnectOptions, ZkClient};
 use crate::device::records::AttendanceRecord;
-use crate::domain::DeviceId;
+use crate::domain::{DeviceId, PunchTimeError, PunchWindow};
 use crate::store::devices::{self, Device, Lease, Transport};
 use crate::store::punches::{self, NewPunch};
 use crate::store::{Store, StoreError, employees};
@@ -58,6 +58,8 @@ pub struct PollReport {
     pub polled: bool,
     /// The clock was set because it was off by more than the configured threshold.
     pub clock_corrected: bool,
+    /// Records refused for a time outside the punch window (`PUNCH_MIN_DATE`, `PUNCH_MAX_FUTURE_HOURS`).
+    pub refused: usize,
 }
 
 /// How a poll behaves: what it stores, and whether it corrects the device's clock.
@@ -68,6 +70,8 @@ pub struct PollOptions {
     /// Set the device clock when it is off by more than this many seconds (opt-in:
     /// `CLOCK_CORRECTION_SECONDS`). Punches already written keep the times the device gave them.
     pub correct_clock_above_s: Option<u32>,
+    /// The accepted punch times; records outside are refused, named in the log and counted.
+    pub window: PunchWindow,
 }
 
 /// Polls one device under its lease.
@@ -118,11 +122,15 @@ async fn download_and_store(
     // everything before it is stored already and the database need not hear about it again.
     let records = &download.attendance;
     let known = known_prefix(device, records);
+    let mut refused = Vec::new();
     let punches: Vec<NewPunch> = records[known..]
         .iter()
-        .map(|r| to_punch(device.id, tz, r))
+        .filter_map(|r| to_punch(device.id, tz, &filter.window, started, r).map_err(|e| refused.push(e)).ok())
         .filter(|p| filter.since.is_none_or(|since| p.utc_time >= since))
         .collect();
+    if let Some(first) = refused.first() {
+        tracing::warn!(device = %device.name, refused = refused.len(), first = %first, "records with impossible times were not stored");
+    }
     let stored = punches::insert(store, &punches).await?;
     if filter.since.is_none() {
         // Everything on the device is stored now (a --since poll left older records out on purpose).
@@ -133,21 +141,33 @@ async fn download_and_store(
     let new_employees = employees::upsert_names(store, &people).await?;
     // Everything up to the moment the download started is now known.
     devices::record_poll(store, device.id, Utc::now(), i32::try_from(clock_offset_s).unwrap_or(i32::MAX), started).await?;
-    Ok(PollReport { downloaded: records.len(), already_known: known, stored, new_employees, clock_offset_s, polled: true, clock_corrected })
+    Ok(PollReport {
+        downloaded: records.len(),
+        already_known: known,
+        stored,
+        new_employees,
+        clock_offset_s,
+        polled: true,
+        clock_corrected,
+        refused: refused.len(),
+    })
 }
 
 /// A device record as the raw store keeps it: the wall time as written, the instant it means in `tz`.
-pub(super) fn to_punch(device: DeviceId, tz: chrono_tz::Tz, r: &AttendanceRecord) -> NewPunch {
-    NewPunch {
+///
+/// # Errors
+/// [`PunchTimeError`] when the time is outside `window` at `now`: such a record is never stored.
+pub(super) fn to_punch(device: DeviceId, tz: chrono_tz::Tz, window: &PunchWindow, now: DateTime<Utc>, r: &AttendanceRecord) -> Result<NewPunch, PunchTimeError> {
+    Ok(NewPunch {
         device_id: device,
         employee: r.user_id.clone(),
         local_time: r.time,
-        utc_time: r.time.resolve(tz).0,
+        utc_time: window.check(r.time, tz, now)?,
         status: r.verify,
         punch_state: r.state,
         verify_type: r.verify,
         device_seq: None,
-    }
+    })
 }
 
 /// How many records at the start of `records` the last complete poll stored already (0 when the log
@@ -207,7 +227,11 @@ pub struct PollDevices {
 impl PollDevices {
     /// A poll job for `instance`.
     pub fn new(store: Store, config: &Config, instance: &str) -> Self {
-        let options = PollOptions { since: None, correct_clock_above_s: Some(config.devices.clock_correction_seconds).filter(|s| *s > 0) };
+        let options = PollOptions {
+            since: None,
+            correct_clock_above_s: Some(config.devices.clock_correction_seconds).filter(|s| *s > 0),
+            window: config.devices.punch_window(),
+        };
         Self { store, site_tz: config.time_zone.0, instance: instance.to_owned(), timeout: Duration::from_secs(30), options }
     }
 }

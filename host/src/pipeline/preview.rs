@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use attendance_plugin_sdk::model;
-use chrono::{NaiveDate, TimeDelta, Utc};
+use chrono::{NaiveDate, Utc};
 
 use super::process::{self, ProcessError};
 use crate::config::Config;
@@ -50,10 +50,13 @@ pub struct Preview {
 pub async fn preview(store: &Store, registry: &Arc<Registry>, config: &Config, candidate: &str, days: u32) -> Result<Preview, ProcessError> {
     let plugin = load_rules(registry, candidate).await?;
     let today = Utc::now().with_timezone(&config.time_zone.0).date_naive();
-    let first = today - TimeDelta::days(i64::from(days.max(1)) - 1);
+    let first = today
+        .checked_sub_days(chrono::Days::new(u64::from(days.max(1)) - 1))
+        .ok_or_else(|| ProcessError::Activation(format!("{days} days back from {today} is outside the calendar")))?;
     let window: BTreeSet<NaiveDate> = first.iter_days().take_while(|d| *d <= today).collect();
     let at_midnight = |d: NaiveDate| d.and_hms_opt(0, 0, 0).unwrap_or_default();
-    let people = punches::employees_between(store, at_midnight(first), at_midnight(today + TimeDelta::days(1))).await?;
+    let tomorrow = today.succ_opt().unwrap_or(today);
+    let people = punches::employees_between(store, at_midnight(first), at_midnight(tomorrow)).await?;
     let rules_config = registry.config_for(&plugin.name);
     let site_context = process::SiteContext::load(store, config).await?;
     let mut inputs = Vec::with_capacity(people.len());

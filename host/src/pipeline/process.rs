@@ -7,10 +7,13 @@
 //! days that were processed; when the plugin fails they stay pending with the error, for a retry.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
+use futures_util::FutureExt as _;
+
 use attendance_plugin_sdk::model;
-use chrono::{NaiveDate, NaiveDateTime, TimeDelta, Utc};
+use chrono::{Days, NaiveDate, NaiveDateTime, Utc};
 
 use crate::config::Config;
 use crate::domain::EmployeeId;
@@ -53,6 +56,38 @@ pub enum ProcessError {
     /// A plugin cannot be activated as asked.
     #[error("{0}")]
     Activation(String),
+}
+
+/// Why one employee's days could not be processed this time. The error is recorded on the days (they
+/// stay pending, their failure counted) and the run goes on with everyone else: bad data for one
+/// person never stops the others.
+#[derive(Debug, thiserror::Error)]
+pub enum EmployeeError {
+    /// A work date so far from today that the days around it cannot be computed (a punch with a time
+    /// like year 262142 stored before times were checked on the way in).
+    #[error("work date {0} is outside the dates processing can handle")]
+    DateOutOfRange(NaiveDate),
+    /// The rules plugin failed on this employee's input.
+    #[error(transparent)]
+    Plugin(#[from] crate::plugins::PluginError),
+    /// Processing this employee panicked (a bug): the batch is set aside instead of stopping the run.
+    #[error("processing panicked (set aside; the other employees went on): {0}")]
+    Panicked(String),
+}
+
+/// The punch range an employee's input covers: two days before the first pending day to three after
+/// the last (night shifts and the rules' context), computed without overflow.
+///
+/// # Errors
+/// [`EmployeeError::DateOutOfRange`] at the ends of the calendar.
+pub(super) fn input_range(days: &BTreeSet<NaiveDate>) -> Result<(NaiveDate, NaiveDate), EmployeeError> {
+    let (Some(first), Some(last)) = (days.first().copied(), days.last().copied()) else {
+        return Err(EmployeeError::DateOutOfRange(NaiveDate::MIN));
+    };
+    let from = first.checked_sub_days(Days::new(2)).ok_or(EmployeeError::DateOutOfRange(first))?;
+    let to = last.checked_add_days(Days::new(3)).ok_or(EmployeeError::DateOutOfRange(last))?;
+    // Midnight of both ends must exist as a timestamp too (it always does once the dates exist).
+    Ok((from, to))
 }
 
 fn default_template(config: &Config) -> model::Template {
@@ -133,11 +168,10 @@ pub(super) async fn build_input(
     employee: &EmployeeId,
     days: &BTreeSet<NaiveDate>,
 ) -> Result<model::RulesInput, StoreError> {
-    let (Some(first), Some(last)) = (days.first().copied(), days.last().copied()) else {
+    if days.is_empty() {
         return Err(StoreError::Invalid("no days to process".into()));
-    };
-    let from = first - TimeDelta::days(2);
-    let to = last + TimeDelta::days(3);
+    }
+    let (from, to) = input_range(days).map_err(|e| StoreError::Invalid(e.to_string()))?;
     let at_midnight = |d: NaiveDate| d.and_hms_opt(0, 0, 0).unwrap_or_default();
     let stored = punches::for_employee_between(store, employee, at_midnight(from), at_midnight(to)).await?;
     let site = config.time_zone.0;
@@ -233,6 +267,48 @@ pub(super) async fn run_batch(
     tokio::task::spawn_blocking(move || registry.runtime().process_batch(&plugin, &inputs)).await.map_err(|e| StoreError::Invalid(e.to_string()))
 }
 
+/// [`run_batch`] with each employee isolated from the others' panics: the batch runs on one blocking
+/// thread; if that panics, each input runs again alone, so only the employee whose input makes the
+/// plugin host panic is set aside (with [`EmployeeError::Panicked`]) and the others get their results.
+async fn run_batch_isolated(
+    registry: &Arc<Registry>,
+    plugin: &Arc<LoadedPlugin>,
+    inputs: Vec<model::RulesInput>,
+) -> Vec<Result<model::RulesOutput, EmployeeError>> {
+    let inputs = Arc::new(inputs);
+    let run = |range: std::ops::Range<usize>| {
+        let (registry, plugin, inputs) = (Arc::clone(registry), Arc::clone(plugin), Arc::clone(&inputs));
+        tokio::task::spawn_blocking(move || registry.runtime().process_batch(&plugin, inputs.get(range).unwrap_or_default()))
+    };
+    match run(0..inputs.len()).await {
+        Ok(results) if results.len() == inputs.len() => return results.into_iter().map(|r| r.map_err(EmployeeError::from)).collect(),
+        Ok(results) => tracing::error!(inputs = inputs.len(), results = results.len(), "rules batch returned the wrong number of results; running one by one"),
+        Err(e) => tracing::error!(error = %e, "rules batch panicked; running its employees one by one to set the culprit aside"),
+    }
+    let mut results = Vec::with_capacity(inputs.len());
+    for index in 0..inputs.len() {
+        results.push(match run(index..index + 1).await {
+            Ok(mut one) if one.len() == 1 => one.pop().map_or_else(|| Err(EmployeeError::Panicked("no result".into())), |r| r.map_err(EmployeeError::from)),
+            Ok(_) => Err(EmployeeError::Panicked("the plugin host returned no result".into())),
+            Err(e) => Err(EmployeeError::Panicked(panic_text(e))),
+        });
+    }
+    results
+}
+
+/// What a failed blocking task says (the panic message when there is one).
+fn panic_text(error: tokio::task::JoinError) -> String {
+    match error.try_into_panic() {
+        Ok(payload) => panic_payload_text(payload.as_ref()),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn panic_payload_text(payload: &(dyn std::any::Any + Send)) -> String {
+    let text = payload.downcast_ref::<&str>().map(|s| (*s).to_owned()).or_else(|| payload.downcast_ref::<String>().cloned()).unwrap_or_else(|| "unknown panic".into());
+    crate::device::push::truncate_chars(&text, 300).to_owned()
+}
+
 /// The shift-rules plugin processing uses: the one `plugin activate` chose, else `RULES_PLUGIN`.
 ///
 /// # Errors
@@ -285,61 +361,121 @@ pub async fn process_pending_reporting(
     for chunk in by_employee.chunks(100) {
         // Inputs are built a batch at a time, so memory stays flat however much is pending.
         let mut batch = Vec::with_capacity(chunk.len());
+        let mut batched = Vec::with_capacity(chunk.len());
         for (employee, days) in chunk {
-            batch.push(build_input(store, config, &site_context, &rules_config, employee, days).await?);
-        }
-        let results = run_batch(registry, &plugin, batch).await?;
-        for ((employee, days), result) in chunk.iter().zip(results) {
             let day_list: Vec<NaiveDate> = days.iter().copied().collect();
+            if let Err(e) = input_range(days) {
+                set_aside(store, &mut report, employee, &day_list, &e).await?;
+                continue;
+            }
+            batch.push(build_input(store, config, &site_context, &rules_config, employee, days).await?);
+            batched.push((employee, day_list));
+        }
+        let results = run_batch_isolated(registry, &plugin, batch).await;
+        for ((employee, day_list), result) in batched.into_iter().zip(results) {
             let output = match result {
                 Ok(output) => output,
                 Err(e) => {
-                    tracing::warn!(employee = %employee, error = %e, "processing failed; the days stay pending");
-                    pending::record_failure(store, employee, &day_list, &e.to_string()).await?;
-                    report.failed += 1;
+                    set_aside(store, &mut report, employee, &day_list, &e).await?;
                     continue;
                 }
             };
-            report.employees += 1;
-            let (first, last) = (day_list[0] - TimeDelta::days(1), day_list[day_list.len() - 1] + TimeDelta::days(1));
-            // The rules may return neighbouring days for context; only the asked range is stored.
-            let kept: Vec<(&model::AttendanceRecord, NaiveDate)> = output
-                .records
-                .iter()
-                .filter_map(|r| NaiveDate::parse_from_str(&r.date, "%Y-%m-%d").ok().filter(|d| *d >= first && *d <= last).map(|d| (r, d)))
-                .collect();
-            let rows: Vec<(NaiveDate, String, DayContent)> =
-                kept.iter().map(|(r, date)| (*date, r.shift.clone().unwrap_or_default(), content(r, &plugin.info))).collect();
-            let outcomes = attendance::upsert_days(store, employee, &rows).await?;
-            let mut name = None;
-            for ((record, _), outcome) in kept.iter().zip(&outcomes) {
-                if !matches!(outcome.upserted, Upserted::Inserted | Upserted::Updated(_)) {
-                    continue;
+            // Storing the result runs under catch_unwind too: a panic on one employee's data sets that
+            // employee aside, where it would otherwise fail the whole run again at every schedule.
+            let stored = AssertUnwindSafe(store_result(store, employee, &day_list, &output, &plugin.info, started)).catch_unwind().await;
+            match stored {
+                Ok(Ok(stored)) => {
+                    report.employees += 1;
+                    report.days_written += stored.days_written;
+                    report.new_outliers.extend(stored.new_outliers);
+                    done(day_list.len() as u64);
                 }
-                report.days_written += 1;
-                let was_outlier = outcome.previous_flags.as_deref().is_some_and(|flags| OUTLIER_FLAGS.iter().any(|f| flags.contains(f)));
-                let outliers: Vec<&str> = record.flags.iter().map(String::as_str).filter(|f| OUTLIER_FLAGS.contains(f)).collect();
-                if outliers.is_empty() || was_outlier {
-                    continue;
-                }
-                if name.is_none() {
-                    name = Some(employees::get(store, employee).await?.and_then(|e| e.name));
-                }
-                report.new_outliers.push(OutlierLine {
-                    employee: employee.0.clone(),
-                    name: name.clone().flatten(),
-                    date: record.date.clone(),
-                    shift: record.shift.clone(),
-                    reason: outliers.join(", "),
-                    clock_in: record.clock_in.as_deref().map(|t| t.get(11..16).unwrap_or(t).to_owned()),
-                    clock_out: record.clock_out.as_deref().map(|t| t.get(11..16).unwrap_or(t).to_owned()),
-                });
+                Ok(Err(StoreResultError::Store(e))) => return Err(e.into()),
+                Ok(Err(StoreResultError::Employee(e))) => set_aside(store, &mut report, employee, &day_list, &e).await?,
+                Err(payload) => set_aside(store, &mut report, employee, &day_list, &EmployeeError::Panicked(panic_payload_text(payload.as_ref()))).await?,
             }
-            pending::clear(store, employee, &day_list, started).await?;
-            done(day_list.len() as u64);
         }
     }
     Ok(report)
+}
+
+/// Records `error` on the employee's days (they stay pending) and counts the failure.
+async fn set_aside(store: &Store, report: &mut ProcessReport, employee: &EmployeeId, days: &[NaiveDate], error: &EmployeeError) -> Result<(), StoreError> {
+    tracing::warn!(employee = %employee, error = %error, "processing failed; the days stay pending");
+    pending::record_failure(store, employee, days, &error.to_string()).await?;
+    report.failed += 1;
+    Ok(())
+}
+
+/// What storing one employee's result did.
+struct Stored {
+    days_written: usize,
+    new_outliers: Vec<OutlierLine>,
+}
+
+/// Why storing one employee's result stopped: the database (the run stops) or this employee's data.
+enum StoreResultError {
+    Store(StoreError),
+    Employee(EmployeeError),
+}
+
+impl From<StoreError> for StoreResultError {
+    fn from(e: StoreError) -> Self {
+        StoreResultError::Store(e)
+    }
+}
+
+/// Stores the days of `output` for `employee` within the asked range (plus a day each side), collects
+/// the new outliers, and clears the pending marks made before `started`.
+async fn store_result(
+    store: &Store,
+    employee: &EmployeeId,
+    day_list: &[NaiveDate],
+    output: &model::RulesOutput,
+    rule: &model::PluginInfo,
+    started: NaiveDateTime,
+) -> Result<Stored, StoreResultError> {
+    let (Some(first), Some(last)) = (day_list.first(), day_list.last()) else {
+        return Ok(Stored { days_written: 0, new_outliers: Vec::new() });
+    };
+    let out_of_range = |d: &NaiveDate| StoreResultError::Employee(EmployeeError::DateOutOfRange(*d));
+    let first = first.checked_sub_days(Days::new(1)).ok_or_else(|| out_of_range(first))?;
+    let last = last.checked_add_days(Days::new(1)).ok_or_else(|| out_of_range(last))?;
+    // The rules may return neighbouring days for context; only the asked range is stored.
+    let kept: Vec<(&model::AttendanceRecord, NaiveDate)> = output
+        .records
+        .iter()
+        .filter_map(|r| NaiveDate::parse_from_str(&r.date, "%Y-%m-%d").ok().filter(|d| *d >= first && *d <= last).map(|d| (r, d)))
+        .collect();
+    let rows: Vec<(NaiveDate, String, DayContent)> = kept.iter().map(|(r, date)| (*date, r.shift.clone().unwrap_or_default(), content(r, rule))).collect();
+    let outcomes = attendance::upsert_days(store, employee, &rows).await?;
+    let mut stored = Stored { days_written: 0, new_outliers: Vec::new() };
+    let mut name = None;
+    for ((record, _), outcome) in kept.iter().zip(&outcomes) {
+        if !matches!(outcome.upserted, Upserted::Inserted | Upserted::Updated(_)) {
+            continue;
+        }
+        stored.days_written += 1;
+        let was_outlier = outcome.previous_flags.as_deref().is_some_and(|flags| OUTLIER_FLAGS.iter().any(|f| flags.contains(f)));
+        let outliers: Vec<&str> = record.flags.iter().map(String::as_str).filter(|f| OUTLIER_FLAGS.contains(f)).collect();
+        if outliers.is_empty() || was_outlier {
+            continue;
+        }
+        if name.is_none() {
+            name = Some(employees::get(store, employee).await?.and_then(|e| e.name));
+        }
+        stored.new_outliers.push(OutlierLine {
+            employee: employee.0.clone(),
+            name: name.clone().flatten(),
+            date: record.date.clone(),
+            shift: record.shift.clone(),
+            reason: outliers.join(", "),
+            clock_in: record.clock_in.as_deref().map(|t| t.get(11..16).unwrap_or(t).to_owned()),
+            clock_out: record.clock_out.as_deref().map(|t| t.get(11..16).unwrap_or(t).to_owned()),
+        });
+    }
+    pending::clear(store, employee, day_list, started).await?;
+    Ok(stored)
 }
 
 /// The `process_attendance` job: processes what is pending, then sends one outlier digest.

@@ -180,7 +180,7 @@ fn next_daily(at: NaiveTime, now: DateTime<Utc>, tz: chrono_tz::Tz) -> Option<Da
     let today = now.with_timezone(&tz).date_naive();
     (0..=2)
         .filter_map(|days| today.checked_add_signed(TimeDelta::days(days)))
-        .map(|date| WallTime(date.and_time(at)).resolve(tz).0)
+        .filter_map(|date| WallTime(date.and_time(at)).resolve(tz).ok().map(|(instant, _)| instant))
         .find(|candidate| *candidate > now)
 }
 

@@ -64,6 +64,12 @@ pub struct Device {
     pub live_lease_owner: Option<String>,
     /// Until when that instance holds it, UTC.
     pub live_lease_until: Option<NaiveDateTime>,
+    /// The network (CIDR) an approved push terminal must push from; `None` until it is bound.
+    pub push_bound_network: Option<String>,
+    /// Hex SHA-256 of the terminal's own secret (`pushcommkey`), when an admin set one.
+    pub push_secret_hash: Option<String>,
+    /// The source address of the terminal's last push request.
+    pub last_push_peer: Option<String>,
 }
 
 impl Device {
@@ -391,20 +397,38 @@ pub async fn find_by_serial(store: &Store, serial: &str) -> Result<Option<Device
     })
 }
 
-/// The push device with this serial, registering it unapproved (named `pending <serial>`) when it is
-/// new. Two first requests racing each other end up with the same single row.
+/// The push device with this serial, registering it unapproved (named by its serial alone) when it
+/// is new. Two first requests racing each other end up with the same single row.
 ///
 /// # Errors
 /// When the database fails.
 pub async fn find_or_register_push(store: &Store, serial: &str) -> Result<Device, StoreError> {
+    register_push_capped(store, serial, u32::MAX)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("device with serial {serial}")))
+}
+
+/// [`find_or_register_push`], registering a new serial only while fewer than `max_pending`
+/// terminals await approval (`None` then): each unknown serial would otherwise add a row, without end.
+/// Concurrent first requests can overshoot the cap by the number of requests racing.
+///
+/// # Errors
+/// When the database fails.
+pub async fn register_push_capped(store: &Store, serial: &str, max_pending: u32) -> Result<Option<Device>, StoreError> {
     if let Some(device) = find_by_serial(store, serial).await? {
-        return Ok(device);
+        return Ok(Some(device));
+    }
+    let waiting: i64 = crate::with_conn!(store, |conn| {
+        devices::table.filter(devices::approved.eq(false)).count().get_result(conn).await.map_err(StoreError::from)
+    })?;
+    if waiting >= i64::from(max_pending) {
+        return Ok(None);
     }
     let now = now_utc();
     crate::with_conn!(store, |conn| {
         diesel::insert_into(devices::table)
             .values((
-                devices::name.eq(format!("pending {serial}")),
+                devices::name.eq(serial),
                 devices::serial_number.eq(serial),
                 devices::port.eq(0),
                 devices::transport.eq(Transport::Push),
@@ -418,18 +442,91 @@ pub async fn find_or_register_push(store: &Store, serial: &str) -> Result<Device
             .map(drop)
             .map_err(StoreError::from)
     })?;
-    find_by_serial(store, serial).await?.ok_or_else(|| StoreError::NotFound(format!("device with serial {serial}")))
+    find_by_serial(store, serial).await
 }
 
-/// Approves a device (by serial); its stored data becomes eligible for processing.
+/// How an admin approves a push terminal.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Approval {
+    /// Its name from now on [default: `terminal <id>`]; a self-registered terminal is named by its
+    /// serial until then, and serials should not be shown where anyone can read them.
+    pub name: Option<String>,
+    /// The network it must push from [default: the address of its last request, when known; else
+    /// the address of its next request].
+    pub bind: Option<ipnet::IpNet>,
+}
+
+/// Approves a device (by serial) with the defaults of [`Approval`].
+///
+/// # Errors
+/// As [`approve_with`].
+pub async fn approve(store: &Store, serial: &str) -> Result<Device, StoreError> {
+    approve_with(store, serial, &Approval::default()).await
+}
+
+/// Approves a device (by serial): enabled, renamed, bound, and, in the same transaction, every day its
+/// stored punches touch is marked for processing (an unapproved terminal's punches mark nothing).
+///
+/// # Errors
+/// [`StoreError::NotFound`] for an unknown serial, [`StoreError::AlreadyExists`] when the name is taken.
+pub async fn approve_with(store: &Store, serial: &str, approval: &Approval) -> Result<Device, StoreError> {
+    use super::schema::raw_punches;
+    let device = find_by_serial(store, serial).await?.ok_or_else(|| StoreError::NotFound(format!("device with serial {serial}")))?;
+    let name = match &approval.name {
+        Some(name) => name.clone(),
+        None if device.approved || device.name != serial => device.name.clone(),
+        None => format!("terminal {}", device.id),
+    };
+    let bind = approval
+        .bind
+        .map(|net| net.to_string())
+        .or_else(|| device.push_bound_network.clone())
+        .or_else(|| device.last_push_peer.as_deref().and_then(|peer| peer.parse::<std::net::IpAddr>().ok()).map(|ip| ipnet::IpNet::from(ip).to_string()));
+    let now = now_utc();
+    let was_approved = device.approved;
+    let result = crate::with_conn!(store, |conn| {
+        conn.transaction::<(), StoreError, _>(async |conn| {
+            diesel::update(devices::table.find(device.id))
+                .set((
+                    devices::approved.eq(true),
+                    devices::enabled.eq(true),
+                    devices::name.eq(&name),
+                    devices::push_bound_network.eq(&bind),
+                    devices::updated_at.eq(now),
+                ))
+                .execute(conn)
+                .await?;
+            if !was_approved {
+                let held: Vec<(crate::domain::EmployeeId, crate::domain::WallTime)> = raw_punches::table
+                    .filter(raw_punches::device_id.eq(device.id))
+                    .select((raw_punches::device_user_id, raw_punches::local_time))
+                    .load(conn)
+                    .await?;
+                super::pending::mark_days!(&mut *conn, super::punches::touched_days(&held), now);
+            }
+            Ok(())
+        })
+        .await
+    });
+    match result {
+        Err(StoreError::Query(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _))) => {
+            return Err(StoreError::AlreadyExists(format!("device {name:?}")));
+        }
+        other => other?,
+    }
+    get(store, device.id).await
+}
+
+/// Binds a push terminal to `network`, or unbinds it (`None`: bound again to its next request's address).
 ///
 /// # Errors
 /// [`StoreError::NotFound`] for an unknown serial.
-pub async fn approve(store: &Store, serial: &str) -> Result<Device, StoreError> {
+pub async fn rebind(store: &Store, serial: &str, network: Option<ipnet::IpNet>) -> Result<Device, StoreError> {
     let now = now_utc();
+    let bound = network.map(|n| n.to_string());
     let changed = crate::with_conn!(store, |conn| {
         diesel::update(devices::table.filter(devices::serial_number.eq(serial)))
-            .set((devices::approved.eq(true), devices::enabled.eq(true), devices::updated_at.eq(now)))
+            .set((devices::push_bound_network.eq(&bound), devices::updated_at.eq(now)))
             .execute(conn)
             .await
             .map_err(StoreError::from)
@@ -438,6 +535,34 @@ pub async fn approve(store: &Store, serial: &str) -> Result<Device, StoreError> 
         return Err(StoreError::NotFound(format!("device with serial {serial}")));
     }
     find_by_serial(store, serial).await?.ok_or_else(|| StoreError::NotFound(format!("device with serial {serial}")))
+}
+
+/// Binds an approved, unbound terminal to `network` (trust on first use), unless another request bound
+/// it first; returns whether this call bound it.
+///
+/// # Errors
+/// When the query fails.
+pub async fn bind_if_unbound(store: &Store, id: DeviceId, network: ipnet::IpNet) -> Result<bool, StoreError> {
+    let bound = network.to_string();
+    let changed = crate::with_conn!(store, |conn| {
+        diesel::update(devices::table.find(id).filter(devices::push_bound_network.is_null()))
+            .set(devices::push_bound_network.eq(&bound))
+            .execute(conn)
+            .await
+            .map_err(StoreError::from)
+    })?;
+    Ok(changed == 1)
+}
+
+/// Sets (or clears) the hash of a push terminal's own secret.
+///
+/// # Errors
+/// [`StoreError::NotFound`] for an unknown device.
+pub async fn set_push_secret_hash(store: &Store, id: DeviceId, hash: Option<&str>) -> Result<(), StoreError> {
+    let changed = crate::with_conn!(store, |conn| {
+        diesel::update(devices::table.find(id)).set(devices::push_secret_hash.eq(hash)).execute(conn).await.map_err(StoreError::from)
+    })?;
+    if changed == 0 { Err(StoreError::NotFound(format!("device {id}"))) } else { Ok(()) }
 }
 
 /// Which push table a stamp belongs to.
@@ -449,21 +574,26 @@ pub enum StampTable {
     OperLog,
 }
 
-/// Records a push device's request: when it was seen and, after a table upload was stored, its stamp.
-/// A failed download leaves the stamp alone, so the device sends the same records again.
+/// Records a push device's request: when it was seen, from where, and, after a table upload was
+/// stored, its stamp. A failed download leaves the stamp alone, so the device sends the same records again.
 ///
 /// # Errors
 /// When the query fails.
 pub async fn record_push(
     store: &Store,
     id: DeviceId,
+    peer: Option<std::net::IpAddr>,
     stamp: Option<(StampTable, &str)>,
     error: Option<&str>,
 ) -> Result<(), StoreError> {
     let now = now_utc();
+    let peer = peer.map(|ip| ip.to_string());
     crate::with_conn!(store, |conn| {
         let target = devices::table.find(id);
         diesel::update(target).set((devices::last_seen_at.eq(now), devices::updated_at.eq(now))).execute(conn).await?;
+        if let Some(peer) = &peer {
+            diesel::update(target).set(devices::last_push_peer.eq(peer)).execute(conn).await?;
+        }
         match stamp {
             Some((StampTable::AttLog, stamp)) => {
                 diesel::update(target).set(devices::attlog_stamp.eq(stamp)).execute(conn).await?;

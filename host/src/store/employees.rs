@@ -1,7 +1,7 @@
 //! Employees (`employees`): names learned from the devices, and each person's shift pattern.
 
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection as _, RunQueryDsl};
 
 use super::schema::employees;
 use super::{Store, StoreError, now_utc};
@@ -32,34 +32,51 @@ pub struct Employee {
     pub updated_at: chrono::NaiveDateTime,
 }
 
+/// The longest name stored from a device; longer ones are cut (a device, or a request posing as one,
+/// is not trusted with the size of what lands in pages, e-mails and CRM payloads).
+pub const MAX_DEVICE_NAME_CHARS: usize = 100;
+
 /// Records names reported by a device: new people are added, known ones get the device's name
 /// only when they have none yet (an admin's correction is never overwritten). Returns how many were new.
+/// One transaction: a batch of names lands whole or not at all. Names are cut to [`MAX_DEVICE_NAME_CHARS`].
 ///
 /// # Errors
 /// When the database fails.
 pub async fn upsert_names(store: &Store, people: &[(EmployeeId, Option<String>)]) -> Result<usize, StoreError> {
     let now = now_utc();
+    // Control characters go too: PostgreSQL text cannot hold NUL, and line breaks would forge lines.
+    let clean = |name: &str| -> Option<String> {
+        let printable: String = name.chars().filter(|c| !c.is_control()).collect();
+        let trimmed = printable.trim();
+        let cut = trimmed.char_indices().nth(MAX_DEVICE_NAME_CHARS).map_or(trimmed, |(at, _)| &trimmed[..at]);
+        (!cut.is_empty()).then(|| cut.to_owned())
+    };
+    let people: Vec<(&EmployeeId, Option<String>)> = people.iter().map(|(code, name)| (code, name.as_deref().and_then(clean))).collect();
+    let people = &people;
     crate::with_conn!(store, |conn| {
-        let mut added = 0;
-        for (code, name) in people {
-            added += diesel::insert_into(employees::table)
-                .values((
-                    employees::employee_code.eq(code),
-                    employees::name.eq(name),
-                    employees::created_at.eq(now),
-                    employees::updated_at.eq(now),
-                ))
-                .on_conflict_do_nothing()
-                .execute(conn)
-                .await?;
-            if let Some(name) = name.as_deref().filter(|n| !n.trim().is_empty()) {
-                diesel::update(employees::table.filter(employees::employee_code.eq(code)).filter(employees::name.is_null()))
-                    .set((employees::name.eq(name), employees::updated_at.eq(now)))
+        conn.transaction::<usize, StoreError, _>(async |conn| {
+            let mut added = 0;
+            for (code, name) in people {
+                added += diesel::insert_into(employees::table)
+                    .values((
+                        employees::employee_code.eq(*code),
+                        employees::name.eq(name),
+                        employees::created_at.eq(now),
+                        employees::updated_at.eq(now),
+                    ))
+                    .on_conflict_do_nothing()
                     .execute(conn)
                     .await?;
+                if let Some(name) = name {
+                    diesel::update(employees::table.filter(employees::employee_code.eq(*code)).filter(employees::name.is_null()))
+                        .set((employees::name.eq(name), employees::updated_at.eq(now)))
+                        .execute(conn)
+                        .await?;
+                }
             }
-        }
-        Ok(added)
+            Ok(added)
+        })
+        .await
     })
 }
 

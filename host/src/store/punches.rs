@@ -78,7 +78,7 @@ struct PunchRow<'a> {
 
 /// The employee-days new punches touch: each punch's local date and the day before (an overnight
 /// shift that started then may end with this punch).
-fn touched_days(new: &[(EmployeeId, WallTime)]) -> std::collections::BTreeSet<(EmployeeId, chrono::NaiveDate)> {
+pub(crate) fn touched_days(new: &[(EmployeeId, WallTime)]) -> std::collections::BTreeSet<(EmployeeId, chrono::NaiveDate)> {
     new.iter()
         .flat_map(|(employee, time)| {
             let day = time.0.date();
@@ -95,6 +95,20 @@ fn touched_days(new: &[(EmployeeId, WallTime)]) -> std::collections::BTreeSet<(E
 /// # Errors
 /// When the database fails; nothing is stored then.
 pub async fn insert(store: &Store, punches: &[NewPunch]) -> Result<usize, StoreError> {
+    insert_marking(store, punches, true).await
+}
+
+/// [`insert`] for a push terminal awaiting approval: the punches are kept, but no day is marked for
+/// processing (approval marks them, see [`super::devices::approve_with`]), so an unknown terminal
+/// changes nothing real.
+///
+/// # Errors
+/// As [`insert`].
+pub async fn insert_held(store: &Store, punches: &[NewPunch]) -> Result<usize, StoreError> {
+    insert_marking(store, punches, false).await
+}
+
+async fn insert_marking(store: &Store, punches: &[NewPunch], mark: bool) -> Result<usize, StoreError> {
     if punches.is_empty() {
         return Ok(0);
     }
@@ -134,7 +148,9 @@ pub async fn insert(store: &Store, punches: &[NewPunch]) -> Result<usize, StoreE
                         .optional()?;
                     new.extend(inserted);
                 }
-                super::pending::mark_days!(&mut *conn, touched_days(&new), received_at);
+                if mark {
+                    super::pending::mark_days!(&mut *conn, touched_days(&new), received_at);
+                }
                 Ok(new.len())
             })
             .await
@@ -153,7 +169,9 @@ pub async fn insert(store: &Store, punches: &[NewPunch]) -> Result<usize, StoreE
                         .await?;
                     new.extend(inserted);
                 }
-                super::pending::mark_days_batched(conn, touched_days(&new), received_at).await?;
+                if mark {
+                    super::pending::mark_days_batched(conn, touched_days(&new), received_at).await?;
+                }
                 Ok(new.len())
             })
             .await

@@ -28,6 +28,9 @@ diesel::table! {
         log_tail -> Nullable<Text>,
         live_lease_owner -> Nullable<Text>,
         live_lease_until -> Nullable<Timestamp>,
+        push_bound_network -> Nullable<Text>,
+        push_secret_hash -> Nullable<Text>,
+        last_push_peer -> Nullable<Text>,
     }
 }
 

@@ -40,22 +40,28 @@ fn render(name: &str, ctx: minijinja::Value) -> Result<Html<String>, AppError> {
 }
 
 /// The landing page: devices and how much has been collected.
+///
+/// The page is open to anyone who reaches the listener, so it names approved devices only and shows
+/// no addresses, serials or error texts (those can carry addresses and whatever a push request sent):
+/// terminals awaiting approval are named by their serial and only counted here.
 async fn overview(State(state): State<AppState>) -> Result<Html<String>, AppError> {
     let devices = devices::list(&state.store).await?;
     let counts = stats::counts(&state.store).await?;
     let punches = counts.raw_punches;
+    let awaiting_approval = devices.iter().filter(|d| !d.approved).count();
     let devices: Vec<_> = devices
         .into_iter()
+        .filter(|d| d.approved)
         .map(|d| {
             context! {
-                name => d.name, address => d.address, port => d.port, enabled => d.enabled,
-                last_sync_at => d.last_sync_at.map(|t| t.format("%Y-%m-%d %H:%M").to_string()),
-                last_error => d.last_error,
+                name => d.name, kind => if d.address.is_some() { "polled" } else { "push" }, enabled => d.enabled,
+                last_sync_at => d.last_sync_at.or(d.last_seen_at).map(|t| t.format("%Y-%m-%d %H:%M").to_string()),
+                has_error => d.last_error.is_some(),
             }
         })
         .collect();
     render(
         "web/index.html",
-        context! { devices, punches, counts => minijinja::value::Serde(&counts), database => state.store.backend_name() },
+        context! { devices, awaiting_approval, punches, counts => minijinja::value::Serde(&counts), database => state.store.backend_name() },
     )
 }
