@@ -49,7 +49,16 @@ pub fn free_port() -> u16 {
 /// Spawns `command` (its environment already set) as `serve --listen LISTEN`, stdout discarded, and
 /// waits for the log line that says where it listens; returns the child and that address
 /// (`127.0.0.1:PORT`, the chosen one when LISTEN asks for port 0).
-pub fn spawn_serve(mut command: Command, listen: &str) -> (std::process::Child, String) {
+///
+/// # Panics
+/// When the server exits or stays silent instead of listening.
+pub fn spawn_serve(command: Command, listen: &str) -> (std::process::Child, String) {
+    try_spawn_serve(command, listen).unwrap_or_else(|| panic!("serve --listen {listen} did not start listening"))
+}
+
+/// [`spawn_serve`], returning `None` (the child reaped) when the server ends or stays silent for a
+/// minute instead of listening, e.g. because the port is taken; for restarts on a fixed port.
+pub fn try_spawn_serve(mut command: Command, listen: &str) -> Option<(std::process::Child, String)> {
     use std::io::{BufRead as _, BufReader};
     let mut child = command
         .args(["serve", "--listen", listen])
@@ -67,8 +76,14 @@ pub fn spawn_serve(mut command: Command, listen: &str) -> (std::process::Child, 
             }
         }
     });
-    let address = rx.recv_timeout(std::time::Duration::from_secs(60)).expect("server reports its address");
-    (child, address)
+    match rx.recv_timeout(std::time::Duration::from_secs(60)) {
+        Ok(address) => Some((child, address)),
+        Err(_) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            None
+        }
+    }
 }
 
 /// A punch whose device wall time is UTC (status 0, fingerprint), for suites that seed storage directly.
