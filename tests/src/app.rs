@@ -61,10 +61,10 @@ impl TestApp {
 
     async fn wait_ready(&mut self) -> anyhow::Result<()> {
         for _ in 0..400 {
-            if let Ok(response) = reqwest::get(format!("{}/readyz", self.base_url)).await {
-                if response.status().is_success() {
-                    return Ok(());
-                }
+            if let Ok(response) = reqwest::get(format!("{}/readyz", self.base_url)).await
+                && response.status().is_success()
+            {
+                return Ok(());
             }
             if self.task.as_ref().is_some_and(JoinHandle::is_finished) {
                 let ended = self.task.take().expect("the finished task").await?;
