@@ -67,15 +67,27 @@ fn main() {
     let (mut native, mut wasm) = (Vec::new(), Vec::new());
     let mut days = 0;
     for round in 1..=rounds {
+        // Every call must succeed on both sides: an error is a failed benchmark, not zero days.
         let started = Instant::now();
-        days = inputs.iter().map(|i| standard_rules::process(i).map(|o| o.records.len()).unwrap_or(0)).sum::<usize>();
+        days = inputs
+            .iter()
+            .map(|i| standard_rules::process(i).unwrap_or_else(|e| panic!("native rules failed for {}: {e:?}", i.user_id)).records.len())
+            .sum::<usize>();
         native.push(started.elapsed().as_secs_f64());
         let started = Instant::now();
         let plugin_days: usize = inputs
             .chunks(100)
-            .map(|batch| registry.runtime().process_batch(&plugin, batch).into_iter().map(|r| r.map(|o| o.records.len()).unwrap_or(0)).sum::<usize>())
+            .map(|batch| {
+                registry
+                    .runtime()
+                    .process_batch(&plugin, batch)
+                    .into_iter()
+                    .map(|r| r.unwrap_or_else(|e| panic!("the plugin failed: {e}")).records.len())
+                    .sum::<usize>()
+            })
             .sum();
         wasm.push(started.elapsed().as_secs_f64());
+        assert_eq!(days, EMPLOYEES * DAYS, "one attendance day per employee and rostered day");
         assert_eq!(days, plugin_days, "same results");
         println!("round {round}: native {:.3} s, plugin {:.3} s", native[round - 1], wasm[round - 1]);
     }

@@ -36,16 +36,27 @@ async fn run(backend: Backend) -> (Duration, usize) {
         .collect();
     let started = Instant::now();
     let tasks: Vec<_> = terminals.iter().map(|t| tokio::spawn(t.clone().run(stop.clone()))).collect();
+    // A terminal only ends when told to: one that ended early panicked, so stop and say so.
+    let deadline = started + Duration::from_secs(600);
     while terminals.iter().any(|t| t.state().acknowledged < PUNCHES_EACH) {
+        if let Some(ended) = tasks.iter().position(tokio::task::JoinHandle::is_finished) {
+            stop.cancel();
+            let failure = tasks.into_iter().nth(ended).expect("that task").await;
+            panic!("terminal {ended} ended before uploading everything: {failure:?}");
+        }
+        if Instant::now() >= deadline {
+            let behind: Vec<usize> = terminals.iter().map(|t| PUNCHES_EACH - t.state().acknowledged.min(PUNCHES_EACH)).collect();
+            panic!("not everything acknowledged after {:?}; still to go per terminal: {behind:?}", deadline - started);
+        }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let elapsed = started.elapsed();
     stop.cancel();
     for task in tasks {
-        let _ = task.await;
+        task.await.expect("a terminal panicked");
     }
     let store = app.db.store().await;
-    let stored = usize::try_from(attendance_bridge::store::punches::count(&store).await.unwrap_or(0)).unwrap_or(0);
+    let stored = usize::try_from(attendance_bridge::store::punches::count(&store).await.expect("count the stored punches")).expect("a count");
     (elapsed, stored)
 }
 

@@ -27,7 +27,19 @@ impl TestApp {
     }
 
     /// Starts the bridge on `backend` after `adjust` edits the configuration.
+    ///
+    /// # Panics
+    /// When it does not start (see [`TestApp::try_start_with`]).
     pub async fn start_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        Self::try_start_with(backend, adjust).await.unwrap_or_else(|e| panic!("the bridge did not start: {e:#}"))
+    }
+
+    /// [`TestApp::start_with`], returning why the bridge stopped instead of becoming ready (for
+    /// configurations that bind a chosen port, which another process may have taken meanwhile).
+    ///
+    /// # Errors
+    /// What `serve` returned, or that it never answered `/readyz`.
+    pub async fn try_start_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> anyhow::Result<TestApp> {
         let db = TestDb::new(backend).await;
         let mut config = Config { database_url: Some(db.url.clone()), data_dir: db.dir.path().join("data"), ..Config::default() };
         adjust(&mut config);
@@ -37,9 +49,9 @@ impl TestApp {
         let task = tokio::spawn(attendance_bridge::serve(config.clone(), listener, async {
             let _ = rx.await;
         }));
-        let app = TestApp { base_url: format!("http://{address}"), db, config, shutdown: Some(tx), task: Some(task) };
-        app.wait_ready().await;
-        app
+        let mut app = TestApp { base_url: format!("http://{address}"), db, config, shutdown: Some(tx), task: Some(task) };
+        app.wait_ready().await?;
+        Ok(app)
     }
 
     /// `GET path` on the app.
@@ -47,16 +59,20 @@ impl TestApp {
         reqwest::get(format!("{}{path}", self.base_url)).await.expect("request")
     }
 
-    async fn wait_ready(&self) {
-        for _ in 0..200 {
-            if let Ok(response) = reqwest::get(format!("{}/readyz", self.base_url)).await {
-                if response.status().is_success() {
-                    return;
-                }
+    async fn wait_ready(&mut self) -> anyhow::Result<()> {
+        for _ in 0..400 {
+            if let Ok(response) = reqwest::get(format!("{}/readyz", self.base_url)).await
+                && response.status().is_success()
+            {
+                return Ok(());
+            }
+            if self.task.as_ref().is_some_and(JoinHandle::is_finished) {
+                let ended = self.task.take().expect("the finished task").await?;
+                return Err(ended.err().unwrap_or_else(|| anyhow::anyhow!("serve returned before it was ready")));
             }
             tokio::time::sleep(std::time::Duration::from_millis(25)).await;
         }
-        panic!("the bridge did not become ready");
+        anyhow::bail!("the bridge did not become ready in 10 s")
     }
 
     /// Stops the server and waits for it to finish, returning what `serve` returned.

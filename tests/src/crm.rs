@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use attendance_bridge::domain::EmployeeId;
-use attendance_bridge::plugins::{Limits, PluginRuntime, Registry};
+use attendance_bridge::plugins::Registry;
 use attendance_bridge::simulator::crm::MockCrm;
 use attendance_bridge::store::Store;
 use attendance_bridge::store::attendance::{self, DayContent, Upserted};
@@ -59,12 +59,10 @@ pub async fn seed_days(store: &Store, n: u32) {
     }
 }
 
-/// A registry with the built-in plugins and, optionally, per-plugin settings. The compile cache is
-/// shared by every test (it is keyed by content and engine version), so a plugin compiles once per
-/// build rather than once per test.
-pub fn registry(configs: Vec<(String, serde_json::Value)>) -> Arc<Registry> {
-    let cache = std::env::temp_dir().join("attendance-bridge-test-plugin-cache");
-    Arc::new(Registry::new(PluginRuntime::new(Limits::default(), Some(cache)).expect("engine"), None).with_configs(configs))
+/// A registry with the built-in plugins and, optionally, per-plugin settings; its compile cache is its
+/// own, seeded warm (see [`crate::plugins::seed_plugin_cache`]).
+pub fn registry(configs: Vec<(String, serde_json::Value)>) -> crate::plugins::TestRegistry {
+    crate::plugins::TestRegistry::new(configs)
 }
 
 /// Settings for `crm` with fast retries.

@@ -61,6 +61,25 @@ impl TestDb {
         store
     }
 
+    /// Runs raw SQL beside the store's connections: fixtures no API makes, such as a failpoint trigger.
+    ///
+    /// # Panics
+    /// When the SQL fails.
+    pub async fn execute(&self, sql: &str) {
+        match &self.url {
+            DatabaseUrl::Sqlite(path) => {
+                use diesel::Connection as _;
+                use diesel::connection::SimpleConnection as _;
+                let mut conn = diesel::SqliteConnection::establish(&path.to_string_lossy()).expect("open the SQLite file");
+                conn.batch_execute(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+            }
+            DatabaseUrl::Postgres(url) => {
+                let mut conn = AsyncPgConnection::establish(url.as_str()).await.expect("connect to the test database");
+                conn.batch_execute(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+            }
+        }
+    }
+
     /// The URL as `DATABASE_URL` takes it.
     pub fn database_url(&self) -> String {
         match &self.url {

@@ -49,7 +49,16 @@ pub fn free_port() -> u16 {
 /// Spawns `command` (its environment already set) as `serve --listen LISTEN`, stdout discarded, and
 /// waits for the log line that says where it listens; returns the child and that address
 /// (`127.0.0.1:PORT`, the chosen one when LISTEN asks for port 0).
-pub fn spawn_serve(mut command: Command, listen: &str) -> (std::process::Child, String) {
+///
+/// # Panics
+/// When the server exits or stays silent instead of listening.
+pub fn spawn_serve(command: Command, listen: &str) -> (std::process::Child, String) {
+    try_spawn_serve(command, listen).unwrap_or_else(|| panic!("serve --listen {listen} did not start listening"))
+}
+
+/// [`spawn_serve`], returning `None` (the child reaped) when the server ends or stays silent for a
+/// minute instead of listening, e.g. because the port is taken; for restarts on a fixed port.
+pub fn try_spawn_serve(mut command: Command, listen: &str) -> Option<(std::process::Child, String)> {
     use std::io::{BufRead as _, BufReader};
     let mut child = command
         .args(["serve", "--listen", listen])
@@ -67,8 +76,14 @@ pub fn spawn_serve(mut command: Command, listen: &str) -> (std::process::Child, 
             }
         }
     });
-    let address = rx.recv_timeout(std::time::Duration::from_secs(60)).expect("server reports its address");
-    (child, address)
+    match rx.recv_timeout(std::time::Duration::from_secs(60)) {
+        Ok(address) => Some((child, address)),
+        Err(_) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            None
+        }
+    }
 }
 
 /// A punch whose device wall time is UTC (status 0, fingerprint), for suites that seed storage directly.
@@ -85,18 +100,40 @@ pub fn utc_punch(device: attendance_bridge::domain::DeviceId, employee: &str, at
     }
 }
 
-/// Peak resident memory of this process since start or the last [`reset_peak_memory`], MiB
-/// (`VmHWM`; 0 where `/proc` is missing). For the benchmarks' reports.
+/// A field of `/proc/self/status` in KiB (`VmHWM`, `VmRSS`).
+///
+/// # Panics
+/// Where `/proc` is missing or lacks the field: a benchmark must not report a made-up figure.
+fn proc_status_kib(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_else(|e| panic!("reading /proc/self/status for {field}: {e}"));
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|kb| kb.parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/self/status"))
+}
+
+/// Peak resident memory of this process since start or the last [`reset_peak_memory`], MiB (`VmHWM`).
+/// For the benchmarks' reports.
+///
+/// # Panics
+/// Where `/proc/self/status` is missing (the benchmarks measure memory on Linux only).
 pub fn peak_memory_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|kb| kb.parse::<f64>().ok()))
-        .map_or(0.0, |kb| kb / 1024.0)
+    proc_status_kib("VmHWM") as f64 / 1024.0
 }
 
 /// Resets the peak to the current resident size (Linux `clear_refs` 5), so one phase is measured alone.
+///
+/// # Panics
+/// When the reset is refused or does not take: a "peak while processing" would otherwise silently be
+/// the whole process's peak.
 pub fn reset_peak_memory() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    std::fs::write("/proc/self/clear_refs", "5").unwrap_or_else(|e| panic!("cannot reset the peak memory (/proc/self/clear_refs): {e}"));
+    // Right after the reset the peak is the current size (give or take what a concurrent thread
+    // allocated in between).
+    let (peak, now) = (proc_status_kib("VmHWM"), proc_status_kib("VmRSS"));
+    assert!(peak <= now + 64 * 1024, "the peak memory was not reset: VmHWM {peak} KiB, VmRSS {now} KiB");
 }
 
 /// The workspace root (the folder holding the root `Cargo.toml`).
@@ -133,4 +170,21 @@ pub fn bridge_command(workdir: &std::path::Path) -> Command {
     }
     command.env_remove("RUST_LOG");
     command
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{peak_memory_mib, reset_peak_memory};
+
+    #[test]
+    fn the_peak_memory_resets_to_the_current_size() {
+        let block = vec![1u8; 256 << 20];
+        std::hint::black_box(&block);
+        drop(block);
+        let before = peak_memory_mib();
+        assert!(before >= 256.0, "the block counted in the peak: {before} MiB");
+        reset_peak_memory();
+        let after = peak_memory_mib();
+        assert!(after < before - 200.0, "the peak was reset: {before} MiB -> {after} MiB");
+    }
 }

@@ -1,8 +1,12 @@
-//! Builds the misbehaving test plugin (`tests/plugins/evil`) once, into the shared target folder.
+//! Test plugins and compile caches: the misbehaving test plugin (`tests/plugins/evil`), built once into
+//! the shared target folder, and a compile cache of its own for every test, started warm.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
+
+use attendance_bridge::plugins::registry::BUILTINS;
+use attendance_bridge::plugins::{Limits, PluginRuntime, Registry};
 
 use crate::workspace_root;
 
@@ -12,20 +16,111 @@ use crate::workspace_root;
 /// When the build fails (the wasm target must be installed; `scripts/test.sh` does it).
 pub fn evil_plugin() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| workspace_root().join("target"), PathBuf::from);
-            let target = if target.is_absolute() { target } else { workspace_root().join(target) }.join("test-plugins");
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let status = Command::new(cargo)
-                .current_dir(workspace_root().join("tests/plugins/evil"))
-                .args(["build", "--quiet", "--release", "--target", "wasm32-unknown-unknown", "--target-dir"])
-                .arg(&target)
-                .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER", "wasm-component-ld")
-                .status()
-                .expect("cargo runs");
-            assert!(status.success(), "building the evil test plugin failed (rustup target add wasm32-unknown-unknown?)");
-            target.join("wasm32-unknown-unknown/release/evil_plugin.wasm")
-        })
-        .clone()
+    BUILT.get_or_init(|| build_evil("test-plugins", &[])).clone()
+}
+
+/// Path of the evil plugin built with its `wasi` feature: a component importing WASI.
+///
+/// # Panics
+/// As [`evil_plugin`].
+pub fn evil_plugin_importing_wasi() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| build_evil("test-plugins-wasi", &["--features", "wasi"])).clone()
+}
+
+/// Builds the evil plugin with `extra` cargo arguments into `<target>/<folder>`.
+fn build_evil(folder: &str, extra: &[&str]) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| workspace_root().join("target"), PathBuf::from);
+    let target = if target.is_absolute() { target } else { workspace_root().join(target) }.join(folder);
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .current_dir(workspace_root().join("tests/plugins/evil"))
+        .args(["build", "--quiet", "--release", "--target", "wasm32-unknown-unknown"])
+        .args(extra)
+        .arg("--target-dir")
+        .arg(&target)
+        .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER", "wasm-component-ld")
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "building the evil test plugin {extra:?} failed (rustup target add wasm32-unknown-unknown?)");
+    target.join("wasm32-unknown-unknown/release/evil_plugin.wasm")
+}
+
+/// The folder where the built-in plugins are compiled once per build, for tests to copy from.
+fn warm_cache() -> &'static Path {
+    static WARM: OnceLock<PathBuf> = OnceLock::new();
+    WARM.get_or_init(|| {
+        let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| workspace_root().join("target"), PathBuf::from);
+        let target = if target.is_absolute() { target } else { workspace_root().join(target) };
+        let dir = target.join("test-plugin-cache");
+        std::fs::create_dir_all(&dir).expect("warm plugin cache folder");
+        // Test processes run in parallel: one compiles while the others wait, and nobody copies a file
+        // another is writing (copies take the lock shared, see `seed_plugin_cache`).
+        let lock = lock_file(&dir);
+        lock.lock().expect("lock the warm plugin cache");
+        let runtime = PluginRuntime::new(Limits::default(), Some(dir.clone())).expect("engine");
+        for (name, bytes) in BUILTINS {
+            runtime.load(name, bytes, "built-in").unwrap_or_else(|e| panic!("compiling the built-in {name}: {e}"));
+        }
+        drop(lock);
+        dir
+    })
+}
+
+fn lock_file(dir: &Path) -> std::fs::File {
+    std::fs::File::options().create(true).truncate(false).write(true).open(dir.with_extension("lock")).expect("lock file")
+}
+
+/// Fills `cache` (created if missing) with the built-in plugins compiled for this build, so a test has
+/// a compile cache of its own, starts warm, and never shares a cache folder with a test running beside
+/// it. Plugins the test adds are compiled into its own folder.
+///
+/// # Panics
+/// When the folders cannot be read or written.
+pub fn seed_plugin_cache(cache: &Path) {
+    let warm = warm_cache();
+    std::fs::create_dir_all(cache).expect("plugin cache folder");
+    let lock = lock_file(warm);
+    lock.lock_shared().expect("lock the warm plugin cache");
+    for entry in std::fs::read_dir(warm).expect("warm plugin cache") {
+        // Everything the cache holds (compiled plugins and whatever the runtime keeps beside them),
+        // but no temporary file.
+        let entry = entry.expect("entry");
+        let name = entry.file_name();
+        if entry.file_type().expect("file type").is_file() && !name.to_string_lossy().contains("tmp") {
+            std::fs::copy(entry.path(), cache.join(name)).expect("copy a compiled plugin");
+        }
+    }
+}
+
+/// A data folder at `dir` whose plugin cache (`plugin-cache`, where the bridge keeps it) is seeded by
+/// [`seed_plugin_cache`]; returns `dir`.
+pub fn data_dir(dir: &Path) -> PathBuf {
+    seed_plugin_cache(&dir.join("plugin-cache"));
+    dir.to_path_buf()
+}
+
+/// A plugin registry with the built-in plugins and a seeded compile cache of its own, which lives as
+/// long as this value. Dereferences to the registry.
+pub struct TestRegistry {
+    registry: Arc<Registry>,
+    _cache: tempfile::TempDir,
+}
+
+impl TestRegistry {
+    /// The built-ins with per-plugin settings `configs`.
+    pub fn new(configs: Vec<(String, serde_json::Value)>) -> TestRegistry {
+        let cache = tempfile::tempdir().expect("plugin cache folder");
+        seed_plugin_cache(cache.path());
+        let runtime = PluginRuntime::new(Limits::default(), Some(cache.path().to_path_buf())).expect("engine");
+        TestRegistry { registry: Arc::new(Registry::new(runtime, None).with_configs(configs)), _cache: cache }
+    }
+}
+
+impl std::ops::Deref for TestRegistry {
+    type Target = Arc<Registry>;
+
+    fn deref(&self) -> &Arc<Registry> {
+        &self.registry
+    }
 }

@@ -14,19 +14,56 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// The subcommands a `--help` text lists under `Commands:` (clap's layout: two spaces, the name, then
+/// its description), without clap's own `help`.
+fn subcommands(help: &str) -> Vec<(String, String)> {
+    help.lines()
+        .skip_while(|l| l.trim() != "Commands:")
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| {
+            let l = l.trim_start();
+            let name = l.split_whitespace().next()?;
+            Some((name.to_owned(), l[name.len()..].trim().to_owned()))
+        })
+        .filter(|(name, _)| name != "help")
+        .collect()
+}
+
+/// Every subcommand `--help` lists, at every level, has a description and its own working `--help`;
+/// the list is read from the binary, so a new subcommand is covered without touching this test.
 #[test]
 fn help_lists_every_subcommand_with_a_description() {
     let dir = tempfile::tempdir().expect("dir");
     let out = run(bridge_command(dir.path()).arg("--help"));
     assert!(out.status.success());
     let help = text(&out.stdout);
-    for command in ["serve", "migrate", "check-config", "create-user", "create-token"] {
-        let line = help
-            .lines()
-            .find(|l| l.trim_start().starts_with(&format!("{command} ")))
-            .unwrap_or_else(|| panic!("{command} missing from --help:\n{help}"));
-        assert!(line.trim().len() > command.len() + 5, "{command} has a description: {line:?}");
+    let top = subcommands(&help);
+    let names: Vec<String> = top.iter().map(|(name, _)| name.clone()).collect();
+    // The ones the README walks through are there (so a broken parse cannot pass with an empty list).
+    for command in ["serve", "migrate", "check-config", "create-user", "create-token", "poll-devices", "sync-to-crm", "devices"] {
+        assert!(names.iter().any(|n| n == command), "{command} missing from --help:\n{help}");
     }
+    let mut pending: Vec<(Vec<String>, String)> = top.into_iter().map(|(name, about)| (vec![name], about)).collect();
+    let mut checked = 0;
+    while let Some((path, about)) = pending.pop() {
+        assert!(about.len() > 5, "`{}` has a description in its parent's --help: {about:?}", path.join(" "));
+        let out = run(bridge_command(dir.path()).args(&path).arg("--help"));
+        let own = text(&out.stdout);
+        assert!(out.status.success(), "`{} --help` works: {}", path.join(" "), text(&out.stderr));
+        // `Usage: attendance-bridge devices command <DEVICE> info [OPTIONS]`: the path, with arguments between.
+        let usage = own.lines().find_map(|l| l.strip_prefix("Usage: attendance-bridge ")).unwrap_or_default();
+        let mut words = usage.split_whitespace();
+        assert!(path.iter().all(|name| words.any(|w| w == name)), "`{} --help` shows its usage:\n{own}", path.join(" "));
+        for (name, about) in subcommands(&own) {
+            let mut nested = path.clone();
+            nested.push(name);
+            pending.push((nested, about));
+        }
+        checked += 1;
+    }
+    println!("{checked} subcommands checked");
+    assert!(checked >= names.len());
 }
 
 /// Each bad configuration stops the program with one line naming key, value and source.
@@ -57,9 +94,10 @@ fn bad_configuration_is_one_clear_line() {
         command.arg("check-config").envs(case.env.iter().copied());
         let out = run(&mut command);
         let stderr = text(&out.stderr);
-        assert!(!out.status.success(), "non-zero exit for {:?}", case.expect);
+        assert_eq!(out.status.code(), Some(2), "exit code 2 (configuration) for {:?}: {stderr}", case.expect);
         assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"), "{stderr}");
         assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+        assert!(stderr.starts_with("error: configuration: "), "the documented prefix: {stderr:?}");
         for needle in case.expect {
             assert!(stderr.contains(needle), "{stderr:?} should name {needle:?}");
         }
@@ -215,9 +253,10 @@ async fn a_second_server_on_one_sqlite_file_is_refused() {
     assert!(!stderr.contains("panicked"));
 }
 
-#[tokio::test]
-async fn a_worker_answers_only_the_probes() {
-    let db = TestDb::new(Backend::Sqlite).await;
+bridge_e2e::on_both_backends!(a_worker_answers_only_the_probes);
+
+async fn a_worker_answers_only_the_probes(backend: Backend) {
+    let db = TestDb::new(backend).await;
     let dir = db.dir.path().to_path_buf();
     let mut command = bridge_command(&dir);
     command.env("BRIDGE_ROLE", "worker");

@@ -15,26 +15,38 @@ impl Drop for Simulator {
     }
 }
 
-/// Starts `simulate-device` on a free port and waits until it says it is serving.
+/// Starts `simulate-device` on a free port and waits until it says it is serving. The port is chosen
+/// before the simulator binds it (its serial number is `SIM<port>`, so the port must be known up front);
+/// should another process take it in between, the simulator exits and another port is tried.
 fn simulate(dir: &std::path::Path, extra: &[&str]) -> (Simulator, u16) {
-    let port = bridge_e2e::free_port();
-    let mut child = bridge_command(dir)
-        .args(["simulate-device", "--listen", &format!("127.0.0.1:{port}")])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("simulator starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
+    for _ in 0..5 {
+        let port = bridge_e2e::free_port();
+        let mut child = bridge_command(dir)
+            .args(["simulate-device", "--listen", &format!("127.0.0.1:{port}")])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("simulator starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let simulator = Simulator(child);
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(line) => {
+                assert!(line.contains("simulated device on"), "{line}");
+                return (simulator, port);
+            }
+            // The output closed without the line: the simulator could not listen there.
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => continue,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => panic!("the simulator never reported"),
         }
-    });
-    let line = rx.recv_timeout(Duration::from_secs(60)).expect("simulator reports");
-    assert!(line.contains("simulated device on"), "{line}");
-    (Simulator(child), port)
+    }
+    panic!("the simulator could not listen on any of five free ports");
 }
 
 fn test_device(dir: &std::path::Path, args: &[&str]) -> (bool, String) {
@@ -71,9 +83,10 @@ fn test_device_diagnoses_failures() {
     assert!(!ok && (text.contains("timeout") || text.contains("unreachable")), "{text}");
 }
 
-#[tokio::test]
-async fn test_device_by_id_and_all() {
-    let db = TestDb::new(Backend::Sqlite).await;
+bridge_e2e::on_both_backends!(test_device_by_id_and_all, set_time_by_hand_and_automatic_correction);
+
+async fn test_device_by_id_and_all(backend: Backend) {
+    let db = TestDb::new(backend).await;
     let dir = db.dir.path();
     let (_sim, port) = simulate(dir, &["--punches", "42"]);
     let url = db.database_url();
@@ -110,9 +123,8 @@ fn offset_after(text: &str, label: &str) -> i64 {
 
 /// `devices set-time` sets a polled device's clock now; `CLOCK_CORRECTION_SECONDS` makes polls correct a
 /// clock that drifted past it (and leaves one within it alone).
-#[tokio::test]
-async fn set_time_by_hand_and_automatic_correction() {
-    let db = TestDb::new(Backend::Sqlite).await;
+async fn set_time_by_hand_and_automatic_correction(backend: Backend) {
+    let db = TestDb::new(backend).await;
     let dir = db.dir.path();
     let url = db.database_url();
     let (_fast, fast) = simulate(dir, &["--punches", "5", "--skew-seconds", "3600"]);

@@ -62,19 +62,55 @@ async fn smtp_digest_is_one_message_with_every_outlier() {
     assert_eq!(sink.messages().len(), 1, "no outliers, no message");
 }
 
-#[tokio::test]
+/// A log sink the test can read back: what the console backend wrote.
+#[derive(Clone, Default)]
+struct CapturedLog(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLog {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log lock").extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl CapturedLog {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("log lock")).into_owned()
+    }
+}
+
+// One thread: the subscriber set below sees everything the mailer logs.
+#[tokio::test(flavor = "current_thread")]
 async fn file_console_and_disabled_backends() {
     let dir = tempfile::tempdir().expect("dir");
     let mail_dir = dir.path().join("mail");
     let file = Mailer::from_settings(&settings(EmailBackend::File), mail_dir.clone()).expect("mailer");
     assert!(file.send_outlier_digest(&outliers(), "").await.expect("written"));
-    let written: Vec<_> = std::fs::read_dir(&mail_dir).expect("mail dir").collect();
+    let written: Vec<_> = std::fs::read_dir(&mail_dir).expect("mail dir").map(|e| e.expect("entry").path()).collect();
     assert_eq!(written.len(), 1);
+    let eml = std::fs::read_to_string(&written[0]).expect("read the message");
+    for needle in ["Subject: [Attendance Bridge] 2 new attendance outliers", "1001 (Ann Lee), 2025-06-02 DAY: in_outlier", "1002, 2025-06-02: missing_out"] {
+        assert!(eml.contains(needle), "{needle:?} in the written message: {eml}");
+    }
 
+    let log = CapturedLog::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt().with_writer(move || writer.clone()).with_ansi(false).finish();
     let console = Mailer::from_settings(&settings(EmailBackend::Console), mail_dir.clone()).expect("mailer");
-    assert!(console.send_outlier_digest(&outliers(), "").await.expect("logged"));
-    let disabled = Mailer::from_settings(&settings(EmailBackend::Disabled), mail_dir).expect("mailer");
+    {
+        let _guard = tracing::subscriber::set_default(subscriber);
+        assert!(console.send_outlier_digest(&outliers(), "Head office").await.expect("logged"));
+    }
+    let logged = log.text();
+    for needle in ["2 new attendance outliers", "1001 (Ann Lee), 2025-06-02 DAY: in_outlier", "1002, 2025-06-02: missing_out", "Head office"] {
+        assert!(logged.contains(needle), "{needle:?} in the console output: {logged}");
+    }
+    let disabled = Mailer::from_settings(&settings(EmailBackend::Disabled), mail_dir.clone()).expect("mailer");
     assert!(!disabled.send_outlier_digest(&outliers(), "").await.expect("dropped"));
+    assert_eq!(std::fs::read_dir(&mail_dir).expect("mail dir").count(), 1, "the console and disabled backends write no file");
 }
 
 #[tokio::test]

@@ -27,7 +27,7 @@ async fn r1_three_devices_to_the_crm_exactly_once(backend: Backend) {
         devices::insert(&store, &NewDevice::pull(&format!("Device {seed}"), "127.0.0.1", sim.address().port(), 0)).await.expect("device");
         sims.push(sim);
     }
-    let config = Config { data_dir: std::env::temp_dir().join("attendance-bridge-test-cli-data"), ..Config::default() };
+    let config = Config { data_dir: bridge_e2e::plugins::data_dir(&db.dir.path().join("data")), ..Config::default() };
     let registry = plugin_registry(&config).expect("registry");
     let crm = mock_crm(Faults::default()).await;
 

@@ -48,7 +48,7 @@ async fn process(store: &Store, config: &Config) {
 async fn s39_a_day_waits_for_every_device(backend: Backend) {
     let db = TestDb::new(backend).await;
     let store = db.store().await;
-    let config = Config { data_dir: db.dir.path().join("data"), ..Config::default() };
+    let config = Config { data_dir: bridge_e2e::plugins::data_dir(&db.dir.path().join("data")), ..Config::default() };
     let (a, b) = two_devices(&store).await;
     devices::record_poll(&store, a, Utc::now(), 0, Utc::now()).await.expect("A polled");
     devices::record_poll(&store, b, at("2025-06-02 16:00"), 0, at("2025-06-02 16:00")).await.expect("B polled at 16:00");
@@ -73,7 +73,7 @@ async fn s39_a_day_waits_for_every_device(backend: Backend) {
 async fn s40_late_data_amends_a_final_day_and_the_crm_gets_the_new_revision(backend: Backend) {
     let db = TestDb::new(backend).await;
     let store = db.store().await;
-    let config = Config { data_dir: db.dir.path().join("data"), ..Config::default() };
+    let config = Config { data_dir: bridge_e2e::plugins::data_dir(&db.dir.path().join("data")), ..Config::default() };
     let (a, b) = two_devices(&store).await;
     devices::record_poll(&store, a, Utc::now(), 0, Utc::now()).await.expect("A polled");
     devices::record_poll(&store, b, Utc::now(), 0, Utc::now()).await.expect("B polled");

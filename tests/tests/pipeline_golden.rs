@@ -83,7 +83,7 @@ async fn three_devices_polled_and_processed_equal_the_rules_on_the_same_punches(
         assert_eq!(punches::count(&store).await.expect("count"), 1_200, "polling twice adds no row");
     }
 
-    let config = Config { data_dir: std::env::temp_dir().join("attendance-bridge-test-cli-data"), ..Config::default() };
+    let config = Config { data_dir: bridge_e2e::plugins::data_dir(&db.dir.path().join("data")), ..Config::default() };
     let registry = plugin_registry(&config).expect("registry");
     let report = process::run_processing(&store, &registry, &config).await.expect("processing");
     assert_eq!(report.failed, 0);

@@ -14,7 +14,7 @@ fn bridge(db: &TestDb, args: &[&str]) -> String {
     let out = bridge_command(db.dir.path())
         .args(args)
         .env("DATABASE_URL", db.database_url())
-        .env("BRIDGE_DATA_DIR", std::env::temp_dir().join("attendance-bridge-test-cli-data"))
+        .env("BRIDGE_DATA_DIR", bridge_e2e::plugins::data_dir(&db.dir.path().join("data")))
         .output()
         .expect("runs");
     let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);

@@ -119,6 +119,26 @@ fn corrupt_and_foreign_files_are_refused_clearly() {
     assert!(matches!(registry.get("nope"), Err(PluginError::NotFound(_))));
 }
 
+/// A plugin built against WASI (here: one WASI call, which the component linker turns into imports of
+/// `wasi:` interfaces) is refused when it is loaded, naming the import; it never runs.
+#[test]
+fn a_plugin_importing_wasi_is_refused() {
+    let dir = tempfile::tempdir().expect("dir");
+    let registry = registry(Limits::default(), Some(dir.path().to_path_buf()));
+    std::fs::copy(bridge_e2e::plugins::evil_plugin_importing_wasi(), dir.path().join("wasi-rules.wasm")).expect("install");
+    let error = registry.get("wasi-rules").expect_err("refused");
+    println!("{error}");
+    assert!(
+        matches!(&error, PluginError::WrongWorld { plugin, message } if plugin == "wasi-rules" && message.contains("imports wasi:")),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("which the sandbox does not offer"), "{error}");
+    // The same plugin without the WASI call loads: the refusal is about the import alone.
+    std::fs::copy(bridge_e2e::plugins::evil_plugin(), dir.path().join("plain-rules.wasm")).expect("install");
+    assert_eq!(registry.get("plain-rules").expect("loads").kind, PluginKind::ShiftRules);
+    good_call_works(&registry);
+}
+
 #[test]
 fn crm_json_keeps_the_original_payload_fields() {
     let registry = registry(Limits::default(), None);
@@ -149,20 +169,132 @@ fn a_changed_plugin_file_is_reloaded_without_restart() {
     assert!(registry.names().contains(&"site-rules".to_owned()));
 }
 
+/// The compiled-plugin files in a cache folder.
+fn cached_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(dir).expect("cache dir").map(|e| e.expect("entry").path()).filter(|p| p.extension().is_some_and(|e| e == "cwasm")).collect();
+    files.sort();
+    files
+}
+
+/// Leftovers of an interrupted or colliding write: anything named like a temporary file.
+fn temporary_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .expect("cache dir")
+        .map(|e| e.expect("entry"))
+        .filter(|e| e.file_name().to_string_lossy().contains("tmp"))
+        .map(|e| e.path())
+        .collect()
+}
+
 #[test]
 fn start_up_with_a_cached_compiled_plugin_is_fast() {
     let cache = tempfile::tempdir().expect("dir");
     let bytes = std::fs::read(bridge_e2e::plugins::evil_plugin()).expect("read");
-    let cold = Instant::now();
     let runtime = PluginRuntime::new(Limits::default(), Some(cache.path().to_path_buf())).expect("engine");
+    let cold = Instant::now();
     runtime.load("evil", &bytes, "test").expect("cold load");
     let cold = cold.elapsed();
-    let warm = Instant::now();
+    let cached = cached_files(cache.path());
+    assert_eq!(cached.len(), 1, "the compiled plugin is kept in the cache folder: {cached:?}");
+    let written = std::fs::metadata(&cached[0]).expect("cache file").modified().expect("mtime");
+
+    // A new engine, as at the next start: the plugin comes from the file, not from the compiler.
     let runtime = PluginRuntime::new(Limits::default(), Some(cache.path().to_path_buf())).expect("engine");
-    runtime.load("evil", &bytes, "test").expect("warm load");
+    let warm = Instant::now();
+    let plugin = runtime.load("evil", &bytes, "test").expect("warm load");
     let warm = warm.elapsed();
     println!("plugin start-up: compile {cold:?}, from cache {warm:?}");
-    assert!(warm < Duration::from_secs(1), "{warm:?}");
+    assert!(runtime.process(&Arc::new(plugin), &input("ok")).is_ok(), "the cached plugin runs");
+    assert_eq!(cached_files(cache.path()), cached, "nothing compiled again");
+    assert_eq!(std::fs::metadata(&cached[0]).expect("cache file").modified().expect("mtime"), written, "the file was read, not rewritten");
+    assert!(warm * 5 < cold, "loading the cached plugin ({warm:?}) is much faster than compiling it ({cold:?})");
+}
+
+/// Several engines (as several processes sharing a data folder would) compile the same plugin into one
+/// cache folder at the same moment while another keeps loading from it: no load ever meets a
+/// half-written file (the product logs a warning, "ignoring an unusable compiled-plugin cache file",
+/// and compiles again), and
+/// what stays behind is one sound file that the next start uses as it is.
+#[test]
+fn engines_compiling_one_plugin_into_one_cache_folder_never_see_a_half_written_file() {
+    use std::sync::{Barrier, Mutex};
+
+    let warnings = Arc::new(Mutex::new(Vec::<u8>::new()));
+    let sink = Arc::clone(&warnings);
+    let dispatch = tracing::Dispatch::new(
+        tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_max_level(tracing::Level::WARN)
+            .with_writer(move || Captured(Arc::clone(&sink)))
+            .finish(),
+    );
+    let bytes = attendance_bridge::plugins::registry::BUILTINS.iter().find(|(n, _)| *n == "crm-json").expect("built-in").1;
+    const WRITERS: usize = 4;
+    for round in 0..4 {
+        let cache = tempfile::tempdir().expect("dir");
+        let start = Arc::new(Barrier::new(WRITERS + 1));
+        let writers_done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut threads = Vec::new();
+        for _ in 0..WRITERS {
+            let (dir, start, dispatch) = (cache.path().to_path_buf(), Arc::clone(&start), dispatch.clone());
+            threads.push(std::thread::spawn(move || {
+                tracing::dispatcher::with_default(&dispatch, || {
+                    let runtime = PluginRuntime::new(Limits::default(), Some(dir)).expect("engine");
+                    start.wait();
+                    runtime.load("crm-json", bytes, "test").expect("load while others compile");
+                });
+            }));
+        }
+        // A reader starting again and again (a fresh engine each time) as soon as a file is there.
+        let reader = {
+            let (dir, start, dispatch, writers_done) = (cache.path().to_path_buf(), Arc::clone(&start), dispatch.clone(), Arc::clone(&writers_done));
+            std::thread::spawn(move || {
+                tracing::dispatcher::with_default(&dispatch, || {
+                    start.wait();
+                    let mut loads = 0;
+                    while !writers_done.load(std::sync::atomic::Ordering::SeqCst) {
+                        if cached_files(&dir).is_empty() {
+                            std::thread::sleep(Duration::from_millis(1));
+                            continue;
+                        }
+                        let runtime = PluginRuntime::new(Limits::default(), Some(dir.clone())).expect("engine");
+                        runtime.load("crm-json", bytes, "test").expect("load from the shared folder");
+                        loads += 1;
+                    }
+                    loads
+                })
+            })
+        };
+        for thread in threads {
+            thread.join().expect("writer");
+        }
+        writers_done.store(true, std::sync::atomic::Ordering::SeqCst);
+        let loads = reader.join().expect("reader");
+        let logged = String::from_utf8_lossy(&warnings.lock().expect("log")).into_owned();
+        assert!(logged.trim().is_empty(), "round {round}: no load met a half-written cache file ({loads} reader loads):\n{logged}");
+        let files = cached_files(cache.path());
+        assert_eq!(files.len(), 1, "round {round}: one compiled file: {files:?}");
+        assert!(temporary_files(cache.path()).is_empty(), "round {round}: no temporary file left: {:?}", temporary_files(cache.path()));
+        let before = std::fs::metadata(&files[0]).expect("cache file").modified().expect("mtime");
+        let runtime = PluginRuntime::new(Limits::default(), Some(cache.path().to_path_buf())).expect("engine");
+        let crm = runtime.load("crm-json", bytes, "test").expect("the next start");
+        assert!(matches!(runtime.map_day(&crm, &day()).expect("mapped"), CrmRequest::Post { .. }));
+        assert_eq!(std::fs::metadata(&files[0]).expect("cache file").modified().expect("mtime"), before, "round {round}: the file left behind was used as it is");
+        println!("round {round}: {WRITERS} engines compiled at once, a reader loaded {loads} times meanwhile: no broken file");
+    }
+}
+
+/// A `tracing` writer into a shared buffer.
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log").extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// The cached compilations in `dir` (`*.cwasm`), by name.

@@ -9,11 +9,11 @@ use attendance_bridge::pipeline::poll::{self, PollOptions};
 use attendance_bridge::pipeline::{plugin_registry, process};
 use attendance_bridge::simulator::{DeviceData, SimConfig, SimulatedDevice};
 use attendance_bridge::store::devices::{self, NewDevice};
-use attendance_bridge::store::{attendance, pending};
+use attendance_bridge::store::{attendance, outbox, pending};
 use bridge_e2e::smtp_sink::SmtpSink;
 use bridge_e2e::{Backend, TestDb};
 
-bridge_e2e::on_both_backends!(polled_punches_become_days_and_outliers_one_digest);
+bridge_e2e::on_both_backends!(polled_punches_become_days_and_outliers_one_digest, days_stay_pending_while_the_rules_plugin_fails);
 
 fn punches_file(dir: &std::path::Path) -> std::path::PathBuf {
     let path = dir.join("punches.csv");
@@ -38,7 +38,7 @@ async fn polled_punches_become_days_and_outliers_one_digest(backend: Backend) {
     assert!(pending::count(&store).await.expect("pending") > 0);
 
     let sink = SmtpSink::start().await;
-    let mut config = Config { data_dir: db.dir.path().join("data"), ..Config::default() };
+    let mut config = Config { data_dir: bridge_e2e::plugins::data_dir(&db.dir.path().join("data")), ..Config::default() };
     config.email.outlier_notifications = true;
     config.email.outlier_recipients = CommaList(vec!["hr@example.com".into()]);
     config.email.backend = EmailBackend::Smtp;
@@ -67,4 +67,52 @@ async fn polled_punches_become_days_and_outliers_one_digest(backend: Backend) {
     assert_eq!(again.days_written, 0);
     assert_eq!(sink.messages().len(), 1, "never the same outlier twice");
     assert_eq!(attendance::for_employee(&store, &EmployeeId("1001".into())).await.expect("days")[0].revision, 1);
+}
+
+/// The rules plugin traps for one employee: that employee's days stay pending with the error recorded
+/// (nothing written, nothing queued for the CRM), the others are processed, and once a working plugin
+/// is active the waiting days go through.
+async fn days_stay_pending_while_the_rules_plugin_fails(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    let device = devices::insert(&store, &NewDevice::pull("Gate", "127.0.0.1", 4370, 0)).await.expect("device").id;
+    let at = |employee: &str, h: u32| {
+        let time = chrono::NaiveDate::from_ymd_opt(2025, 6, 2).and_then(|d| d.and_hms_opt(h, 0, 0)).expect("time").and_utc();
+        bridge_e2e::utc_punch(device, employee, time, u8::from(h >= 12))
+    };
+    // The test plugin traps for the user id "trap" and returns no days for anyone else.
+    attendance_bridge::store::punches::insert(&store, &[at("trap", 8), at("trap", 17), at("1001", 8), at("1001", 17)]).await.expect("punches");
+    let mut config = Config { data_dir: bridge_e2e::plugins::data_dir(&db.dir.path().join("data")), ..Config::default() };
+    std::fs::create_dir_all(config.plugins_dir()).expect("plugins dir");
+    std::fs::copy(bridge_e2e::plugins::evil_plugin(), config.plugins_dir().join("evil_plugin.wasm")).expect("install the plugin");
+    config.plugins.rules = "evil_plugin".into();
+    let registry = plugin_registry(&config).expect("registry");
+
+    for attempt in 1..=2 {
+        let report = process::run_processing(&store, &registry, &config).await.expect("the run itself completes");
+        // The other employee is processed (no days from this plugin) on the first run and done with.
+        let others = usize::from(attempt == 1);
+        assert_eq!((report.failed, report.employees), (1, others), "attempt {attempt}: {report:?}");
+        // Its punch day (and the day before, marked in case the punches close a night shift) waits.
+        let waiting = pending::list(&store, 10).await.expect("pending");
+        assert!(waiting.iter().all(|d| d.employee.0 == "trap"), "only the failed employee's days wait: {waiting:?}");
+        assert!(waiting.iter().any(|d| d.work_date.to_string() == "2025-06-02"), "{waiting:?}");
+        for day in &waiting {
+            assert_eq!(day.attempts, attempt, "each failed run is counted: {day:?}");
+            let error = day.last_error.as_deref().expect("the error is kept");
+            assert!(error.contains("evil_plugin") && error.contains("trapped"), "{error}");
+        }
+        assert!(attendance::for_employee(&store, &EmployeeId("trap".into())).await.expect("days").is_empty(), "nothing written");
+        assert_eq!(outbox::stats(&store).await.expect("outbox").pending, 0, "nothing queued for the CRM");
+    }
+
+    // The working rules are back: the waiting day is processed.
+    config.plugins.rules = "standard-shifts".into();
+    let report = process::run_processing(&store, &registry, &config).await.expect("processed");
+    assert_eq!(report.failed, 0, "{report:?}");
+    assert_eq!(pending::count(&store).await.expect("pending"), 0);
+    let days = attendance::for_employee(&store, &EmployeeId("trap".into())).await.expect("days");
+    assert!(days.iter().any(|d| d.work_date.to_string() == "2025-06-02"), "{days:?}");
+    let queued = outbox::stats(&store).await.expect("outbox").pending;
+    assert_eq!(queued, i64::try_from(days.len()).expect("few"), "each written day queued for the CRM once");
 }

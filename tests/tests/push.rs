@@ -160,15 +160,16 @@ async fn new_punches_arrive_live_and_switching_transport_adds_no_duplicates(back
     running.await.expect("terminal");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sources_outside_the_allowed_networks_are_refused() {
-    let app = TestApp::start_with(Backend::Sqlite, |c| {
+bridge_e2e::on_both_backends!(sources_outside_the_allowed_networks_are_refused);
+
+async fn sources_outside_the_allowed_networks_are_refused(backend: Backend) {
+    let app = TestApp::start_with(backend, |c| {
         c.push.allowed_networks = attendance_bridge::config::Networks(vec!["10.0.0.0/8".parse().expect("cidr")]);
     })
     .await;
     let response = reqwest::get(format!("{}/iclock/cdata?SN=X1&options=all", app.base_url)).await.expect("request");
     assert_eq!(response.status(), 403);
-    let open = TestApp::start_with(Backend::Sqlite, |c| {
+    let open = TestApp::start_with(backend, |c| {
         c.push.allowed_networks = attendance_bridge::config::Networks(vec!["127.0.0.0/8".parse().expect("cidr")]);
     })
     .await;
@@ -182,15 +183,28 @@ async fn sources_outside_the_allowed_networks_are_refused() {
 async fn exactly_once_across_a_bridge_crash(backend: Backend) {
 
     let db = bridge_e2e::TestDb::new(backend).await;
-    let port = bridge_e2e::free_port();
-    let start = || {
+    // The first start picks a free port itself; the restart must come back on that same port (the
+    // terminal knows only that address). A port is reused right after a kill (SO_REUSEADDR), so a
+    // failed restart is retried briefly rather than taken as an answer.
+    let start = |listen: &str| {
         let mut command = bridge_e2e::bridge_command(db.dir.path());
         command.env("DATABASE_URL", db.database_url());
-        bridge_e2e::spawn_serve(command, &format!("127.0.0.1:{port}")).0
+        bridge_e2e::spawn_serve(command, listen)
     };
-    let mut server = start();
+    let (mut server, address) = start("127.0.0.1:0");
+    let restart = || {
+        for _ in 0..20 {
+            let mut command = bridge_e2e::bridge_command(db.dir.path());
+            command.env("DATABASE_URL", db.database_url());
+            if let Some(started) = bridge_e2e::try_spawn_serve(command, &address) {
+                return started.0;
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        panic!("the bridge could not listen on {address} again");
+    };
     let log = punches_for(3000);
-    let mut config = PushConfig::new("CRASHSN1", &format!("http://127.0.0.1:{port}"));
+    let mut config = PushConfig::new("CRASHSN1", &format!("http://{address}"));
     config.batch_size = 50;
     let terminal = PushTerminal::new(config, log.clone());
     let stop = CancellationToken::new();
@@ -200,8 +214,10 @@ async fn exactly_once_across_a_bridge_crash(backend: Backend) {
     server.kill().expect("SIGKILL");
     server.wait().expect("reaped");
     let acknowledged_at_crash = terminal.state().acknowledged;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let mut server = start();
+    assert!(acknowledged_at_crash < log.len(), "the crash came before the terminal was done");
+    // The terminal notices: its uploads fail while the bridge is down.
+    wait_until("an upload fails against the dead bridge", Duration::from_secs(10), async || terminal.state().failed_uploads > 0).await;
+    let mut server = restart();
     wait_until("everything is acknowledged", Duration::from_secs(60), async || terminal.state().acknowledged == log.len()).await;
     stop.cancel();
     running.await.expect("terminal");
@@ -226,13 +242,27 @@ async fn exactly_once_across_a_bridge_crash(backend: Backend) {
 
 bridge_e2e::on_both_backends!(exactly_once_across_a_bridge_crash);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_separate_push_listener_serves_only_the_push_endpoints() {
-    let port = bridge_e2e::free_port();
-    let app = TestApp::start_with(Backend::Sqlite, |c| {
-        c.push.listen = Some(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
-    })
-    .await;
+bridge_e2e::on_both_backends!(a_separate_push_listener_serves_only_the_push_endpoints);
+
+async fn a_separate_push_listener_serves_only_the_push_endpoints(backend: Backend) {
+    // The push port is chosen before the bridge binds it; should another process take it in between,
+    // the bridge refuses to start and the test picks another.
+    let mut tries = 0;
+    let (app, port) = loop {
+        let port = bridge_e2e::free_port();
+        let started = TestApp::try_start_with(backend, |c| {
+            c.push.listen = Some(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+        })
+        .await;
+        match started {
+            Ok(app) => break (app, port),
+            Err(e) if tries < 5 => {
+                tries += 1;
+                println!("push port {port} was taken ({e:#}); trying another");
+            }
+            Err(e) => panic!("the bridge did not start: {e:#}"),
+        }
+    };
     let push_base = format!("http://127.0.0.1:{port}");
     wait_until("the push listener answers", Duration::from_secs(10), async || {
         reqwest::get(format!("{push_base}/healthz")).await.is_ok()

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use attendance_bridge::pipeline::{Job, JobError, JobFuture, Scheduler};
 use attendance_bridge::store::jobs::{self, ScheduleChange};
@@ -15,15 +15,33 @@ bridge_e2e::on_both_backends!(each_tick_runs_once_across_instances, failures_are
 
 const JOB: &str = "process_attendance";
 
+/// Another scheduled job, left running where a test needs proof that the scheduler was looking.
+const OTHER_JOB: &str = "sync_to_crm";
+
 /// Counts its runs, takes a little time, and fails or panics when told to.
 struct CountingJob {
+    name: &'static str,
     runs: AtomicUsize,
     behaviour: &'static str,
 }
 
+impl CountingJob {
+    fn new(behaviour: &'static str) -> Arc<Self> {
+        Self::named(JOB, behaviour)
+    }
+
+    fn named(name: &'static str, behaviour: &'static str) -> Arc<Self> {
+        Arc::new(CountingJob { name, runs: AtomicUsize::new(0), behaviour })
+    }
+
+    fn runs(&self) -> usize {
+        self.runs.load(Ordering::SeqCst)
+    }
+}
+
 impl Job for CountingJob {
     fn name(&self) -> &'static str {
-        JOB
+        self.name
     }
 
     fn run(&self) -> JobFuture {
@@ -46,13 +64,28 @@ fn scheduler(store: &Store, instance: &str, job: &Arc<CountingJob>) -> Scheduler
         .look_every(Duration::from_millis(50))
 }
 
-async fn run_for(schedulers: Vec<Scheduler>, how_long: Duration) {
+/// Runs the schedulers until `done` holds (checked every 20 ms), then stops them and waits for the
+/// jobs in progress. Panics naming `what` if it does not hold within 30 s.
+async fn run_until(schedulers: Vec<Scheduler>, what: &str, done: impl Fn() -> bool) {
     let stop = CancellationToken::new();
     let handles: Vec<_> = schedulers.into_iter().map(|s| tokio::spawn(s.run(stop.clone()))).collect();
-    tokio::time::sleep(how_long).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     stop.cancel();
     for handle in handles {
         handle.await.expect("scheduler task");
+    }
+}
+
+/// No two starts closer than `at_least`: each tick ran once.
+fn assert_ticks_apart(runs: &[jobs::JobRun], at_least: chrono::TimeDelta) {
+    let mut starts: Vec<_> = runs.iter().map(|r| r.started_at).collect();
+    starts.sort();
+    for pair in starts.windows(2) {
+        assert!(pair[1] - pair[0] >= at_least, "two runs for one tick: {pair:?}");
     }
 }
 
@@ -62,21 +95,21 @@ async fn each_tick_runs_once_across_instances(backend: Backend) {
     jobs::update_schedule(&store, JOB, &ScheduleChange { interval_seconds: Some(1), run_now: true, ..Default::default() })
         .await
         .expect("schedule");
-    let job = Arc::new(CountingJob { runs: AtomicUsize::new(0), behaviour: "ok" });
+    let job = CountingJob::new("ok");
     let instances = vec![scheduler(&store, "a", &job), scheduler(&store, "b", &job), scheduler(&store, "c", &job)];
-    run_for(instances, Duration::from_millis(3300)).await;
+    let started = Instant::now();
+    run_until(instances, "four ticks ran", || job.runs() >= 4).await;
+    let elapsed = started.elapsed();
 
-    // Ticks at about 0 s, 1 s, 2 s and 3 s: three instances looking every 50 ms still run each once.
-    let runs = job.runs.load(Ordering::SeqCst);
-    assert!((3..=4).contains(&runs), "{runs} runs in 3.3 s at a 1 s interval");
+    // Three instances looking every 50 ms: each tick (one a second) still runs once.
+    let runs = job.runs();
     let recorded = jobs::recent_runs(&store, Some(JOB), 100).await.expect("runs");
+    println!("{runs} runs in {elapsed:?} at a 1 s interval, by {:?}", recorded.iter().map(|r| r.instance.as_str()).collect::<Vec<_>>());
     assert_eq!(recorded.len(), runs, "every run is recorded once");
     assert!(recorded.iter().all(|r| r.outcome == "ok" && r.finished_at.is_some()));
-    let mut starts: Vec<_> = recorded.iter().map(|r| r.started_at).collect();
-    starts.sort();
-    for pair in starts.windows(2) {
-        assert!(pair[1] - pair[0] >= chrono::TimeDelta::milliseconds(900), "ticks overlap: {pair:?}");
-    }
+    assert_ticks_apart(&recorded, chrono::TimeDelta::milliseconds(900));
+    // And never more runs than ticks that fell due in the time (one at the start, then one a second).
+    assert!(runs as f64 <= elapsed.as_secs_f64() + 1.0, "{runs} runs in {elapsed:?}");
 }
 
 async fn failures_are_recorded_and_survived(backend: Backend) {
@@ -86,11 +119,14 @@ async fn failures_are_recorded_and_survived(backend: Backend) {
         jobs::update_schedule(&store, JOB, &ScheduleChange { interval_seconds: Some(1), run_now: true, ..Default::default() })
             .await
             .expect("schedule");
-        let job = Arc::new(CountingJob { runs: AtomicUsize::new(0), behaviour });
-        run_for(vec![scheduler(&store, "a", &job)], Duration::from_millis(1500)).await;
-        assert_eq!(job.runs.load(Ordering::SeqCst), 2, "{behaviour}: retried at the next tick");
-        let recorded = jobs::recent_runs(&store, Some(JOB), 2).await.expect("runs");
+        let job = CountingJob::new(behaviour);
+        run_until(vec![scheduler(&store, "a", &job)], "the job ran again after failing", || job.runs() >= 2).await;
+        let runs = job.runs();
+        let recorded = jobs::recent_runs(&store, Some(JOB), i64::try_from(runs).expect("small")).await.expect("runs");
+        assert_eq!(recorded.len(), runs, "{behaviour}: every run recorded");
         assert!(recorded.iter().all(|r| r.outcome == "failed" && r.error.is_some()), "{recorded:?}");
+        // Retried at the next tick, not at once.
+        assert_ticks_apart(&recorded, chrono::TimeDelta::milliseconds(900));
     }
     let last = &jobs::recent_runs(&store, Some(JOB), 1).await.expect("runs")[0];
     assert_eq!(last.error.as_deref(), Some("the job panicked"));
@@ -101,19 +137,34 @@ async fn pause_and_run_now(backend: Backend) {
     let store = db.store().await;
     let paused = ScheduleChange { paused: Some(true), run_now: true, ..Default::default() };
     jobs::update_schedule(&store, JOB, &paused).await.expect("pause");
-    let job = Arc::new(CountingJob { runs: AtomicUsize::new(0), behaviour: "ok" });
-    run_for(vec![scheduler(&store, "a", &job)], Duration::from_millis(400)).await;
-    assert_eq!(job.runs.load(Ordering::SeqCst), 0, "a paused job does not run");
+    // A second job ticks every second beside it: its runs prove the scheduler was looking all along.
+    jobs::update_schedule(&store, OTHER_JOB, &ScheduleChange { interval_seconds: Some(1), run_now: true, ..Default::default() })
+        .await
+        .expect("schedule");
+    let job = CountingJob::new("ok");
+    let other = CountingJob::named(OTHER_JOB, "ok");
+    let with_other = |instance: &str| scheduler(&store, instance, &job).with_job(Arc::clone(&other) as Arc<dyn Job>);
+    run_until(vec![with_other("a")], "the other job ran twice", || other.runs() >= 2).await;
+    assert_eq!(job.runs(), 0, "a paused job does not run");
 
-    // Resumed while a scheduler is running: picked up without a restart.
+    // Resumed while a scheduler is running: picked up without a restart, once (its interval is an hour).
     let stop = CancellationToken::new();
-    let running = tokio::spawn(scheduler(&store, "a", &job).run(stop.clone()));
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let running = tokio::spawn(with_other("a").run(stop.clone()));
+    let before = other.runs();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while other.runs() == before {
+        assert!(Instant::now() < deadline, "the scheduler stopped looking");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(job.runs(), 0, "still paused");
     jobs::update_schedule(&store, JOB, &ScheduleChange { paused: Some(false), ..Default::default() }).await.expect("resume");
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    while job.runs() == 0 {
+        assert!(Instant::now() < deadline, "the resumed job never ran");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     stop.cancel();
     running.await.expect("scheduler");
-    assert_eq!(job.runs.load(Ordering::SeqCst), 1);
+    assert_eq!(job.runs(), 1);
 
     let missing = jobs::update_schedule(&store, "no_such_job", &ScheduleChange::default()).await;
     assert!(missing.is_err());

@@ -4,7 +4,7 @@ use attendance_bridge::auth;
 use attendance_bridge::store::users;
 use bridge_e2e::{Backend, TestApp};
 
-bridge_e2e::on_both_backends!(health_and_readiness, api_requires_a_valid_token);
+bridge_e2e::on_both_backends!(health_and_readiness, api_requires_a_valid_token, allowed_hosts_reject_other_host_names);
 
 async fn health_and_readiness(backend: Backend) {
     let app = TestApp::start(backend).await;
@@ -47,9 +47,8 @@ async fn api_requires_a_valid_token(backend: Backend) {
     }
 }
 
-#[tokio::test]
-async fn allowed_hosts_reject_other_host_names() {
-    let app = TestApp::start_with(Backend::Sqlite, |c| {
+async fn allowed_hosts_reject_other_host_names(backend: Backend) {
+    let app = TestApp::start_with(backend, |c| {
         c.allowed_hosts.0 = vec!["bridge.local".into()];
     })
     .await;

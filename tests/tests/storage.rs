@@ -15,6 +15,7 @@ bridge_e2e::on_both_backends!(
     device_names_are_unique,
     users_and_tokens,
     new_punches_mark_their_days_for_processing,
+    a_day_and_its_delivery_are_stored_together_or_not_at_all,
 );
 
 fn new_device(name: &str) -> NewDevice {
@@ -144,4 +145,87 @@ async fn new_punches_mark_their_days_for_processing(backend: Backend) {
     // A punch already stored marks nothing new.
     punches::insert(&store, &[night_out]).await.expect("again");
     assert_eq!(pending::count(&store).await.expect("count"), 4);
+}
+
+/// A failpoint between writing a day and queuing its delivery: a trigger that makes every insert into
+/// the outbox fail, as if the process died right after the day's row was written. The day's row must
+/// go with it (one transaction), for a new day and for a new revision of a stored one; otherwise the
+/// CRM would never hear of the change.
+async fn a_day_and_its_delivery_are_stored_together_or_not_at_all(backend: Backend) {
+    use attendance_bridge::store::attendance::{self, Upserted};
+    use attendance_bridge::store::outbox;
+    use bridge_e2e::crm::day_content;
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    let ann = EmployeeId("1001".into());
+    let (monday, tuesday) = (NaiveDate::from_ymd_opt(2025, 6, 2).expect("date"), NaiveDate::from_ymd_opt(2025, 6, 3).expect("date"));
+    assert_eq!(attendance::upsert(&store, &ann, monday, "DAY", &day_content(monday, 480)).await.expect("first day"), Upserted::Inserted);
+    let (arm, disarm) = match backend {
+        Backend::Sqlite => (
+            "CREATE TRIGGER failpoint BEFORE INSERT ON crm_outbox BEGIN SELECT RAISE(ABORT, 'failpoint: died before queuing the delivery'); END;",
+            "DROP TRIGGER failpoint;",
+        ),
+        Backend::Postgres => (
+            "CREATE FUNCTION failpoint() RETURNS trigger LANGUAGE plpgsql AS $$ \
+             BEGIN RAISE EXCEPTION 'failpoint: died before queuing the delivery'; END $$; \
+             CREATE TRIGGER failpoint BEFORE INSERT ON crm_outbox FOR EACH ROW EXECUTE FUNCTION failpoint();",
+            "DROP TRIGGER failpoint ON crm_outbox; DROP FUNCTION failpoint();",
+        ),
+    };
+    db.execute(arm).await;
+
+    let new_day = attendance::upsert(&store, &ann, tuesday, "DAY", &day_content(tuesday, 480)).await;
+    assert!(new_day.as_ref().is_err_and(|e| e.to_string().contains("failpoint")), "{new_day:?}");
+    let changed = attendance::upsert(&store, &ann, monday, "DAY", &day_content(monday, 500)).await;
+    assert!(changed.as_ref().is_err_and(|e| e.to_string().contains("failpoint")), "{changed:?}");
+    let days = attendance::for_employee(&store, &ann).await.expect("days");
+    assert_eq!(days.len(), 1, "the new day went with its delivery: {days:?}");
+    assert_eq!((days[0].work_date, days[0].revision, days[0].worked_min), (monday, 1, Some(480)), "the change went with its delivery");
+    let deliveries = outbox::for_day(&store, days[0].id).await.expect("deliveries");
+    assert_eq!(
+        deliveries.iter().map(|d| (d.revision, d.status.as_str())).collect::<Vec<_>>(),
+        [(1, outbox::PENDING)],
+        "the first delivery is untouched (not superseded by a change that never happened)"
+    );
+
+    // Without the failpoint both are stored, each with exactly one delivery.
+    db.execute(disarm).await;
+    assert_eq!(attendance::upsert(&store, &ann, tuesday, "DAY", &day_content(tuesday, 480)).await.expect("new day"), Upserted::Inserted);
+    assert!(matches!(attendance::upsert(&store, &ann, monday, "DAY", &day_content(monday, 500)).await.expect("change"), Upserted::Updated(_)));
+    let days = attendance::for_employee(&store, &ann).await.expect("days");
+    for day in &days {
+        let deliveries = outbox::for_day(&store, day.id).await.expect("deliveries");
+        let pending: Vec<i32> = deliveries.iter().filter(|d| d.status == outbox::PENDING).map(|d| d.revision).collect();
+        assert_eq!(pending, [day.revision], "{}: one delivery of the latest revision: {deliveries:?}", day.work_date);
+    }
+}
+
+/// Several instances starting at once on a fresh PostgreSQL database all migrate it; the advisory lock
+/// makes them take turns, so every migration is applied exactly once and none of them fails.
+/// (PostgreSQL only: a SQLite file is served by one instance, which `serve` enforces with a lock file.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn instances_starting_at_once_migrate_once() {
+    let reference = TestDb::new(Backend::Postgres).await;
+    let all = attendance_bridge::store::run_migrations(&reference.url).await.expect("migrate a reference").applied;
+    assert!(!all.is_empty());
+    for round in 0..3 {
+        let db = TestDb::new(Backend::Postgres).await;
+        let starts: Vec<_> = (0..4)
+            .map(|_| {
+                let url = db.url.clone();
+                tokio::spawn(async move { attendance_bridge::store::run_migrations(&url).await })
+            })
+            .collect();
+        let mut applied = Vec::new();
+        for start in starts {
+            let report = start.await.expect("task").unwrap_or_else(|e| panic!("round {round}: an instance failed to start: {e}"));
+            applied.extend(report.applied);
+        }
+        applied.sort();
+        let mut expected = all.clone();
+        expected.sort();
+        assert_eq!(applied, expected, "round {round}: each migration applied once, by one of the instances");
+        let store = db.store().await;
+        assert!(store.ready().await.expect("ready").pending.is_empty());
+    }
 }

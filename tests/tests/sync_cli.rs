@@ -24,8 +24,8 @@ fn run(db: &TestDb, crm_url: &str, args: &[&str], envs: &[(&str, &str)]) -> Outp
     command
         .args(args)
         .env("DATABASE_URL", db.database_url())
-        // One data folder for every run, so the compiled plugin cache is shared.
-        .env("BRIDGE_DATA_DIR", std::env::temp_dir().join("attendance-bridge-test-cli-data"))
+        // The test's own data folder, its plugin cache started warm.
+        .env("BRIDGE_DATA_DIR", bridge_e2e::plugins::data_dir(&db.dir.path().join("data")))
         .env("CRM_API_URL", crm_url)
         .env("CRM_API_TOKEN", TOKEN)
         .env("CRM_RETRY_BASE_SECONDS", "0")

@@ -27,6 +27,7 @@ async fn killed_mid_sync_then_every_day_arrives_once(backend: Backend) {
             .env("CRM_API_TOKEN", TOKEN)
             .env("CRM_TIMEOUT_SECONDS", "1")
             .env("CRM_CONCURRENCY", "8")
+            .env("CRM_SYNC_BATCH_SIZE", "100")
             .env("CRM_RETRY_BASE_SECONDS", "1")
             .env("CRM_RETRY_MAX_SECONDS", "1")
             .env("CRM_MAX_RETRIES", "50")
@@ -37,14 +38,33 @@ async fn killed_mid_sync_then_every_day_arrives_once(backend: Backend) {
     // Build the binary before timing anything.
     let _ = bridge_e2e::bridge_binary();
     let mut child = command(dir.path()).spawn().expect("spawn");
+    // Kill in the worst window: some batches delivered and recorded, and the current batch (100 rows
+    // leased) sent only in part, so the CRM holds days the bridge has not recorded as delivered and
+    // at least half the batch is still to go (eight at a time, 20 ms each: the round cannot end in
+    // the few milliseconds between this check and the kill).
     let started = Instant::now();
-    while crm.stats().applied < 200 && started.elapsed() < Duration::from_secs(60) {
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    loop {
+        let crm_applied = crm.stats().applied;
+        let st = outbox::stats(&store).await.expect("stats");
+        let unrecorded = crm_applied.saturating_sub(u64::try_from(st.synced).expect("count"));
+        if crm_applied >= 200 && st.in_flight >= 50 && unrecorded >= 1 && unrecorded <= u64::try_from(st.in_flight / 2).expect("count") {
+            break;
+        }
+        assert!(child.try_wait().expect("child status").is_none(), "sync-to-crm ended before it could be killed mid-run");
+        assert!(started.elapsed() < Duration::from_secs(60), "never saw a batch half-way: CRM applied {crm_applied}, outbox {st:?}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    assert!(child.try_wait().expect("child status").is_none(), "still running at the kill");
     child.kill().expect("SIGKILL");
     let _ = child.wait();
     let at_kill = crm.stats();
     let after_kill = outbox::stats(&store).await.expect("stats");
+    // The kill interrupted the run: not everything had arrived, deliveries were leased, and the CRM had
+    // applied days the bridge never recorded (they must be sent again and answered from the key).
+    let recorded_at_kill = u64::try_from(after_kill.synced).expect("count");
+    assert!(at_kill.applied < u64::from(DAYS), "killed mid-run, not after it: {at_kill:?}");
+    assert!(after_kill.in_flight > 0, "deliveries were in flight at the kill: {after_kill:?}");
+    assert!(at_kill.applied > recorded_at_kill, "the CRM applied days the bridge had not recorded: {at_kill:?} vs {after_kill:?}");
     crm.set_faults(Faults::default());
     let restarted = Instant::now();
     let mut runs = 0;
@@ -72,5 +92,9 @@ async fn killed_mid_sync_then_every_day_arrives_once(backend: Backend) {
         st.synced
     );
     assert_eq!(c.applied, u64::from(DAYS), "each key applied exactly once at the CRM");
+    assert!(
+        c.duplicates >= at_kill.applied - recorded_at_kill,
+        "the days applied but unrecorded at the kill were sent again and answered from their key: {c:?}"
+    );
     assert_eq!((st.synced, st.failed), (i64::from(DAYS), 0));
 }

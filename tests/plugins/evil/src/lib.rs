@@ -1,6 +1,7 @@
 //! A shift-rules plugin that misbehaves on request, chosen by the input's user id:
 //! `loop` never returns, `alloc` allocates without bound, `trap` panics (a trap), anything else
-//! returns an empty, valid result.
+//! returns an empty, valid result. Built with the `wasi` feature it also imports a WASI function
+//! (used for the user id `wasi`), which the host must refuse at load.
 
 use attendance_plugin_sdk::{PluginInfo, RulesInput, RulesOutput, ShiftRules, shift_rules_plugin};
 
@@ -28,9 +29,25 @@ impl ShiftRules for Evil {
                 }
             }
             "trap" => panic!("the evil plugin traps on purpose"),
+            #[cfg(feature = "wasi")]
+            "wasi" => {
+                let mut byte = 0u8;
+                // SAFETY: one byte, written by the host into a live local.
+                let status = unsafe { wasi::random_get(&raw mut byte, 1) };
+                Err(format!("WASI answered {status}: {byte}"))
+            }
             _ => Ok(RulesOutput::default()),
         }
     }
 }
 
 shift_rules_plugin!(Evil);
+
+#[cfg(feature = "wasi")]
+mod wasi {
+    #[link(wasm_import_module = "wasi_snapshot_preview1")]
+    unsafe extern "C" {
+        /// WASI preview 1 `random_get`.
+        pub fn random_get(buf: *mut u8, len: usize) -> i32;
+    }
+}
