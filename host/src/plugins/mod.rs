@@ -13,6 +13,7 @@
 
 pub mod bindings;
 mod cache;
+pub mod contract;
 mod convert;
 mod convert_v2;
 pub mod registry;
