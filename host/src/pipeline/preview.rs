@@ -58,9 +58,10 @@ pub async fn preview(store: &Store, registry: &Arc<Registry>, config: &Config, c
     let site_context = process::SiteContext::load(store, config).await?;
     let mut inputs = Vec::with_capacity(people.len());
     for employee in &people {
-        inputs.push(process::build_input(store, config, &site_context, &rules_config, employee, &window).await?);
+        inputs.push((process::build_input(store, config, &site_context, &rules_config, employee, &window).await?, window.clone()));
     }
-    let outputs = process::run_batch(registry, &plugin, inputs).await?;
+    // Checked as processing checks: a candidate returning garbage is a failure, not "no change".
+    let outputs = super::checked_batch::run(registry, &plugin, inputs).await?;
     let mut preview = Preview { employees: people.len(), ..Preview::default() };
     for (employee, output) in people.into_iter().zip(outputs) {
         let output = match output {

@@ -15,7 +15,6 @@ use chrono::{NaiveDate, NaiveDateTime, TimeDelta, Utc};
 use crate::config::Config;
 use crate::domain::EmployeeId;
 use crate::notify::OutlierLine;
-use crate::plugins::runtime::LoadedPlugin;
 use crate::plugins::{PluginKind, Registry};
 use crate::store::attendance::{self, DayContent, Upserted};
 use crate::store::{Store, StoreError, devices, employees, pending, punches, rosters, settings};
@@ -36,6 +35,14 @@ pub struct ProcessReport {
     pub days_written: usize,
     /// Employees whose processing failed (their days stay pending).
     pub failed: usize,
+    /// Pending days cleared without a record of their own: no punch that day, or its punches
+    /// belong to a neighbouring day's shift (the night before). Counted so the figure is visible.
+    pub no_result: usize,
+    /// Employees not sent to the plugin in this run (their days stay pending for the next run):
+    /// the plugin hit its time limit, or the run's plugin budget was spent. See [`Self::stopped`].
+    pub deferred: usize,
+    /// Why the run stopped calling the plugin early, if it did.
+    pub stopped: Option<String>,
     /// Outliers that are new in this run.
     #[serde(skip)]
     pub new_outliers: Vec<OutlierLine>,
@@ -219,20 +226,6 @@ pub(super) fn content(record: &model::AttendanceRecord, rule: &model::PluginInfo
     }
 }
 
-/// Runs `inputs` through the rules plugin on a blocking thread (a batch keeps a core busy for
-/// milliseconds to seconds, too long for the async workers); one result per input.
-///
-/// # Errors
-/// Only when the blocking task itself fails (a panic); plugin failures are per input.
-pub(super) async fn run_batch(
-    registry: &Arc<Registry>,
-    plugin: &Arc<LoadedPlugin>,
-    inputs: Vec<model::RulesInput>,
-) -> Result<Vec<Result<model::RulesOutput, crate::plugins::PluginError>>, StoreError> {
-    let (registry, plugin) = (Arc::clone(registry), Arc::clone(plugin));
-    tokio::task::spawn_blocking(move || registry.runtime().process_batch(&plugin, &inputs)).await.map_err(|e| StoreError::Invalid(e.to_string()))
-}
-
 /// The shift-rules plugin processing uses: the one `plugin activate` chose, else `RULES_PLUGIN`.
 ///
 /// # Errors
@@ -282,21 +275,39 @@ pub async fn process_pending_reporting(
     let mut report = ProcessReport::default();
     let site_context = SiteContext::load(store, config).await?;
     let by_employee: Vec<(EmployeeId, BTreeSet<NaiveDate>)> = by_employee.into_iter().collect();
-    for chunk in by_employee.chunks(100) {
+    let budget = RunBudget::start(config);
+    for (position, chunk) in by_employee.chunks(100).enumerate() {
+        if report.stopped.is_none() {
+            report.stopped = budget.spent();
+        }
+        if report.stopped.is_some() {
+            // The rest stays pending for the next run, untouched (not a failure).
+            report.deferred += by_employee.len() - position * 100;
+            break;
+        }
         // Inputs are built a batch at a time, so memory stays flat however much is pending.
         let mut batch = Vec::with_capacity(chunk.len());
         for (employee, days) in chunk {
-            batch.push(build_input(store, config, &site_context, &rules_config, employee, days).await?);
+            batch.push((build_input(store, config, &site_context, &rules_config, employee, days).await?, days.clone()));
         }
-        let results = run_batch(registry, &plugin, batch).await?;
+        let results = super::checked_batch::run(registry, &plugin, batch).await?;
         for ((employee, days), result) in chunk.iter().zip(results) {
             let day_list: Vec<NaiveDate> = days.iter().copied().collect();
             let output = match result {
                 Ok(output) => output,
+                Err(crate::plugins::PluginError::Deferred { reason, .. }) => {
+                    report.deferred += 1;
+                    report.stopped.get_or_insert(reason);
+                    continue;
+                }
                 Err(e) => {
                     tracing::warn!(employee = %employee, error = %e, "processing failed; the days stay pending");
                     pending::record_failure(store, employee, &day_list, &e.to_string()).await?;
                     report.failed += 1;
+                    if let crate::plugins::PluginError::TimeLimit { .. } = e {
+                        // Not called again in this run: each call would wait out the whole limit.
+                        report.stopped.get_or_insert_with(|| format!("{e}; the plugin is not called again in this run"));
+                    }
                     continue;
                 }
             };
@@ -335,11 +346,34 @@ pub async fn process_pending_reporting(
                     clock_out: record.clock_out.as_deref().map(|t| t.get(11..16).unwrap_or(t).to_owned()),
                 });
             }
+            // The output passed the contract, so it is not empty for an employee who punched on an
+            // asked day; an asked day with no record of its own is counted, then cleared.
+            let recorded: BTreeSet<NaiveDate> = kept.iter().map(|(_, date)| *date).collect();
+            report.no_result += day_list.iter().filter(|d| !recorded.contains(d)).count();
             pending::clear(store, employee, &day_list, started).await?;
             done(day_list.len() as u64);
         }
     }
     Ok(report)
+}
+
+/// The per-run plugin budget (`PLUGIN_RUN_BUDGET_SECONDS`): once spent, the rest of the run's
+/// employees stay pending for the next run, so one slow plugin cannot hold processing for hours.
+struct RunBudget {
+    started: std::time::Instant,
+    seconds: u64,
+}
+
+impl RunBudget {
+    fn start(config: &Config) -> Self {
+        Self { started: std::time::Instant::now(), seconds: config.plugins.run_budget_seconds }
+    }
+
+    /// Why the run must stop, once the budget is spent.
+    fn spent(&self) -> Option<String> {
+        (self.started.elapsed().as_secs() >= self.seconds)
+            .then(|| format!("the run's plugin budget of {} s (PLUGIN_RUN_BUDGET_SECONDS) is spent", self.seconds))
+    }
 }
 
 /// The `process_attendance` job: processes what is pending, then sends one outlier digest.
@@ -381,9 +415,16 @@ pub async fn run_processing_reporting(
         total.employees += round.employees;
         total.days_written += round.days_written;
         total.failed += round.failed;
+        total.no_result += round.no_result;
+        total.deferred += round.deferred;
         total.new_outliers.extend(round.new_outliers);
+        let stopped = round.stopped.is_some();
+        if let Some(reason) = round.stopped {
+            tracing::warn!(reason = %reason, deferred = total.deferred, "processing stopped calling the plugin; the rest stays pending for the next run");
+            total.stopped = Some(reason);
+        }
         let remaining = pending::list(store, 1).await?;
-        if round.employees == 0 || remaining.is_empty() || round.failed > 0 {
+        if round.employees == 0 || remaining.is_empty() || round.failed > 0 || stopped {
             break;
         }
     }
@@ -410,6 +451,9 @@ impl super::Job for ProcessAttendance {
                 "employees": report.employees,
                 "days_written": report.days_written,
                 "failed": report.failed,
+                "no_result": report.no_result,
+                "deferred": report.deferred,
+                "stopped": report.stopped,
                 "new_outliers": report.new_outliers.len(),
             }))
         })
