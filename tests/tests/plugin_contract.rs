@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use attendance_bridge::config::Config;
 use attendance_bridge::domain::{DeviceId, EmployeeId};
-use attendance_bridge::pipeline::{plugin_registry, process};
+use attendance_bridge::pipeline::{plugin_registry, preview, process};
 use attendance_bridge::plugins::{Limits, PluginError, PluginRuntime, Registry};
 use attendance_bridge::simulator::crm::Faults;
 use attendance_bridge::store::attendance::{self, Upserted};
@@ -28,6 +28,7 @@ on_both_backends!(
     each_broken_output_is_named_the_days_stay_pending_then_the_standard_plugin_processes_them,
     an_endless_loop_across_50_employees_costs_one_time_limit_and_defers_the_rest,
     a_rogue_crm_mapping_keeps_its_deliveries_queued_then_crm_json_delivers_them,
+    preview_reports_a_bad_candidate_and_activate_refuses_it_unless_forced,
 );
 
 const DAY: &str = "2025-06-02";
@@ -217,6 +218,36 @@ async fn a_rogue_crm_mapping_keeps_its_deliveries_queued_then_crm_json_delivers_
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(crm.records().len(), 4, "every day arrives once");
+}
+
+async fn preview_reports_a_bad_candidate_and_activate_refuses_it_unless_forced(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    let gate = devices::insert(&store, &NewDevice::pull("Gate", "127.0.0.1", 4370, 0)).await.expect("device").id;
+    let recent = (chrono::Utc::now() - chrono::TimeDelta::days(3)).date_naive();
+    let at = |h: u32| recent.and_hms_opt(h, 0, 0).expect("time").and_utc();
+    punches::insert(&store, &[bridge_e2e::utc_punch(gate, "1001", at(8), 0), bridge_e2e::utc_punch(gate, "1001", at(17), 1)]).await.expect("punches");
+    let mut config = rogue_config(&db, 2_000);
+    config.plugins.rules = "standard-shifts".into();
+    // The evil plugin answers an ordinary employee with nothing at all.
+    std::fs::copy(bridge_e2e::plugins::evil_plugin(), config.plugins.dir.clone().expect("dir").join("empty-rules.wasm")).expect("copy");
+    let registry = plugin_registry(&config).expect("registry");
+
+    let found = preview::preview(&store, &registry, &config, "empty-rules", 7).await.expect("preview");
+    assert!(found.changes.is_empty());
+    assert_eq!(found.failures.len(), 1, "the bad candidate is reported, not shown as no change: {found:?}");
+    assert!(found.failures[0].1.contains("no record, unassigned or review entry"), "{:?}", found.failures);
+
+    let refused = preview::activate(&store, &registry, &config, "empty-rules", false).await.expect_err("refused");
+    println!("{refused}");
+    assert!(refused.to_string().contains("fails 46 of 48 golden fixtures") && refused.to_string().contains("--force"), "{refused}");
+    assert_eq!(process::active_rules_plugin(&store, &config).await.expect("active"), "standard-shifts", "nothing changed");
+    let (previous, report) = preview::activate(&store, &registry, &config, "empty-rules", true).await.expect("forced");
+    assert_eq!((previous.as_str(), report.broken.len()), ("standard-shifts", 46), "every fixture with punches");
+    assert_eq!(process::active_rules_plugin(&store, &config).await.expect("active"), "empty-rules");
+    // A site variant that only differs in values (payable rounding) passes the gate.
+    let (_, report) = preview::activate(&store, &registry, &config, "quarter-hour", false).await.expect("activated");
+    assert!(report.broken.is_empty() && report.differing > 0, "{report:?}");
 }
 
 /// Without a database: the runtime's own reports for a panic, a trap and a batch of endless loops.

@@ -32,6 +32,9 @@ pub(super) enum PluginCommand {
     Activate {
         /// Name of a built-in plugin or of a .wasm in the plugins folder
         plugin: String,
+        /// Activate even if the plugin fails golden fixtures (errors or broken output contract)
+        #[arg(long)]
+        force: bool,
     },
     /// Run golden fixtures through a shift-rules plugin; prints N passed, M failed last
     Test {
@@ -45,10 +48,16 @@ pub(super) enum PluginCommand {
 pub(super) async fn run(config: Config, command: PluginCommand) -> anyhow::Result<()> {
     match command {
         PluginCommand::Preview { plugin, days } => preview(&config, &plugin, days).await,
-        PluginCommand::Activate { plugin } => {
+        PluginCommand::Activate { plugin, force } => {
             let store = super::open_store(&config).await?;
             let registry = crate::pipeline::plugin_registry(&config)?;
-            let previous = crate::pipeline::preview::activate(&store, &registry, &config, &plugin).await?;
+            let (previous, gate) = crate::pipeline::preview::activate(&store, &registry, &config, &plugin, force).await?;
+            for (id, error) in &gate.broken {
+                println!("FORCED past golden fixture {id}: {error}");
+            }
+            if gate.differing > 0 {
+                println!("note: {plugin} differs from the standard rules' values on {} of {} golden fixtures (as a site variant may)", gate.differing, gate.fixtures);
+            }
             if previous == plugin {
                 println!("{plugin} already is the active shift-rules plugin");
             } else {

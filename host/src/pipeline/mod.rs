@@ -5,6 +5,7 @@
 
 pub mod checked_batch;
 pub mod cleanup;
+pub mod fixture_gate;
 pub mod crm_sync;
 pub mod live;
 pub mod poll;
