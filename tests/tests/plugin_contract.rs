@@ -276,3 +276,48 @@ fn a_panic_names_its_line_and_message_a_trap_its_code() {
     assert!(matches!(results[0], Err(PluginError::TimeLimit { .. })), "{:?}", results[0]);
     assert!(results[1..].iter().all(|r| matches!(r, Err(PluginError::Deferred { .. }))));
 }
+
+/// `plugin test` stops at the first time-limit stop with a clear line, instead of waiting out the
+/// limit once per remaining fixture.
+#[test]
+fn plugin_test_stops_at_the_first_time_limit_stop() {
+    let dir = tempfile::tempdir().expect("dir");
+    let golden: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(bridge_e2e::workspace_root().join("tests/fixtures/shift-fixtures.json")).expect("read"))
+            .expect("json");
+    let first = golden["scenarios"][0].clone();
+    let scenarios: Vec<serde_json::Value> = ["1001", "loop-1", "loop-2", "loop-3"]
+        .iter()
+        .enumerate()
+        .map(|(n, user)| {
+            let mut s = first.clone();
+            s["id"] = format!("X{n}").into();
+            s["input"]["user_id"] = (*user).into();
+            s
+        })
+        .collect();
+    let file = dir.path().join("fixtures.json");
+    std::fs::write(&file, serde_json::json!({ "format": "attendance-fixtures/1", "scenarios": scenarios }).to_string()).expect("write");
+    let run = || {
+        bridge_e2e::bridge_command(dir.path())
+            .args(["plugin", "test"])
+            .arg(bridge_e2e::plugins::rogue_rules_plugin())
+            .arg(&file)
+            .env("DATABASE_URL", format!("sqlite://{}", dir.path().join("bridge.db").display()))
+            .env("BRIDGE_DATA_DIR", dir.path().join("data"))
+            .env("PLUGIN_TIME_LIMIT_MS", "500")
+            .output()
+            .expect("runs")
+    };
+    // The first run compiles the plugin into the cache (seconds in a debug build); time the second.
+    run();
+    let started = Instant::now();
+    let out = run();
+    let elapsed = started.elapsed();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    println!("{text}{elapsed:?}");
+    assert!(!out.status.success());
+    assert!(text.contains("STOPPED at X1: rogue_rules ran past its time limit of 500 ms; the 2 later fixture(s) were not run"), "{text}");
+    assert!(text.trim_end().ends_with("failed"), "the summary stays last: {text}");
+    assert!(elapsed < Duration::from_millis(500) + Duration::from_secs(3), "{elapsed:?} (one limit plus start-up, not one per fixture)");
+}

@@ -158,14 +158,6 @@ fn test(config: &Config, plugin: &str, path: &std::path::Path) -> anyhow::Result
         Some(result) => result.map_err(|e| e.to_string()),
         None => Err("no result".to_owned()),
     });
-    if let Some(at) = stop {
-        let id = file.scenarios.get(at).map_or("?", |s| s.id.as_str());
-        println!(
-            "STOPPED at {id}: {plugin} ran past its time limit of {} ms; the {} later fixture(s) were not run",
-            registry.runtime().limits().time_limit_ms,
-            file.scenarios.len().saturating_sub(at + 1)
-        );
-    }
     for (id, name, diffs) in &report.scenarios {
         if diffs.is_empty() {
             println!("PASS {id} {name}");
@@ -175,6 +167,15 @@ fn test(config: &Config, plugin: &str, path: &std::path::Path) -> anyhow::Result
                 println!("     {diff}");
             }
         }
+    }
+    if let Some(at) = stop {
+        let id = file.scenarios.get(at).map_or("?", |s| s.id.as_str());
+        println!(
+            "STOPPED at {id}: {} ran past its time limit of {} ms; the {} later fixture(s) were not run",
+            loaded.name,
+            registry.runtime().limits().time_limit_ms,
+            file.scenarios.len().saturating_sub(at + 1)
+        );
     }
     println!("{} passed, {} failed", report.passed(), report.failed());
     if report.failed() > 0 {
