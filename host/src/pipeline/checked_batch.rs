@@ -24,7 +24,7 @@ pub type Checked = Result<model::RulesOutput, PluginError>;
 /// [`PluginError::Contract`] naming the first violation.
 pub fn check(plugin: &LoadedPlugin, input: &model::RulesInput, days: &BTreeSet<NaiveDate>, output: &model::RulesOutput) -> Result<(), PluginError> {
     let producer = Producer { plugin: &plugin.name, version: &plugin.info.version, typed: plugin.world() == "typed-shift-rules" };
-    contract::check_rules_output(producer, Asked { input, days }, output).map_err(|v| PluginError::Contract(Box::new(v)))
+    contract::check_rules_output(producer, Asked { input, days }, output).map_err(PluginError::Contract)
 }
 
 /// Runs `inputs` (each asked about its `days`) through the rules plugin on a blocking thread (a

@@ -272,8 +272,8 @@ struct Checker<'a> {
 }
 
 impl Checker<'_> {
-    fn violation(&self, date: Option<&str>, field: impl Into<String>, value: &str, rule: Rule) -> Violation {
-        Violation {
+    fn violation(&self, date: Option<&str>, field: impl Into<String>, value: &str, rule: Rule) -> Box<Violation> {
+        Box::new(Violation {
             plugin: self.producer.plugin.to_owned(),
             version: self.producer.version.to_owned(),
             employee: self.employee.to_owned(),
@@ -281,15 +281,15 @@ impl Checker<'_> {
             field: field.into(),
             value: shown(value),
             rule,
-        }
+        })
     }
 }
 
 /// Checks one employee's shift-rules output against the contract.
 ///
 /// # Errors
-/// The first [`Violation`] found.
-pub fn check_rules_output(producer: Producer<'_>, asked: Asked<'_>, output: &model::RulesOutput) -> Result<(), Violation> {
+/// The first [`Violation`] found (boxed: the happy path stays small).
+pub fn check_rules_output(producer: Producer<'_>, asked: Asked<'_>, output: &model::RulesOutput) -> Result<(), Box<Violation>> {
     let checker = Checker { producer, employee: &asked.input.user_id };
     let max = max_records(&asked);
     if output.records.len() > max {
@@ -328,7 +328,7 @@ fn punch_date(time: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(time.get(..10)?, "%Y-%m-%d").ok()
 }
 
-fn check_record(checker: &Checker<'_>, input: &model::RulesInput, date: NaiveDate, record: &model::AttendanceRecord) -> Result<(), Violation> {
+fn check_record(checker: &Checker<'_>, input: &model::RulesInput, date: NaiveDate, record: &model::AttendanceRecord) -> Result<(), Box<Violation>> {
     let on = Some(record.date.as_str());
     let fail = |field: &str, value: &str, rule: Rule| Err(checker.violation(on, field, value, rule));
     if !STATUSES.contains(&record.status.as_str()) {
@@ -364,7 +364,7 @@ fn check_record(checker: &Checker<'_>, input: &model::RulesInput, date: NaiveDat
         // read: the date and the next day.
         None => (date.and_time(NaiveTime::MIN), date.and_time(NaiveTime::MIN) + TimeDelta::days(2)),
     };
-    let parse = |field: &str, text: &Option<String>| -> Result<Option<DateTime<FixedOffset>>, Violation> {
+    let parse = |field: &str, text: &Option<String>| -> Result<Option<DateTime<FixedOffset>>, Box<Violation>> {
         let Some(text) = text else { return Ok(None) };
         let time = DateTime::parse_from_rfc3339(text).map_err(|_| checker.violation(on, field, text, Rule::BadTime))?;
         let local = time.naive_local();
@@ -433,8 +433,8 @@ fn shift_window(date: NaiveDate, template: &model::Template) -> Option<(NaiveDat
 /// Checks a CRM mapping's request for one day.
 ///
 /// # Errors
-/// The first [`Violation`] found.
-pub fn check_crm_request(producer: Producer<'_>, day: &model::CrmDay, body_len: usize, headers: &[(String, String)]) -> Result<(), Violation> {
+/// The first [`Violation`] found (boxed: the happy path stays small).
+pub fn check_crm_request(producer: Producer<'_>, day: &model::CrmDay, body_len: usize, headers: &[(String, String)]) -> Result<(), Box<Violation>> {
     let checker = Checker { producer, employee: &day.user_id };
     let on = Some(day.day.date.as_str());
     if body_len > MAX_BODY_BYTES {

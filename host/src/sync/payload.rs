@@ -117,7 +117,7 @@ fn checked(plugin: &LoadedPlugin, day: &model::CrmDay, request: model::CrmReques
         model::CrmRequest::Post { body, headers } => {
             let body = body.to_string();
             let producer = contract::Producer { plugin: &plugin.name, version: &plugin.info.version, typed: false };
-            contract::check_crm_request(producer, day, body.len(), &headers).map_err(|v| PluginError::Contract(Box::new(v)))?;
+            contract::check_crm_request(producer, day, body.len(), &headers).map_err(PluginError::Contract)?;
             Ok(Rendered::Send { body, headers })
         }
     }

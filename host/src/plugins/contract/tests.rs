@@ -48,13 +48,13 @@ fn good() -> AttendanceRecord {
     }
 }
 
-fn check(records: Vec<AttendanceRecord>) -> Result<(), Violation> {
+fn check(records: Vec<AttendanceRecord>) -> Result<(), Box<Violation>> {
     let input = input();
     let days = days();
     check_rules_output(PRODUCER, Asked { input: &input, days: &days }, &RulesOutput { records, ..RulesOutput::default() })
 }
 
-fn rejected(record: AttendanceRecord) -> Violation {
+fn rejected(record: AttendanceRecord) -> Box<Violation> {
     check(vec![record]).expect_err("rejected")
 }
 
