@@ -321,3 +321,34 @@ fn plugin_test_stops_at_the_first_time_limit_stop() {
     assert!(text.trim_end().ends_with("failed"), "the summary stays last: {text}");
     assert!(elapsed < Duration::from_millis(500) + Duration::from_secs(3), "{elapsed:?} (one limit plus start-up, not one per fixture)");
 }
+
+/// What the output check costs next to the plugin call it guards (the golden inputs through
+/// `standard-shifts`, four rounds). A measurement, not a gate: `--ignored` to run it; release
+/// builds give the meaningful ratio.
+#[test]
+#[ignore = "a measurement"]
+fn the_output_check_costs_little_next_to_the_plugin_call() {
+    let registry = bridge_e2e::crm::registry(vec![]);
+    let plugin = registry.get("standard-shifts").expect("built-in");
+    let golden: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(bridge_e2e::workspace_root().join("tests/fixtures/shift-fixtures.json")).expect("read"))
+            .expect("json");
+    let inputs: Vec<RulesInput> =
+        golden["scenarios"].as_array().expect("scenarios").iter().map(|s| serde_json::from_value(s["input"].clone()).expect("input")).collect();
+    let days: Vec<std::collections::BTreeSet<NaiveDate>> =
+        inputs.iter().map(|i| i.punches.iter().filter_map(|p| p.time.get(..10)?.parse().ok()).collect()).collect();
+    let (mut call, mut check) = (Duration::ZERO, Duration::ZERO);
+    for _ in 0..20 {
+        let started = Instant::now();
+        let outputs = registry.runtime().process_batch(&plugin, &inputs);
+        call += started.elapsed();
+        let started = Instant::now();
+        for ((input, days), output) in inputs.iter().zip(&days).zip(&outputs) {
+            if let (Ok(output), false) = (output, days.is_empty()) {
+                attendance_bridge::pipeline::checked_batch::check(&plugin, input, days, output).expect("golden outputs pass");
+            }
+        }
+        check += started.elapsed();
+    }
+    println!("plugin calls {call:?}, output checks {check:?}: {:.2} % of the plugin path", 100.0 * check.as_secs_f64() / call.as_secs_f64());
+}
