@@ -254,6 +254,19 @@ pub async fn process_pending_reporting(
     limit: i64,
     done: &(dyn Fn(u64) + Sync),
 ) -> Result<ProcessReport, ProcessError> {
+    process_round(store, registry, config, limit, done, &RunBudget::start(config)).await
+}
+
+/// One round of [`process_pending_reporting`], within the run's plugin `budget` (shared by the
+/// rounds of one [`run_processing_reporting`]).
+async fn process_round(
+    store: &Store,
+    registry: &Arc<Registry>,
+    config: &Config,
+    limit: i64,
+    done: &(dyn Fn(u64) + Sync),
+    budget: &RunBudget,
+) -> Result<ProcessReport, ProcessError> {
     let started = crate::store::now_utc();
     let mut by_employee: BTreeMap<EmployeeId, BTreeSet<NaiveDate>> = BTreeMap::new();
     for day in pending::list(store, limit).await? {
@@ -275,7 +288,6 @@ pub async fn process_pending_reporting(
     let mut report = ProcessReport::default();
     let site_context = SiteContext::load(store, config).await?;
     let by_employee: Vec<(EmployeeId, BTreeSet<NaiveDate>)> = by_employee.into_iter().collect();
-    let budget = RunBudget::start(config);
     for (position, chunk) in by_employee.chunks(100).enumerate() {
         if report.stopped.is_none() {
             report.stopped = budget.spent();
@@ -409,9 +421,10 @@ pub async fn run_processing_reporting(
     done: &(dyn Fn(u64) + Sync),
 ) -> Result<ProcessReport, super::JobError> {
     let mut total = ProcessReport::default();
+    let budget = RunBudget::start(config);
     // Rounds of up to 5,000 days until nothing processable is left (days that failed stay pending).
     loop {
-        let round = process_pending_reporting(store, registry, config, 5000, done).await.map_err(|e| super::JobError::Failed(e.to_string()))?;
+        let round = process_round(store, registry, config, 5000, done, &budget).await.map_err(|e| super::JobError::Failed(e.to_string()))?;
         total.employees += round.employees;
         total.days_written += round.days_written;
         total.failed += round.failed;
