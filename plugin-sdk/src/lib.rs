@@ -120,6 +120,29 @@ pub fn log(level: Level, message: &str) {
     eprintln!("[{level:?}] {message}");
 }
 
+/// How the panic hook's log line starts; the host keeps such a line to name the trap that follows.
+pub const PANIC_PREFIX: &str = "panicked at ";
+
+/// Installs (once) a panic hook that sends the panic's location and message to the host through
+/// [`log`] before the panic aborts: inside the sandbox the default hook writes to a standard error
+/// nobody reads, and the host would only see an `unreachable` trap. The export macros call it.
+#[doc(hidden)]
+pub fn install_panic_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            let location = info.location().map_or_else(|| "an unknown location".to_owned(), |l| format!("{}:{}:{}", l.file(), l.line(), l.column()));
+            let payload = info.payload();
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "(no message)".to_owned());
+            log(Level::Error, &format!("{PANIC_PREFIX}{location}: {message}"));
+        }));
+    });
+}
+
 /// Exports a [`ShiftRules`] implementation as the component's `shift-rules` world.
 #[macro_export]
 macro_rules! shift_rules_plugin {
@@ -128,11 +151,13 @@ macro_rules! shift_rules_plugin {
             struct Export;
             impl $crate::shift_rules_bindings::Guest for Export {
                 fn info() -> $crate::shift_rules_bindings::PluginInfo {
+                    $crate::install_panic_hook();
                     $crate::rules_glue::info(<$ty as $crate::ShiftRules>::info())
                 }
                 fn process(
                     input: $crate::shift_rules_bindings::RulesInput,
                 ) -> ::core::result::Result<$crate::shift_rules_bindings::RulesOutput, ::std::string::String> {
+                    $crate::install_panic_hook();
                     $crate::rules_glue::process(input, <$ty as $crate::ShiftRules>::process)
                 }
             }
@@ -149,11 +174,13 @@ macro_rules! crm_mapping_plugin {
             struct Export;
             impl $crate::crm_mapping_bindings::Guest for Export {
                 fn info() -> $crate::crm_mapping_bindings::PluginInfo {
+                    $crate::install_panic_hook();
                     $crate::crm_glue::info(<$ty as $crate::CrmMapping>::info())
                 }
                 fn map_day(
                     day: $crate::crm_mapping_bindings::CrmDay,
                 ) -> ::core::result::Result<$crate::crm_mapping_bindings::CrmRequest, ::std::string::String> {
+                    $crate::install_panic_hook();
                     $crate::crm_glue::map_day(day, <$ty as $crate::CrmMapping>::map_day)
                 }
             }

@@ -1,5 +1,5 @@
-//! Test plugins and compile caches: the misbehaving test plugin (`tests/plugins/evil`), built once into
-//! the shared target folder, and a compile cache of its own for every test, started warm.
+//! Test plugins and compile caches: the misbehaving test plugins (`tests/plugins/*`), each built once
+//! into the shared target folder, and a compile cache of its own for every test, started warm.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -10,13 +10,35 @@ use attendance_bridge::plugins::{Limits, PluginRuntime, Registry};
 
 use crate::workspace_root;
 
-/// Path of `evil_plugin.wasm`, built on first use.
+/// Builds the plugin crate in `tests/plugins/<dir>` for the wasm target and returns the path of its
+/// component, `<artifact>.wasm`.
 ///
 /// # Panics
 /// When the build fails (the wasm target must be installed; `scripts/test.sh` does it).
+fn build(dir: &str, artifact: &str, folder: &str, extra: &[&str]) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| workspace_root().join("target"), PathBuf::from);
+    let target = if target.is_absolute() { target } else { workspace_root().join(target) }.join(folder);
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .current_dir(workspace_root().join("tests/plugins").join(dir))
+        .args(["build", "--quiet", "--release", "--target", "wasm32-unknown-unknown"])
+        .args(extra)
+        .arg("--target-dir")
+        .arg(&target)
+        .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER", "wasm-component-ld")
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "building the {dir} test plugin {extra:?} failed (rustup target add wasm32-unknown-unknown?)");
+    target.join(format!("wasm32-unknown-unknown/release/{artifact}.wasm"))
+}
+
+/// Path of `evil_plugin.wasm` (endless loop, allocation bomb, panic), built on first use.
+///
+/// # Panics
+/// When the build fails.
 pub fn evil_plugin() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT.get_or_init(|| build_evil("test-plugins", &[])).clone()
+    BUILT.get_or_init(|| build("evil", "evil_plugin", "test-plugins", &[])).clone()
 }
 
 /// Path of the evil plugin built with its `wasi` feature: a component importing WASI.
@@ -25,25 +47,7 @@ pub fn evil_plugin() -> PathBuf {
 /// As [`evil_plugin`].
 pub fn evil_plugin_importing_wasi() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT.get_or_init(|| build_evil("test-plugins-wasi", &["--features", "wasi"])).clone()
-}
-
-/// Builds the evil plugin with `extra` cargo arguments into `<target>/<folder>`.
-fn build_evil(folder: &str, extra: &[&str]) -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| workspace_root().join("target"), PathBuf::from);
-    let target = if target.is_absolute() { target } else { workspace_root().join(target) }.join(folder);
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .current_dir(workspace_root().join("tests/plugins/evil"))
-        .args(["build", "--quiet", "--release", "--target", "wasm32-unknown-unknown"])
-        .args(extra)
-        .arg("--target-dir")
-        .arg(&target)
-        .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER", "wasm-component-ld")
-        .status()
-        .expect("cargo runs");
-    assert!(status.success(), "building the evil test plugin {extra:?} failed (rustup target add wasm32-unknown-unknown?)");
-    target.join("wasm32-unknown-unknown/release/evil_plugin.wasm")
+    BUILT.get_or_init(|| build("evil", "evil_plugin", "test-plugins-wasi", &["--features", "wasi"])).clone()
 }
 
 /// The folder where the built-in plugins are compiled once per build, for tests to copy from.
@@ -82,6 +86,16 @@ pub fn seed_plugin_cache(cache: &Path) {
     std::fs::create_dir_all(cache).expect("plugin cache folder");
     let lock = lock_file(warm);
     lock.lock_shared().expect("lock the warm plugin cache");
+    // The compiled files are signed with the warm cache's per-install key (kept beside its folder as
+    // `<folder>.key`); the copy gets the same key, or the bridge would refuse them and recompile.
+    let key_of = |dir: &Path| {
+        let mut name = dir.file_name().map(std::ffi::OsString::from).unwrap_or_default();
+        name.push(".key");
+        dir.with_file_name(name)
+    };
+    if key_of(warm).exists() {
+        std::fs::copy(key_of(warm), key_of(cache)).expect("copy the warm cache's key");
+    }
     for entry in std::fs::read_dir(warm).expect("warm plugin cache") {
         // Everything the cache holds (compiled plugins and whatever the runtime keeps beside them),
         // but no temporary file.
@@ -123,4 +137,24 @@ impl std::ops::Deref for TestRegistry {
     fn deref(&self) -> &Arc<Registry> {
         &self.registry
     }
+}
+
+/// Path of `rogue_rules.wasm`, a version-1 shift-rules plugin breaking the output contract as the
+/// user id asks (see its crate doc), built on first use.
+///
+/// # Panics
+/// When the build fails.
+pub fn rogue_rules_plugin() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| build("rogue-rules", "rogue_rules", "test-plugins", &[])).clone()
+}
+
+/// Path of `rogue_crm.wasm`, a crm-mapping plugin breaking the output contract as the user id
+/// asks, built on first use.
+///
+/// # Panics
+/// When the build fails.
+pub fn rogue_crm_plugin() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| build("rogue-crm", "rogue_crm", "test-plugins", &[])).clone()
 }

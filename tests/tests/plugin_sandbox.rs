@@ -98,8 +98,10 @@ fn a_trap_is_reported_and_the_batch_goes_on() {
     let results = registry.runtime().process_batch(&evil, &[input("ok"), input("trap"), input("ok")]);
     assert!(results[0].is_ok());
     let error = results[1].clone().expect_err("trapped");
-    assert!(matches!(&error, PluginError::Trap { plugin, .. } if plugin == "evil_plugin"), "{error:?}");
-    assert!(error.to_string().starts_with("plugin evil_plugin: trapped"), "{error}");
+    // The evil plugin's trap is a panic: since issue 15 it is reported with its line and message.
+    assert!(matches!(&error, PluginError::Panicked { plugin, .. } if plugin == "evil_plugin"), "{error:?}");
+    assert!(error.to_string().starts_with("plugin evil_plugin 0.0.0 panicked at src/lib.rs:"), "{error}");
+    assert!(error.to_string().ends_with("the evil plugin traps on purpose"), "{error}");
     assert!(results[2].is_ok(), "a trapped instance is replaced, not re-entered");
     good_call_works(&registry);
 }
@@ -295,18 +297,6 @@ impl std::io::Write for Captured {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
-}
-
-/// The cached compilations in `dir` (`*.cwasm`), by name.
-fn cached_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .expect("cache folder")
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "cwasm"))
-        .collect();
-    files.sort();
-    files
 }
 
 /// A cache file is native code: one that was not written by this install for this very component

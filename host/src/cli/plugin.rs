@@ -32,6 +32,9 @@ pub(super) enum PluginCommand {
     Activate {
         /// Name of a built-in plugin or of a .wasm in the plugins folder
         plugin: String,
+        /// Activate even if the plugin fails golden fixtures (errors or broken output contract)
+        #[arg(long)]
+        force: bool,
     },
     /// Run golden fixtures through a shift-rules plugin; prints N passed, M failed last
     Test {
@@ -45,10 +48,16 @@ pub(super) enum PluginCommand {
 pub(super) async fn run(config: Config, command: PluginCommand) -> anyhow::Result<()> {
     match command {
         PluginCommand::Preview { plugin, days } => preview(&config, &plugin, days).await,
-        PluginCommand::Activate { plugin } => {
+        PluginCommand::Activate { plugin, force } => {
             let store = super::open_store(&config).await?;
             let registry = crate::pipeline::plugin_registry(&config)?;
-            let previous = crate::pipeline::preview::activate(&store, &registry, &config, &plugin).await?;
+            let (previous, gate) = crate::pipeline::preview::activate(&store, &registry, &config, &plugin, force).await?;
+            for (id, error) in &gate.broken {
+                println!("FORCED past golden fixture {id}: {error}");
+            }
+            if gate.differing > 0 {
+                println!("note: {plugin} differs from the standard rules' values on {} of {} golden fixtures (as a site variant may)", gate.differing, gate.fixtures);
+            }
             if previous == plugin {
                 println!("{plugin} already is the active shift-rules plugin");
             } else {
@@ -140,7 +149,11 @@ fn test(config: &Config, plugin: &str, path: &std::path::Path) -> anyhow::Result
             input
         })
         .collect();
-    let mut outputs = registry.runtime().process_batch(&loaded, &inputs).into_iter();
+    let results = registry.runtime().process_batch(&loaded, &inputs);
+    // The runtime stops calling a plugin after its first time-limit stop (the rest are `Deferred`):
+    // say so once, and test only what ran.
+    let stop = results.iter().position(|r| matches!(r, Err(crate::plugins::PluginError::TimeLimit { .. })));
+    let mut outputs = results.into_iter();
     let report = fixtures::run(&file, |_| match outputs.next() {
         Some(result) => result.map_err(|e| e.to_string()),
         None => Err("no result".to_owned()),
@@ -154,6 +167,15 @@ fn test(config: &Config, plugin: &str, path: &std::path::Path) -> anyhow::Result
                 println!("     {diff}");
             }
         }
+    }
+    if let Some(at) = stop {
+        let id = file.scenarios.get(at).map_or("?", |s| s.id.as_str());
+        println!(
+            "STOPPED at {id}: {} ran past its time limit of {} ms; the {} later fixture(s) were not run",
+            loaded.name,
+            registry.runtime().limits().time_limit_ms,
+            file.scenarios.len().saturating_sub(at + 1)
+        );
     }
     println!("{} passed, {} failed", report.passed(), report.failed());
     if report.failed() > 0 {

@@ -34,12 +34,17 @@ pub(super) async fn run(config: &Config, args: ProcessArgs) -> anyhow::Result<()
     bar.finish_and_clear();
     let report = report?;
     println!(
-        "processed {} employee(s): {} day(s) written, {} new outlier(s), {} failed (left pending)",
+        "processed {} employee(s): {} day(s) written, {} new outlier(s), {} failed (left pending), {} day(s) without a record, {} deferred to the next run",
         report.employees,
         report.days_written,
         report.new_outliers.len(),
-        report.failed
+        report.failed,
+        report.no_result,
+        report.deferred
     );
+    if let Some(reason) = &report.stopped {
+        println!("stopped calling the plugin early: {reason}; the deferred employees stay pending for the next run");
+    }
     if report.failed > 0 {
         bail!("{} employee(s) could not be processed; see `attendance-bridge stats` and the log", report.failed);
     }

@@ -387,6 +387,10 @@ pub struct PluginSettings {
     /// Wall-clock time one plugin call may run, milliseconds (`PLUGIN_TIME_LIMIT_MS`); an endless
     /// loop is stopped when it runs out.
     pub time_limit_ms: u64,
+    /// How long one processing run may spend in the shift-rules plugin, seconds
+    /// (`PLUGIN_RUN_BUDGET_SECONDS`); once spent, the rest stays pending for the next run. A plugin
+    /// that hits its per-call time limit is not called again in that run either.
+    pub run_budget_seconds: u64,
     /// Replaced by `time_limit_ms` (fuel metering cost a quarter of plugin throughput). Still
     /// accepted so configurations written for earlier versions load; ignored, with a notice.
     pub fuel: Option<u64>,
@@ -403,6 +407,7 @@ impl Default for PluginSettings {
             rules: "standard-shifts".into(),
             crm: "crm-json".into(),
             time_limit_ms: 2_000,
+            run_budget_seconds: 600,
             fuel: None,
             memory_mb: 64,
             config: std::collections::BTreeMap::new(),
@@ -511,6 +516,9 @@ impl Config {
         }
         if !(10..=3_600_000).contains(&self.plugins.time_limit_ms) {
             return invalid("plugins.time_limit_ms", self.plugins.time_limit_ms.to_string(), "must be 10 to 3600000 (one hour)");
+        }
+        if !(1..=86_400).contains(&self.plugins.run_budget_seconds) {
+            return invalid("plugins.run_budget_seconds", self.plugins.run_budget_seconds.to_string(), "must be 1 to 86400 (one day)");
         }
         if self.push.max_body_bytes < 1024 {
             return invalid("push.max_body_bytes", self.push.max_body_bytes.to_string(), "must be at least 1024");

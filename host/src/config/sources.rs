@@ -70,6 +70,7 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("RULES_PLUGIN", "plugins.rules"),
     ("CRM_PLUGIN", "plugins.crm"),
     ("PLUGIN_TIME_LIMIT_MS", "plugins.time_limit_ms"),
+    ("PLUGIN_RUN_BUDGET_SECONDS", "plugins.run_budget_seconds"),
     ("PLUGIN_FUEL", "plugins.fuel"),
     ("PLUGIN_MEMORY_MB", "plugins.memory_mb"),
     ("CELERY_BROKER_URL", "celery_broker_url"),

@@ -179,3 +179,13 @@ fn plugin_time_limit_and_the_retired_fuel_key() {
     let message = Case::env(&[("PLUGIN_TIME_LIMIT_MS", "0")]).error();
     assert!(message.contains("PLUGIN_TIME_LIMIT_MS") && message.contains("10 to 3600000"), "{message}");
 }
+
+/// The per-run plugin budget: ten minutes by default, settable, never zero.
+#[test]
+fn plugin_run_budget() {
+    assert_eq!(Case::env(&[]).load().expect("defaults load").config.plugins.run_budget_seconds, 600);
+    let loaded = Case::env(&[("PLUGIN_RUN_BUDGET_SECONDS", "30")]).load().expect("loads");
+    assert_eq!(loaded.config.plugins.run_budget_seconds, 30);
+    let message = Case::env(&[("PLUGIN_RUN_BUDGET_SECONDS", "0")]).error();
+    assert!(message.contains("PLUGIN_RUN_BUDGET_SECONDS") && message.contains("1 to 86400"), "{message}");
+}

@@ -3,7 +3,9 @@
 //! [`scheduler`] decides *when* a job runs (once per tick across every instance sharing the database);
 //! each job decides *what* it does.
 
+pub mod checked_batch;
 pub mod cleanup;
+pub mod fixture_gate;
 pub mod crm_sync;
 pub mod live;
 pub mod poll;

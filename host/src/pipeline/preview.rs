@@ -61,9 +61,10 @@ pub async fn preview(store: &Store, registry: &Arc<Registry>, config: &Config, c
     let site_context = process::SiteContext::load(store, config).await?;
     let mut inputs = Vec::with_capacity(people.len());
     for employee in &people {
-        inputs.push(process::build_input(store, config, &site_context, &rules_config, employee, &window).await?);
+        inputs.push((process::build_input(store, config, &site_context, &rules_config, employee, &window).await?, window.clone()));
     }
-    let outputs = process::run_batch(registry, &plugin, inputs).await?;
+    // Checked as processing checks: a candidate returning garbage is a failure, not "no change".
+    let outputs = super::checked_batch::run(registry, &plugin, inputs).await?;
     let mut preview = Preview { employees: people.len(), ..Preview::default() };
     for (employee, output) in people.into_iter().zip(outputs) {
         let output = match output {
@@ -137,24 +138,47 @@ fn differences(day: &ProcessedDay, record: &model::AttendanceRecord, info: &mode
 }
 
 /// Makes `name` the shift-rules plugin of the next processing runs, on every instance, and returns the
-/// one it replaces (still available: activating it again rolls back).
+/// one it replaces (still available: activating it again rolls back) and what the golden fixtures
+/// found.
 ///
 /// # Errors
 /// When the plugin cannot be loaded, is not a shift-rules plugin, is given as a path (copy it into the
-/// plugins folder: every instance must find it by name), or storage fails.
-pub async fn activate(store: &Store, registry: &Arc<Registry>, config: &Config, name: &str) -> Result<String, ProcessError> {
+/// plugins folder: every instance must find it by name), fails a golden fixture (an error or a
+/// broken output contract, see [`super::fixture_gate`]) and `force` is not set, or storage fails.
+pub async fn activate(
+    store: &Store,
+    registry: &Arc<Registry>,
+    config: &Config,
+    name: &str,
+    force: bool,
+) -> Result<(String, super::fixture_gate::GateReport), ProcessError> {
     if name.ends_with(".wasm") || name.contains('/') {
         return Err(ProcessError::Activation(format!(
             "{name} is a path: copy the file into the plugins folder and activate it by its name, so every instance finds it"
         )));
     }
-    load_rules(registry, name).await?;
+    let plugin = load_rules(registry, name).await?;
+    let gate = {
+        let registry = Arc::clone(registry);
+        tokio::task::spawn_blocking(move || super::fixture_gate::run(&registry, &plugin))
+            .await
+            .map_err(|e| StoreError::Invalid(e.to_string()))?
+            .map_err(ProcessError::Activation)?
+    };
+    if !gate.broken.is_empty() && !force {
+        let (id, error) = &gate.broken[0];
+        return Err(ProcessError::Activation(format!(
+            "{name} fails {} of {} golden fixtures (first {id}: {error}); not activated (--force activates it anyway)",
+            gate.broken.len(),
+            gate.fixtures
+        )));
+    }
     let previous = process::active_rules_plugin(store, config).await?;
     if previous != name {
         settings::set(store, settings::PREVIOUS_RULES_PLUGIN, &previous).await?;
         settings::set(store, settings::RULES_PLUGIN, name).await?;
     }
-    Ok(previous)
+    Ok((previous, gate))
 }
 
 async fn load_rules(registry: &Arc<Registry>, name: &str) -> Result<Arc<LoadedPlugin>, ProcessError> {

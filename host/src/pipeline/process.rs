@@ -39,6 +39,14 @@ pub struct ProcessReport {
     pub days_written: usize,
     /// Employees whose processing failed (their days stay pending).
     pub failed: usize,
+    /// Pending days cleared without a record of their own: no punch that day, or its punches
+    /// belong to a neighbouring day's shift (the night before). Counted so the figure is visible.
+    pub no_result: usize,
+    /// Employees not sent to the plugin in this run (their days stay pending for the next run):
+    /// the plugin hit its time limit, or the run's plugin budget was spent. See [`Self::stopped`].
+    pub deferred: usize,
+    /// Why the run stopped calling the plugin early, if it did.
+    pub stopped: Option<String>,
     /// Outliers that are new in this run.
     #[serde(skip)]
     pub new_outliers: Vec<OutlierLine>,
@@ -253,32 +261,19 @@ pub(super) fn content(record: &model::AttendanceRecord, rule: &model::PluginInfo
     }
 }
 
-/// Runs `inputs` through the rules plugin on a blocking thread (a batch keeps a core busy for
-/// milliseconds to seconds, too long for the async workers); one result per input.
-///
-/// # Errors
-/// Only when the blocking task itself fails (a panic); plugin failures are per input.
-pub(super) async fn run_batch(
-    registry: &Arc<Registry>,
-    plugin: &Arc<LoadedPlugin>,
-    inputs: Vec<model::RulesInput>,
-) -> Result<Vec<Result<model::RulesOutput, crate::plugins::PluginError>>, StoreError> {
-    let (registry, plugin) = (Arc::clone(registry), Arc::clone(plugin));
-    tokio::task::spawn_blocking(move || registry.runtime().process_batch(&plugin, &inputs)).await.map_err(|e| StoreError::Invalid(e.to_string()))
-}
-
-/// [`run_batch`] with each employee isolated from the others' panics: the batch runs on one blocking
-/// thread; if that panics, each input runs again alone, so only the employee whose input makes the
-/// plugin host panic is set aside (with [`EmployeeError::Panicked`]) and the others get their results.
+/// [`super::checked_batch::run_checked`] (plugin call and output contract) with each employee
+/// isolated from the others' panics: the batch runs on one blocking thread; if that panics, each input
+/// runs again alone, so only the employee whose input makes the plugin host panic is set aside (with
+/// [`EmployeeError::Panicked`]) and the others get their results.
 async fn run_batch_isolated(
     registry: &Arc<Registry>,
     plugin: &Arc<LoadedPlugin>,
-    inputs: Vec<model::RulesInput>,
+    inputs: Vec<(model::RulesInput, BTreeSet<NaiveDate>)>,
 ) -> Vec<Result<model::RulesOutput, EmployeeError>> {
     let inputs = Arc::new(inputs);
     let run = |range: std::ops::Range<usize>| {
         let (registry, plugin, inputs) = (Arc::clone(registry), Arc::clone(plugin), Arc::clone(&inputs));
-        tokio::task::spawn_blocking(move || registry.runtime().process_batch(&plugin, inputs.get(range).unwrap_or_default()))
+        tokio::task::spawn_blocking(move || super::checked_batch::run_checked(&registry, &plugin, inputs.get(range).unwrap_or_default()))
     };
     match run(0..inputs.len()).await {
         Ok(results) if results.len() == inputs.len() => return results.into_iter().map(|r| r.map_err(EmployeeError::from)).collect(),
@@ -337,6 +332,19 @@ pub async fn process_pending_reporting(
     limit: i64,
     done: &(dyn Fn(u64) + Sync),
 ) -> Result<ProcessReport, ProcessError> {
+    process_round(store, registry, config, limit, done, &RunBudget::start(config)).await
+}
+
+/// One round of [`process_pending_reporting`], within the run's plugin `budget` (shared by the
+/// rounds of one [`run_processing_reporting`]).
+async fn process_round(
+    store: &Store,
+    registry: &Arc<Registry>,
+    config: &Config,
+    limit: i64,
+    done: &(dyn Fn(u64) + Sync),
+    budget: &RunBudget,
+) -> Result<ProcessReport, ProcessError> {
     let started = crate::store::now_utc();
     let mut by_employee: BTreeMap<EmployeeId, BTreeSet<NaiveDate>> = BTreeMap::new();
     for day in pending::list(store, limit).await? {
@@ -358,7 +366,15 @@ pub async fn process_pending_reporting(
     let mut report = ProcessReport::default();
     let site_context = SiteContext::load(store, config).await?;
     let by_employee: Vec<(EmployeeId, BTreeSet<NaiveDate>)> = by_employee.into_iter().collect();
-    for chunk in by_employee.chunks(100) {
+    for (position, chunk) in by_employee.chunks(100).enumerate() {
+        if report.stopped.is_none() {
+            report.stopped = budget.spent();
+        }
+        if report.stopped.is_some() {
+            // The rest stays pending for the next run, untouched (not a failure).
+            report.deferred += by_employee.len() - position * 100;
+            break;
+        }
         // Inputs are built a batch at a time, so memory stays flat however much is pending.
         let mut batch = Vec::with_capacity(chunk.len());
         let mut batched = Vec::with_capacity(chunk.len());
@@ -368,15 +384,24 @@ pub async fn process_pending_reporting(
                 set_aside(store, &mut report, employee, &day_list, &e).await?;
                 continue;
             }
-            batch.push(build_input(store, config, &site_context, &rules_config, employee, days).await?);
+            batch.push((build_input(store, config, &site_context, &rules_config, employee, days).await?, days.clone()));
             batched.push((employee, day_list));
         }
         let results = run_batch_isolated(registry, &plugin, batch).await;
         for ((employee, day_list), result) in batched.into_iter().zip(results) {
             let output = match result {
                 Ok(output) => output,
+                Err(EmployeeError::Plugin(crate::plugins::PluginError::Deferred { reason, .. })) => {
+                    report.deferred += 1;
+                    report.stopped.get_or_insert(reason);
+                    continue;
+                }
                 Err(e) => {
                     set_aside(store, &mut report, employee, &day_list, &e).await?;
+                    if let EmployeeError::Plugin(crate::plugins::PluginError::TimeLimit { .. }) = e {
+                        // Not called again in this run: each call would wait out the whole limit.
+                        report.stopped.get_or_insert_with(|| format!("{e}; the plugin is not called again in this run"));
+                    }
                     continue;
                 }
             };
@@ -387,6 +412,7 @@ pub async fn process_pending_reporting(
                 Ok(Ok(stored)) => {
                     report.employees += 1;
                     report.days_written += stored.days_written;
+                    report.no_result += stored.no_result;
                     report.new_outliers.extend(stored.new_outliers);
                     done(day_list.len() as u64);
                 }
@@ -397,6 +423,25 @@ pub async fn process_pending_reporting(
         }
     }
     Ok(report)
+}
+
+/// The per-run plugin budget (`PLUGIN_RUN_BUDGET_SECONDS`): once spent, the rest of the run's
+/// employees stay pending for the next run, so one slow plugin cannot hold processing for hours.
+struct RunBudget {
+    started: std::time::Instant,
+    seconds: u64,
+}
+
+impl RunBudget {
+    fn start(config: &Config) -> Self {
+        Self { started: std::time::Instant::now(), seconds: config.plugins.run_budget_seconds }
+    }
+
+    /// Why the run must stop, once the budget is spent.
+    fn spent(&self) -> Option<String> {
+        (self.started.elapsed().as_secs() >= self.seconds)
+            .then(|| format!("the run's plugin budget of {} s (PLUGIN_RUN_BUDGET_SECONDS) is spent", self.seconds))
+    }
 }
 
 /// Records `error` on the employee's days (they stay pending) and counts the failure.
@@ -410,6 +455,8 @@ async fn set_aside(store: &Store, report: &mut ProcessReport, employee: &Employe
 /// What storing one employee's result did.
 struct Stored {
     days_written: usize,
+    /// Asked days without a record of their own (see [`ProcessReport::no_result`]).
+    no_result: usize,
     new_outliers: Vec<OutlierLine>,
 }
 
@@ -436,7 +483,7 @@ async fn store_result(
     started: NaiveDateTime,
 ) -> Result<Stored, StoreResultError> {
     let (Some(first), Some(last)) = (day_list.first(), day_list.last()) else {
-        return Ok(Stored { days_written: 0, new_outliers: Vec::new() });
+        return Ok(Stored { days_written: 0, no_result: 0, new_outliers: Vec::new() });
     };
     let out_of_range = |d: &NaiveDate| StoreResultError::Employee(EmployeeError::DateOutOfRange(*d));
     let first = first.checked_sub_days(Days::new(1)).ok_or_else(|| out_of_range(first))?;
@@ -449,7 +496,11 @@ async fn store_result(
         .collect();
     let rows: Vec<(NaiveDate, String, DayContent)> = kept.iter().map(|(r, date)| (*date, r.shift.clone().unwrap_or_default(), content(r, rule))).collect();
     let outcomes = attendance::upsert_days(store, employee, &rows).await?;
-    let mut stored = Stored { days_written: 0, new_outliers: Vec::new() };
+    // The output passed the contract, so it is not empty for an employee who punched on an asked
+    // day; an asked day with no record of its own is counted, then cleared.
+    let recorded: BTreeSet<NaiveDate> = kept.iter().map(|(_, date)| *date).collect();
+    let no_result = day_list.iter().filter(|d| !recorded.contains(d)).count();
+    let mut stored = Stored { days_written: 0, no_result, new_outliers: Vec::new() };
     let mut name = None;
     for ((record, _), outcome) in kept.iter().zip(&outcomes) {
         if !matches!(outcome.upserted, Upserted::Inserted | Upserted::Updated(_)) {
@@ -511,15 +562,23 @@ pub async fn run_processing_reporting(
     done: &(dyn Fn(u64) + Sync),
 ) -> Result<ProcessReport, super::JobError> {
     let mut total = ProcessReport::default();
+    let budget = RunBudget::start(config);
     // Rounds of up to 5,000 days until nothing processable is left (days that failed stay pending).
     loop {
-        let round = process_pending_reporting(store, registry, config, 5000, done).await.map_err(|e| super::JobError::Failed(e.to_string()))?;
+        let round = process_round(store, registry, config, 5000, done, &budget).await.map_err(|e| super::JobError::Failed(e.to_string()))?;
         total.employees += round.employees;
         total.days_written += round.days_written;
         total.failed += round.failed;
+        total.no_result += round.no_result;
+        total.deferred += round.deferred;
         total.new_outliers.extend(round.new_outliers);
+        let stopped = round.stopped.is_some();
+        if let Some(reason) = round.stopped {
+            tracing::warn!(reason = %reason, deferred = total.deferred, "processing stopped calling the plugin; the rest stays pending for the next run");
+            total.stopped = Some(reason);
+        }
         let remaining = pending::list(store, 1).await?;
-        if round.employees == 0 || remaining.is_empty() || round.failed > 0 {
+        if round.employees == 0 || remaining.is_empty() || round.failed > 0 || stopped {
             break;
         }
     }
@@ -545,6 +604,9 @@ impl super::Job for ProcessAttendance {
             Ok(serde_json::json!({
                 "employees": report.employees,
                 "days_written": report.days_written,
+                "no_result": report.no_result,
+                "deferred": report.deferred,
+                "stopped": report.stopped,
                 "failed": report.failed,
                 "new_outliers": report.new_outliers.len(),
             }))

@@ -13,6 +13,7 @@
 
 pub mod bindings;
 mod cache;
+pub mod contract;
 mod convert;
 mod convert_v2;
 pub mod registry;
@@ -90,6 +91,28 @@ pub enum PluginError {
         plugin: String,
         /// The trap.
         message: String,
+    },
+    /// The plugin panicked: the SDK's panic hook logged where and why just before the trap.
+    #[error("plugin {plugin} {version} panicked at {message}")]
+    Panicked {
+        /// Plugin name.
+        plugin: String,
+        /// Plugin version.
+        version: String,
+        /// `src/lib.rs:40:13: index out of bounds: …`
+        message: String,
+    },
+    /// The plugin's output broke the output contract (see [`contract`]); nothing of it was stored.
+    #[error("{0}")]
+    Contract(Box<contract::Violation>),
+    /// Not called: the plugin hit its time limit earlier in the same run (or the run's budget is
+    /// spent); the input stays pending for the next run.
+    #[error("plugin {plugin}: not called: {reason}")]
+    Deferred {
+        /// Plugin name.
+        plugin: String,
+        /// Why.
+        reason: String,
     },
     /// The plugin returned its own error.
     #[error("plugin {plugin}: {message}")]

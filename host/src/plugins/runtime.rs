@@ -60,10 +60,24 @@ impl Limits {
     }
 }
 
-/// What a store carries: the memory limiter and the plugin's name for its log lines.
+/// What a store carries: the memory limiter, the plugin's name for its log lines, and the last
+/// panic message the plugin's SDK logged during the current call.
 pub struct HostState {
     limits: StoreLimits,
     plugin: String,
+    last_panic: Option<String>,
+}
+
+impl HostState {
+    /// A log line from the plugin; the SDK's panic hook logs the panic's location and message
+    /// (prefixed [`attendance_plugin_sdk::PANIC_PREFIX`]) just before the trap, and the host keeps
+    /// it to name the failure.
+    fn log(&mut self, level: u8, message: &str) {
+        if let Some(panic) = message.strip_prefix(attendance_plugin_sdk::PANIC_PREFIX) {
+            self.last_panic = Some(panic.chars().take(2000).collect());
+        }
+        log_line(&self.plugin, level, message);
+    }
 }
 
 fn log_line(plugin: &str, level: u8, message: &str) {
@@ -80,19 +94,19 @@ fn log_line(plugin: &str, level: u8, message: &str) {
 
 impl v1::shift_rules::attendance::plugin::host::Host for HostState {
     fn log(&mut self, level: v1::shift_rules::attendance::plugin::host::Level, message: String) {
-        log_line(&self.plugin, level as u8, &message);
+        HostState::log(self, level as u8, &message);
     }
 }
 
 impl v1::crm_mapping::attendance::plugin::host::Host for HostState {
     fn log(&mut self, level: v1::crm_mapping::attendance::plugin::host::Level, message: String) {
-        log_line(&self.plugin, level as u8, &message);
+        HostState::log(self, level as u8, &message);
     }
 }
 
 impl v2::typed_shift_rules::attendance::plugin::host::Host for HostState {
     fn log(&mut self, level: v2::typed_shift_rules::attendance::plugin::host::Level, message: String) {
-        log_line(&self.plugin, level as u8, &message);
+        HostState::log(self, level as u8, &message);
     }
 }
 
@@ -276,7 +290,7 @@ impl PluginRuntime {
             .instances(MAX_INSTANCES)
             .trap_on_grow_failure(true)
             .build();
-        let mut store = Store::new(&self.engine, HostState { limits, plugin: plugin.to_owned() });
+        let mut store = Store::new(&self.engine, HostState { limits, plugin: plugin.to_owned(), last_panic: None });
         store.limiter(|s| &mut s.limits);
         store.epoch_deadline_trap();
         store.set_epoch_deadline(self.limits.deadline_ticks());
@@ -303,7 +317,19 @@ impl PluginRuntime {
                 message: format!("{what} (a plugin gets {MAX_MEMORIES} memory, {MAX_TABLES} tables, {MAX_INSTANCES} instances)"),
             };
         }
-        PluginError::Trap { plugin, message: text.lines().next().unwrap_or_default().to_owned() }
+        PluginError::Trap { plugin, message: trap_message(error) }
+    }
+
+    /// [`Self::failure`] for a call: a trap right after the SDK logged a panic is that panic,
+    /// named with the plugin's version, location and message.
+    fn call_failure(&self, plugin: &LoadedPlugin, state: &mut HostState, error: &wasmtime::Error) -> PluginError {
+        let failure = self.failure(&plugin.name, error);
+        match (state.last_panic.take(), &failure) {
+            (Some(message), PluginError::Trap { .. }) => {
+                PluginError::Panicked { plugin: plugin.name.clone(), version: plugin.info.version.clone(), message }
+            }
+            _ => failure,
+        }
     }
 
     /// The plugin's own name and version.
@@ -416,7 +442,14 @@ impl PluginRuntime {
     ) -> Vec<Result<Out, PluginError>> {
         let mut live: Option<(Store<HostState>, I)> = None;
         let mut results = Vec::with_capacity(inputs.len());
+        let mut timed_out = false;
         for input in inputs {
+            if timed_out {
+                // A plugin that ran out of time once is not called again in this batch: an endless
+                // loop would cost the full limit per input.
+                results.push(Err(PluginError::Deferred { plugin: plugin.name.clone(), reason: self.time_limit_reason(plugin) }));
+                continue;
+            }
             let result = (|| {
                 if live.is_none() {
                     let mut store = self.store(&plugin.name)?;
@@ -428,20 +461,27 @@ impl PluginRuntime {
                 };
                 // The deadline counts from now: each input gets the whole limit.
                 store.set_epoch_deadline(self.limits.deadline_ticks());
+                store.data_mut().last_panic = None;
                 let guest = |message| PluginError::Guest { plugin: plugin.name.clone(), message };
                 match call(instance, store, input) {
                     Ok(Ok(output)) => convert(output).map_err(guest),
                     Ok(Err(message)) => Err(guest(message)),
                     Err(e) => {
-                        let error = self.failure(&plugin.name, &e);
+                        let error = self.call_failure(plugin, store.data_mut(), &e);
                         live = None;
                         Err(error)
                     }
                 }
             })();
+            timed_out = matches!(result, Err(PluginError::TimeLimit { .. }));
             results.push(result);
         }
         results
+    }
+
+    /// Why calls after a time-limit stop were not made.
+    fn time_limit_reason(&self, plugin: &LoadedPlugin) -> String {
+        format!("{} {} hit its time limit of {} ms earlier in this run", plugin.name, plugin.info.version, self.limits.time_limit_ms)
     }
 
     /// Runs shift rules on one input.
@@ -484,6 +524,16 @@ fn spawn_ticker(engine: &Engine) -> std::io::Result<mpsc::Sender<()>> {
         }
     })?;
     Ok(stop)
+}
+
+/// A trap on one line: its code when wasmtime names one (unreachable, out-of-bounds memory, stack
+/// overflow, …), else the error's first line; never the wasm backtrace.
+fn trap_message(error: &wasmtime::Error) -> String {
+    if let Some(trap) = error.downcast_ref::<wasmtime::Trap>() {
+        return trap.to_string();
+    }
+    let text = format!("{error}");
+    text.lines().next().unwrap_or_default().trim_end_matches(':').to_owned()
 }
 
 const V1: &str = "1.0.0";

@@ -12,7 +12,8 @@ use std::sync::Arc;
 use crate::domain::EmployeeId;
 use attendance_plugin_sdk::model;
 
-use crate::plugins::{PluginError, PluginKind, Registry};
+use crate::plugins::runtime::LoadedPlugin;
+use crate::plugins::{PluginError, PluginKind, Registry, contract};
 use crate::store::attendance::{self, ProcessedDay};
 use crate::store::outbox::Delivery;
 use crate::store::{Store, StoreError, employees, punches};
@@ -97,22 +98,32 @@ impl Renderer {
         let name = self.plugin.clone();
         let count = inputs.len();
         let results = tokio::task::spawn_blocking(move || match registry.get_kind(&name, PluginKind::CrmMapping) {
-            Ok(plugin) => registry.runtime().map_days(&plugin, &inputs),
+            // Every request is checked against the output contract before it can be frozen and sent.
+            Ok(plugin) => registry.runtime().map_days(&plugin, &inputs).into_iter().zip(&inputs).map(|(result, day)| checked(&plugin, day, result?)).collect(),
             Err(e) => vec![Err(e); count],
         })
         .await
         .map_err(|e| StoreError::Invalid(format!("mapping task failed: {e}")))?;
-        Ok(results
-            .into_iter()
-            .map(|result| {
-                result.map(|request| match request {
-                    model::CrmRequest::Skip => Rendered::Skip,
-                    model::CrmRequest::Post { body, headers } => Rendered::Send { body: body.to_string(), headers },
-                })
-            })
-            .collect())
+        Ok(results)
     }
+}
 
+/// A mapping's request as it would be sent, once it meets the output contract (body size, header
+/// names and values, no header the bridge sets itself); a violation is the delivery's plugin error,
+/// so it stays queued.
+fn checked(plugin: &LoadedPlugin, day: &model::CrmDay, request: model::CrmRequest) -> Result<Rendered, PluginError> {
+    match request {
+        model::CrmRequest::Skip => Ok(Rendered::Skip),
+        model::CrmRequest::Post { body, headers } => {
+            let body = body.to_string();
+            let producer = contract::Producer { plugin: &plugin.name, version: &plugin.info.version, typed: false };
+            contract::check_crm_request(producer, day, body.len(), &headers).map_err(PluginError::Contract)?;
+            Ok(Rendered::Send { body, headers })
+        }
+    }
+}
+
+impl Renderer {
     /// The plugin's inputs: each day in the fixture format, plus who and which terminal.
     async fn crm_days(&self, days: &[&ProcessedDay]) -> Result<Vec<model::CrmDay>, StoreError> {
         let employees: Vec<EmployeeId> = days.iter().map(|d| EmployeeId(d.user_id.clone())).collect();

@@ -65,11 +65,13 @@ macro_rules! shift_rules_plugin_v2 {
             struct Export;
             impl $crate::shift_rules_v2_bindings::Guest for Export {
                 fn info() -> $crate::shift_rules_v2_bindings::PluginInfo {
+                    $crate::install_panic_hook();
                     $crate::v2::glue::info(<$ty as $crate::v2::ShiftRules>::info())
                 }
                 fn process(
                     input: $crate::shift_rules_v2_bindings::RulesInput,
                 ) -> ::core::result::Result<$crate::shift_rules_v2_bindings::RulesOutput, ::std::string::String> {
+                    $crate::install_panic_hook();
                     $crate::v2::glue::process(input, <$ty as $crate::v2::ShiftRules>::process)
                 }
             }
