@@ -176,6 +176,9 @@ async fn check_network(State(state): State<AppState>, request: Request, next: Ne
     let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip());
     match peer {
         Some(ip) if networks.allows(ip) => next.run(request).await,
-        _ => text(StatusCode::FORBIDDEN, "source network not allowed\n".into()),
+        _ => {
+            tracing::info!(peer = ?peer, path = %request.uri().path(), "push request refused: source outside PUSH_ALLOWED_NETWORKS");
+            text(StatusCode::FORBIDDEN, "source network not allowed\n".into())
+        }
     }
 }
