@@ -80,7 +80,9 @@ async fn days_stay_pending_while_the_rules_plugin_fails(backend: Backend) {
         let time = chrono::NaiveDate::from_ymd_opt(2025, 6, 2).and_then(|d| d.and_hms_opt(h, 0, 0)).expect("time").and_utc();
         bridge_e2e::utc_punch(device, employee, time, u8::from(h >= 12))
     };
-    // The test plugin traps for the user id "trap" and returns no days for anyone else.
+    // The test plugin traps (panics) for the user id "trap" and returns an empty output for anyone
+    // else, which the output contract refuses for someone who punched: both fail, each with its own
+    // named error, and neither stops the other.
     attendance_bridge::store::punches::insert(&store, &[at("trap", 8), at("trap", 17), at("1001", 8), at("1001", 17)]).await.expect("punches");
     let mut config = Config { data_dir: bridge_e2e::plugins::data_dir(&db.dir.path().join("data")), ..Config::default() };
     std::fs::create_dir_all(config.plugins_dir()).expect("plugins dir");
@@ -90,19 +92,21 @@ async fn days_stay_pending_while_the_rules_plugin_fails(backend: Backend) {
 
     for attempt in 1..=2 {
         let report = process::run_processing(&store, &registry, &config).await.expect("the run itself completes");
-        // The other employee is processed (no days from this plugin) on the first run and done with.
-        let others = usize::from(attempt == 1);
-        assert_eq!((report.failed, report.employees), (1, others), "attempt {attempt}: {report:?}");
-        // Its punch day (and the day before, marked in case the punches close a night shift) waits.
+        assert_eq!((report.failed, report.employees), (2, 0), "attempt {attempt}: {report:?}");
+        // Each one's punch day (and the day before, marked in case the punches close a night shift) waits.
         let waiting = pending::list(&store, 10).await.expect("pending");
-        assert!(waiting.iter().all(|d| d.employee.0 == "trap"), "only the failed employee's days wait: {waiting:?}");
-        assert!(waiting.iter().any(|d| d.work_date.to_string() == "2025-06-02"), "{waiting:?}");
+        for employee in ["trap", "1001"] {
+            assert!(waiting.iter().any(|d| d.employee.0 == employee && d.work_date.to_string() == "2025-06-02"), "{employee}: {waiting:?}");
+        }
         for day in &waiting {
             assert_eq!(day.attempts, attempt, "each failed run is counted: {day:?}");
             let error = day.last_error.as_deref().expect("the error is kept");
-            assert!(error.contains("evil_plugin") && error.contains("trapped"), "{error}");
+            let named = if day.employee.0 == "trap" { "traps on purpose" } else { "no record" };
+            assert!(error.contains("evil_plugin") && error.contains(named), "{error}");
         }
-        assert!(attendance::for_employee(&store, &EmployeeId("trap".into())).await.expect("days").is_empty(), "nothing written");
+        for employee in ["trap", "1001"] {
+            assert!(attendance::for_employee(&store, &EmployeeId(employee.into())).await.expect("days").is_empty(), "nothing written");
+        }
         assert_eq!(outbox::stats(&store).await.expect("outbox").pending, 0, "nothing queued for the CRM");
     }
 
@@ -111,8 +115,12 @@ async fn days_stay_pending_while_the_rules_plugin_fails(backend: Backend) {
     let report = process::run_processing(&store, &registry, &config).await.expect("processed");
     assert_eq!(report.failed, 0, "{report:?}");
     assert_eq!(pending::count(&store).await.expect("pending"), 0);
-    let days = attendance::for_employee(&store, &EmployeeId("trap".into())).await.expect("days");
-    assert!(days.iter().any(|d| d.work_date.to_string() == "2025-06-02"), "{days:?}");
+    let mut written = 0;
+    for employee in ["trap", "1001"] {
+        let days = attendance::for_employee(&store, &EmployeeId(employee.into())).await.expect("days");
+        assert!(days.iter().any(|d| d.work_date.to_string() == "2025-06-02"), "{employee}: {days:?}");
+        written += days.len();
+    }
     let queued = outbox::stats(&store).await.expect("outbox").pending;
-    assert_eq!(queued, i64::try_from(days.len()).expect("few"), "each written day queued for the CRM once");
+    assert_eq!(queued, i64::try_from(written).expect("few"), "each written day queued for the CRM once");
 }

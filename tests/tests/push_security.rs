@@ -217,8 +217,16 @@ async fn four_megabytes_of_bad_lines_give_a_bounded_error(backend: Backend) {
     let line = format!("1001\t{}\t0\t1\n", "\u{1F4A5}\"\\".repeat(2_000));
     let body = line.repeat((4 << 20) / line.len() - 1);
     assert!(body.len() > 4_000_000 && body.len() <= 4 << 20);
-    let (status, text) = post(&reqwest::Client::new(), format!("{}/iclock/cdata?SN=BIGBAD01&table=ATTLOG", app.base_url), body).await;
+    let client = reqwest::Client::new();
+    // The server runs in this process: its peak memory while it reads, parses and reports the body.
+    bridge_e2e::reset_peak_memory();
+    let before = bridge_e2e::peak_memory_mib();
+    let (status, text) = post(&client, format!("{}/iclock/cdata?SN=BIGBAD01&table=ATTLOG", app.base_url), body).await;
+    let grown = bridge_e2e::peak_memory_mib() - before;
     assert_eq!((status, text.trim()), (200, "OK: 0"));
+    // The body itself is held a few times over (client copy, request buffer, lines); what must not
+    // happen is an error text or log line as big as the body, copied again per line.
+    assert!(grown < 24.0, "a 4 MB upload of bad lines costs {grown:.1} MiB at its peak");
     let error = device(&store, "BIGBAD01").await.last_error.expect("recorded");
     assert!(error.len() <= MAX_LAST_ERROR_BYTES, "{} bytes", error.len());
     assert!(error.starts_with("ATTLOG") && error.contains("line 1: bad time"), "{error}");
