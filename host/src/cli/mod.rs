@@ -167,14 +167,14 @@ pub(super) async fn open_store(config: &Config) -> anyhow::Result<Store> {
 /// Opens the configured database as `access` allows (see [`Access`]).
 pub(super) async fn open_store_for(config: &Config, access: Access) -> anyhow::Result<Store> {
     let url = config.database();
-    if let (Access::Read, DatabaseUrl::Sqlite(path)) = (access, &url) {
-        if !path.exists() {
-            let shown = std::path::absolute(path).unwrap_or_else(|_| path.clone());
-            bail!(
-                "no database at {}: run `attendance-bridge migrate` there first, or point DATABASE_URL (or BRIDGE_DATA_DIR) at the existing one",
-                shown.display()
-            );
-        }
+    if let (Access::Read, DatabaseUrl::Sqlite(path)) = (access, &url)
+        && !path.exists()
+    {
+        let shown = std::path::absolute(path).unwrap_or_else(|_| path.clone());
+        bail!(
+            "no database at {}: run `attendance-bridge migrate` there first, or point DATABASE_URL (or BRIDGE_DATA_DIR) at the existing one",
+            shown.display()
+        );
     }
     let store = Store::open(&url, config.database_pool_size).await?;
     store::run_migrations(&url).await?;
