@@ -136,19 +136,7 @@ fn test(config: &Config, plugin: &str, path: &std::path::Path) -> anyhow::Result
     if loaded.kind != PluginKind::ShiftRules {
         bail!("{plugin} is a {} plugin; fixtures test shift-rules plugins", loaded.kind);
     }
-    // The plugin's configured settings apply where a fixture brings none of its own.
-    let configured = registry.config_for(&loaded.name);
-    let inputs: Vec<_> = file
-        .scenarios
-        .iter()
-        .map(|s| {
-            let mut input = s.input.clone();
-            if input.config.is_null() {
-                input.config = configured.clone();
-            }
-            input
-        })
-        .collect();
+    let inputs = crate::pipeline::fixture_gate::fixture_inputs(&registry, &loaded, &file);
     let results = registry.runtime().process_batch(&loaded, &inputs);
     // The runtime stops calling a plugin after its first time-limit stop (the rest are `Deferred`):
     // say so once, and test only what ran.

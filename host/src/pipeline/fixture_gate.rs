@@ -9,7 +9,7 @@
 
 use std::collections::BTreeSet;
 
-use attendance_plugin_sdk::fixtures;
+use attendance_plugin_sdk::{fixtures, model};
 use chrono::NaiveDate;
 
 use crate::plugins::Registry;
@@ -29,15 +29,11 @@ pub struct GateReport {
     pub differing: usize,
 }
 
-/// Runs the golden fixtures through `plugin` (with its configured settings) and checks each output.
-///
-/// # Errors
-/// When the compiled-in fixture file cannot be read (a build defect).
-pub fn run(registry: &Registry, plugin: &LoadedPlugin) -> Result<GateReport, String> {
-    let file = fixtures::parse(GOLDEN_FIXTURES)?;
+/// The inputs of `file`'s scenarios for `plugin`: its configured settings apply where a fixture
+/// brings none of its own (as `plugin test` and `plugin activate` both run them).
+pub fn fixture_inputs(registry: &Registry, plugin: &LoadedPlugin, file: &fixtures::FixtureFile) -> Vec<model::RulesInput> {
     let configured = registry.config_for(&plugin.name);
-    let inputs: Vec<_> = file
-        .scenarios
+    file.scenarios
         .iter()
         .map(|s| {
             let mut input = s.input.clone();
@@ -46,7 +42,16 @@ pub fn run(registry: &Registry, plugin: &LoadedPlugin) -> Result<GateReport, Str
             }
             input
         })
-        .collect();
+        .collect()
+}
+
+/// Runs the golden fixtures through `plugin` (with its configured settings) and checks each output.
+///
+/// # Errors
+/// When the compiled-in fixture file cannot be read (a build defect).
+pub fn run(registry: &Registry, plugin: &LoadedPlugin) -> Result<GateReport, String> {
+    let file = fixtures::parse(GOLDEN_FIXTURES)?;
+    let inputs = fixture_inputs(registry, plugin, &file);
     let results = registry.runtime().process_batch(plugin, &inputs);
     let mut report = GateReport { fixtures: inputs.len(), ..GateReport::default() };
     let mut checked = Vec::with_capacity(results.len());
