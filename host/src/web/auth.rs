@@ -33,3 +33,37 @@ impl FromRequestParts<AppState> for Authenticated {
         Ok(Authenticated(user))
     }
 }
+
+/// What an account may do. Admins change things; viewers (HR staff) read reports and data only.
+///
+/// Until accounts carry a stored role, superusers are admins and everyone else is a viewer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Everything, including every change.
+    Admin,
+    /// Reads everything, changes nothing.
+    Viewer,
+}
+
+impl Role {
+    /// The role of an account.
+    pub fn of(user: &User) -> Self {
+        if user.is_superuser { Role::Admin } else { Role::Viewer }
+    }
+}
+
+/// An authenticated admin: a handler that changes anything takes this; a viewer gets 403.
+#[derive(Debug, Clone)]
+pub struct AdminOnly(pub User);
+
+impl FromRequestParts<AppState> for AdminOnly {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let Authenticated(user) = Authenticated::from_request_parts(parts, state).await?;
+        match Role::of(&user) {
+            Role::Admin => Ok(AdminOnly(user)),
+            Role::Viewer => Err(AppError::Forbidden("this needs an admin account; viewers read only".into())),
+        }
+    }
+}

@@ -22,6 +22,22 @@ pub enum AppError {
     /// The request is malformed; the message says how.
     #[error("{0}")]
     BadRequest(String),
+    /// Fields of the request are invalid: each named field with what is wrong with it
+    /// (answered as `{"errors": {"field": ["message", ...]}}`).
+    #[error("invalid fields: {}", .0.keys().cloned().collect::<Vec<_>>().join(", "))]
+    Validation(std::collections::BTreeMap<String, Vec<String>>),
+    /// The caller is known but may not do this (a viewer asking for a change, a missing CSRF token).
+    #[error("{0}")]
+    Forbidden(String),
+    /// The request conflicts with what is stored (a name already taken, an action already running).
+    #[error("{0}")]
+    Conflict(String),
+    /// Too many attempts; try again after this many seconds.
+    #[error("too many attempts; try again in {retry_after_secs} s")]
+    TooManyRequests {
+        /// Seconds until the next attempt may succeed (sent as `Retry-After`).
+        retry_after_secs: u64,
+    },
     /// Something inside the bridge failed (the message is logged, not shown).
     #[error("{0}")]
     Internal(String),
@@ -35,7 +51,10 @@ impl AppError {
         match self {
             AppError::Unauthorized => StatusCode::UNAUTHORIZED,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
-            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::BadRequest(_) | AppError::Validation(_) => StatusCode::BAD_REQUEST,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Store(StoreError::NotFound(_)) => StatusCode::NOT_FOUND,
             AppError::Store(StoreError::AlreadyExists(_)) => StatusCode::CONFLICT,
             AppError::Store(StoreError::Pool(_) | StoreError::Connect { .. }) => StatusCode::SERVICE_UNAVAILABLE,
@@ -53,7 +72,14 @@ impl IntoResponse for AppError {
         } else {
             self.to_string()
         };
-        let mut response = (status, Json(json!({ "error": message }))).into_response();
+        let body = match &self {
+            AppError::Validation(errors) => json!({ "error": message, "errors": errors }),
+            _ => json!({ "error": message }),
+        };
+        let mut response = (status, Json(body)).into_response();
+        if let AppError::TooManyRequests { retry_after_secs } = self {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(retry_after_secs));
+        }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,

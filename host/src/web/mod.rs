@@ -17,7 +17,7 @@ use std::sync::Arc;
 use axum::Router;
 use crate::config::Config;
 use crate::store::Store;
-pub use auth::Authenticated;
+pub use auth::{AdminOnly, Authenticated, Role};
 pub use error::AppError;
 
 /// What every handler can reach. Cheap to clone.
