@@ -10,7 +10,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::model::{RulesInput, RulesOutput};
+use crate::text::{RulesInput, RulesOutput};
 
 /// A fixture file.
 #[derive(Debug, Clone, Deserialize)]
@@ -125,7 +125,7 @@ pub fn run(file: &FixtureFile, mut rules: impl FnMut(&RulesInput) -> Result<Rule
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::AttendanceRecord;
+    use crate::text::AttendanceRecord;
 
     fn record(worked: Option<i32>, flags: &[&str]) -> AttendanceRecord {
         AttendanceRecord {

@@ -1,12 +1,13 @@
 //! Benchmark: 1,000,000 punches (5,000 employees × 50 days × 4 punches) through the standard rules
-//! compiled natively and through `standard-shifts.wasm` in the sandbox, in one run; and the
-//! plugin's start-up with and without the compile cache.
+//! compiled natively, through `standard-shifts.wasm` in the sandbox, and through the sandbox with the
+//! output contract checked (what processing runs), in one run; and the plugin's start-up with and
+//! without the compile cache.
 //! Run with `cargo bench -p bridge-e2e --bench plugin_throughput`.
 
 use std::time::Instant;
 
 use attendance_bridge::plugins::{Limits, PluginRuntime, Registry};
-use attendance_plugin_sdk::model::RulesInput;
+use attendance_plugin_sdk::text::RulesInput;
 
 const EMPLOYEES: usize = 5_000;
 const DAYS: usize = 50;
@@ -64,7 +65,12 @@ fn main() {
     // Native and plugin alternate, round after round, so a slow spell of a shared machine hits
     // both; the median round of each side is the figure.
     let rounds: usize = std::env::var("BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(7).max(1);
-    let (mut native, mut wasm) = (Vec::new(), Vec::new());
+    // What processing hands `checked_batch`: each input with the days it is asked about.
+    let asked: Vec<(RulesInput, std::collections::BTreeSet<chrono::NaiveDate>)> = inputs
+        .iter()
+        .map(|i| (i.clone(), i.roster.iter().filter_map(|r| r.date.parse().ok()).collect()))
+        .collect();
+    let (mut native, mut wasm, mut checked) = (Vec::new(), Vec::new(), Vec::new());
     let mut days = 0;
     for round in 1..=rounds {
         // Every call must succeed on both sides: an error is a failed benchmark, not zero days.
@@ -87,16 +93,35 @@ fn main() {
             })
             .sum();
         wasm.push(started.elapsed().as_secs_f64());
+        let started = Instant::now();
+        let checked_days: usize = asked
+            .chunks(100)
+            .map(|batch| {
+                attendance_bridge::pipeline::checked_batch::run_checked(&registry, &plugin, batch)
+                    .into_iter()
+                    .map(|r| r.unwrap_or_else(|e| panic!("the checked plugin path failed: {e}")).records.len())
+                    .sum::<usize>()
+            })
+            .sum();
+        checked.push(started.elapsed().as_secs_f64());
         assert_eq!(days, EMPLOYEES * DAYS, "one attendance day per employee and rostered day");
         assert_eq!(days, plugin_days, "same results");
-        println!("round {round}: native {:.3} s, plugin {:.3} s", native[round - 1], wasm[round - 1]);
+        assert_eq!(days, checked_days, "same results through the contract");
+        println!(
+            "round {round}: native {:.3} s, plugin {:.3} s, plugin + contract {:.3} s",
+            native[round - 1],
+            wasm[round - 1],
+            checked[round - 1]
+        );
     }
     let median = |times: &mut Vec<f64>| {
         times.sort_by(f64::total_cmp);
         times[times.len() / 2]
     };
-    let (native, wasm) = (median(&mut native), median(&mut wasm));
+    let (native, wasm, checked) = (median(&mut native), median(&mut wasm), median(&mut checked));
     println!("native: {native:.2} s = {:.0} punches/s (median of {rounds} rounds)", punches as f64 / native);
     println!("plugin: {wasm:.2} s = {:.0} punches/s (standard-shifts.wasm, time limit + memory cap, batches of 100 employees)", punches as f64 / wasm);
+    println!("plugin + output contract: {checked:.2} s = {:.0} punches/s", punches as f64 / checked);
     println!("plugin/native time ratio: {:.2}x; {days} attendance days", wasm / native);
+    println!("output contract: {:+.1} % of the plugin path (checked vs unchecked, medians)", 100.0 * (checked - wasm) / wasm);
 }

@@ -17,7 +17,7 @@ use attendance_bridge::simulator::{DeviceData, SimConfig, SimulatedDevice};
 use attendance_bridge::store::attendance::{self, ProcessedDay};
 use attendance_bridge::store::devices::{self, NewDevice};
 use attendance_bridge::store::punches;
-use attendance_plugin_sdk::model;
+use attendance_plugin_sdk::text as model;
 use bridge_e2e::{Backend, TestDb, on_both_backends};
 use chrono::NaiveDate;
 

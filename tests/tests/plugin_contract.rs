@@ -19,7 +19,7 @@ use attendance_bridge::store::devices::{self, NewDevice};
 use attendance_bridge::store::{Store, outbox, pending, punches};
 use attendance_bridge::sync::payload::Renderer;
 use attendance_bridge::sync::sender::Sender;
-use attendance_plugin_sdk::model::RulesInput;
+use attendance_plugin_sdk::text::RulesInput;
 use bridge_e2e::crm::{day_content, mock_crm, settings};
 use bridge_e2e::{Backend, TestDb, on_both_backends};
 use chrono::NaiveDate;

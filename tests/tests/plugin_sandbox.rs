@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use attendance_bridge::plugins::runtime::LoadedPlugin;
 use attendance_bridge::plugins::{Limits, PluginKind, PluginRuntime, Registry};
 use attendance_bridge::plugins::PluginError;
-use attendance_plugin_sdk::model::{AttendanceRecord, CrmDay, CrmRequest, RulesInput};
+use attendance_plugin_sdk::text::{AttendanceRecord, CrmDay, CrmRequest, RulesInput};
 
 fn input(user: &str) -> RulesInput {
     serde_json::from_value(serde_json::json!({

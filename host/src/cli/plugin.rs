@@ -125,6 +125,7 @@ fn check(config: &Config, plugin: &str) -> anyhow::Result<()> {
         loaded.info.name,
         loaded.info.version
     );
+    println!("imports: {}", if loaded.imports.is_empty() { "nothing".to_owned() } else { loaded.imports.join(", ") });
     Ok(())
 }
 

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeSet;
 
-use attendance_plugin_sdk::{fixtures, model};
+use attendance_plugin_sdk::{fixtures, text as model};
 use chrono::NaiveDate;
 
 use crate::plugins::Registry;

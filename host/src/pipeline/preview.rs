@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use attendance_plugin_sdk::model;
+use attendance_plugin_sdk::text as model;
 use chrono::{NaiveDate, Utc};
 
 use super::process::{self, ProcessError};

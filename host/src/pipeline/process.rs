@@ -12,14 +12,14 @@ use std::sync::Arc;
 
 use futures_util::FutureExt as _;
 
-use attendance_plugin_sdk::model;
+use attendance_plugin_sdk::text as model;
 use chrono::{Days, NaiveDate, NaiveDateTime, Utc};
 
 use crate::config::Config;
 use crate::domain::EmployeeId;
 use crate::notify::OutlierLine;
 use crate::plugins::runtime::LoadedPlugin;
-use crate::plugins::{PluginKind, Registry};
+use crate::plugins::{PluginError, PluginKind, Registry};
 use crate::store::attendance::{self, DayContent, Upserted};
 use crate::store::{Store, StoreError, devices, employees, pending, punches, rosters, settings};
 
@@ -281,12 +281,22 @@ async fn run_batch_isolated(
         Err(e) => tracing::error!(error = %e, "rules batch panicked; running its employees one by one to set the culprit aside"),
     }
     let mut results = Vec::with_capacity(inputs.len());
+    let mut timed_out = None;
     for index in 0..inputs.len() {
-        results.push(match run(index..index + 1).await {
+        if let Some(reason) = &timed_out {
+            // As inside a batch: after a time-limit stop the plugin is not called again this run.
+            results.push(Err(EmployeeError::Plugin(PluginError::Deferred { plugin: plugin.name.clone(), reason: String::clone(reason) })));
+            continue;
+        }
+        let result = match run(index..index + 1).await {
             Ok(mut one) if one.len() == 1 => one.pop().map_or_else(|| Err(EmployeeError::Panicked("no result".into())), |r| r.map_err(EmployeeError::from)),
             Ok(_) => Err(EmployeeError::Panicked("the plugin host returned no result".into())),
             Err(e) => Err(EmployeeError::Panicked(panic_text(e))),
-        });
+        };
+        if let Err(EmployeeError::Plugin(e @ PluginError::TimeLimit { .. })) = &result {
+            timed_out = Some(format!("{e}; the plugin is not called again in this run"));
+        }
+        results.push(result);
     }
     results
 }
@@ -391,14 +401,14 @@ async fn process_round(
         for ((employee, day_list), result) in batched.into_iter().zip(results) {
             let output = match result {
                 Ok(output) => output,
-                Err(EmployeeError::Plugin(crate::plugins::PluginError::Deferred { reason, .. })) => {
+                Err(EmployeeError::Plugin(PluginError::Deferred { reason, .. })) => {
                     report.deferred += 1;
                     report.stopped.get_or_insert(reason);
                     continue;
                 }
                 Err(e) => {
                     set_aside(store, &mut report, employee, &day_list, &e).await?;
-                    if let EmployeeError::Plugin(crate::plugins::PluginError::TimeLimit { .. }) = e {
+                    if let EmployeeError::Plugin(PluginError::TimeLimit { .. }) = e {
                         // Not called again in this run: each call would wait out the whole limit.
                         report.stopped.get_or_insert_with(|| format!("{e}; the plugin is not called again in this run"));
                     }

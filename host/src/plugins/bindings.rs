@@ -11,9 +11,17 @@ pub mod v1 {
     pub mod shift_rules {
         wasmtime::component::bindgen!({ world: "shift-rules", path: "../plugin-sdk/wit/v1" });
     }
-    /// The `crm-mapping` world.
+    /// The `crm-mapping` world. Its `types` and `host` are the shift-rules world's (bindgen's
+    /// `with:`), so each WIT record has one Rust type and one conversion.
     pub mod crm_mapping {
-        wasmtime::component::bindgen!({ world: "crm-mapping", path: "../plugin-sdk/wit/v1" });
+        wasmtime::component::bindgen!({
+            world: "crm-mapping",
+            path: "../plugin-sdk/wit/v1",
+            with: {
+                "attendance:plugin/types": super::shift_rules::attendance::plugin::types,
+                "attendance:plugin/host": super::shift_rules::attendance::plugin::host,
+            },
+        });
     }
 }
 

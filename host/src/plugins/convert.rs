@@ -1,8 +1,10 @@
 //! Conversions between the SDK's model and the host-side generated WIT types (interface v1).
 
-use attendance_plugin_sdk::model;
+use attendance_plugin_sdk::text as model;
 
-use super::bindings::v1::crm_mapping::attendance::plugin::types as crm;
+// One generated module for both version-1 worlds (see `bindings`): `crm` and `rules` name the
+// same types, grouped by the world that uses them.
+use super::bindings::v1::shift_rules::attendance::plugin::types as crm;
 use super::bindings::v1::shift_rules::attendance::plugin::types as rules;
 
 pub(super) fn rules_output(output: rules::RulesOutput) -> model::RulesOutput {

@@ -64,7 +64,7 @@ pub(super) fn rules_input(input: &typed::RulesInput) -> wit::RulesInput {
             time: input.punches.iter().map(|p| wire::wall_seconds(p.time)).collect(),
             state: input.punches.iter().map(|p| p.state).collect(),
         },
-        config: attendance_plugin_sdk::model::config_to_text(&input.config),
+        config: attendance_plugin_sdk::text::config_to_text(&input.config),
     }
 }
 

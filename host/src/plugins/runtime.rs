@@ -4,11 +4,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
-use attendance_plugin_sdk::model;
+use attendance_plugin_sdk::text as model;
 use attendance_plugin_sdk::v2::text as v2_text;
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, HasSelf, Linker};
-use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime::{Config, Engine, ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder};
 
 use super::bindings::{v1, v2};
 use super::{PluginError, PluginKind, cache, convert, convert_v2};
@@ -63,9 +63,55 @@ impl Limits {
 /// What a store carries: the memory limiter, the plugin's name for its log lines, and the last
 /// panic message the plugin's SDK logged during the current call.
 pub struct HostState {
-    limits: StoreLimits,
+    limits: RecordingLimits,
     plugin: String,
     last_panic: Option<String>,
+}
+
+/// Which limit the limiter refused, kept so a failure is named from this record rather than from
+/// wasmtime's message text (which may change between versions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LimitHit {
+    /// A memory grew past the cap.
+    Memory,
+    /// A table grew past [`MAX_TABLE_ELEMENTS`].
+    Table,
+}
+
+/// wasmtime's [`StoreLimits`], recording what it refused.
+struct RecordingLimits {
+    inner: StoreLimits,
+    hit: Option<LimitHit>,
+}
+
+impl ResourceLimiter for RecordingLimits {
+    fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let answer = self.inner.memory_growing(current, desired, maximum);
+        if !matches!(answer, Ok(true)) {
+            self.hit = Some(LimitHit::Memory);
+        }
+        answer
+    }
+
+    fn table_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let answer = self.inner.table_growing(current, desired, maximum);
+        if !matches!(answer, Ok(true)) {
+            self.hit = Some(LimitHit::Table);
+        }
+        answer
+    }
+
+    fn instances(&self) -> usize {
+        self.inner.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.inner.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.inner.memories()
+    }
 }
 
 impl HostState {
@@ -98,12 +144,6 @@ impl v1::shift_rules::attendance::plugin::host::Host for HostState {
     }
 }
 
-impl v1::crm_mapping::attendance::plugin::host::Host for HostState {
-    fn log(&mut self, level: v1::crm_mapping::attendance::plugin::host::Level, message: String) {
-        HostState::log(self, level as u8, &message);
-    }
-}
-
 impl v2::typed_shift_rules::attendance::plugin::host::Host for HostState {
     fn log(&mut self, level: v2::typed_shift_rules::attendance::plugin::host::Level, message: String) {
         HostState::log(self, level as u8, &message);
@@ -111,7 +151,6 @@ impl v2::typed_shift_rules::attendance::plugin::host::Host for HostState {
 }
 
 impl v1::shift_rules::attendance::plugin::types::Host for HostState {}
-impl v1::crm_mapping::attendance::plugin::types::Host for HostState {}
 impl v2::typed_shift_rules::attendance::plugin::types::Host for HostState {}
 
 enum Pre {
@@ -120,14 +159,69 @@ enum Pre {
     CrmMapping(v1::crm_mapping::CrmMappingPre<HostState>),
 }
 
+/// The interface versions the host runs (the WIT package `attendance:plugin`'s version).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum InterfaceVersion {
+    /// `1.0.0`: text values (shift rules and the CRM mapping).
+    V1,
+    /// `2.0.0`: typed shift rules.
+    V2,
+}
+
+impl InterfaceVersion {
+    /// The WIT package version, as imports name it (`attendance:plugin/host@2.0.0`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InterfaceVersion::V1 => "1.0.0",
+            InterfaceVersion::V2 => "2.0.0",
+        }
+    }
+}
+
+impl std::fmt::Display for InterfaceVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The WIT worlds a plugin can implement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum World {
+    /// Version 1's `shift-rules` (text).
+    ShiftRules,
+    /// Version 2's `typed-shift-rules`.
+    TypedShiftRules,
+    /// Version 1's `crm-mapping`.
+    CrmMapping,
+}
+
+impl World {
+    /// The world's WIT name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            World::ShiftRules => "shift-rules",
+            World::TypedShiftRules => "typed-shift-rules",
+            World::CrmMapping => "crm-mapping",
+        }
+    }
+}
+
+impl std::fmt::Display for World {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A compiled, checked plugin ready to be called.
 pub struct LoadedPlugin {
     /// Its name (file stem or built-in name).
     pub name: String,
     /// Which world it implements.
     pub kind: PluginKind,
-    /// Interface version (`1.0.0` or `2.0.0`).
-    pub interface_version: &'static str,
+    /// Interface version.
+    pub interface_version: InterfaceVersion,
+    /// What the component imports (instance names such as `attendance:plugin/host@2.0.0`).
+    pub imports: Vec<String>,
     /// What the plugin says about itself.
     pub info: model::PluginInfo,
     /// SHA-256 of the component, hex.
@@ -139,11 +233,11 @@ pub struct LoadedPlugin {
 
 impl LoadedPlugin {
     /// The WIT world it implements (`typed-shift-rules` is version 2's shift-rules world).
-    pub fn world(&self) -> &'static str {
+    pub fn world(&self) -> World {
         match self.pre {
-            Pre::ShiftRules(_) => "shift-rules",
-            Pre::TypedShiftRules(_) => "typed-shift-rules",
-            Pre::CrmMapping(_) => "crm-mapping",
+            Pre::ShiftRules(_) => World::ShiftRules,
+            Pre::TypedShiftRules(_) => World::TypedShiftRules,
+            Pre::CrmMapping(_) => World::CrmMapping,
         }
     }
 }
@@ -154,12 +248,12 @@ impl std::fmt::Debug for LoadedPlugin {
     }
 }
 
-/// Imports a version-1 component may have: the interface's own (`host`, and the type-only `types`).
-const ALLOWED_IMPORTS_V1: [&str; 2] = ["attendance:plugin/host@1.0.0", "attendance:plugin/types@1.0.0"];
-/// Imports a version-2 component may have: its own, and version 1's `host` and `types` (the SDK's
-/// one `log` function calls version 1's `host`, whichever world the plugin exports).
-const ALLOWED_IMPORTS_V2: [&str; 4] =
-    ["attendance:plugin/host@2.0.0", "attendance:plugin/types@2.0.0", "attendance:plugin/host@1.0.0", "attendance:plugin/types@1.0.0"];
+/// Imports a component may have: the interface's own, in either version. The SDK carries both
+/// versions' type descriptions, so a component built with it may list the other version's type-only
+/// `types` (no function). Version-2 plugins built before each version had its own `log` import
+/// version 1's `host`; they keep loading.
+const ALLOWED_IMPORTS: [&str; 4] =
+    ["attendance:plugin/host@1.0.0", "attendance:plugin/types@1.0.0", "attendance:plugin/host@2.0.0", "attendance:plugin/types@2.0.0"];
 
 /// One engine and its limits; cheap to share.
 pub struct PluginRuntime {
@@ -215,33 +309,26 @@ impl PluginRuntime {
         let sha256 = hex::encode(Sha256::digest(bytes));
         let component = cache::compile(&self.engine, bytes, &sha256, self.cache_dir.as_deref())
             .map_err(|message| PluginError::Invalid { plugin: name.to_owned(), message })?;
-        let (kind, interface_version) = self.check_world(name, &component)?;
-        let pre = match kind {
-            PluginKind::ShiftRules if interface_version == V2 => {
-                let mut linker = Linker::<HostState>::new(&self.engine);
-                v2::typed_shift_rules::TypedShiftRules::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(|e| wrong(name, &e))?;
-                v1::shift_rules::attendance::plugin::host::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(|e| wrong(name, &e))?;
-                v1::shift_rules::attendance::plugin::types::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(|e| wrong(name, &e))?;
-                let pre = linker.instantiate_pre(&component).map_err(|e| wrong(name, &e))?;
-                Pre::TypedShiftRules(v2::typed_shift_rules::TypedShiftRulesPre::new(pre).map_err(|e| wrong(name, &e))?)
-            }
-            PluginKind::ShiftRules => {
-                let mut linker = Linker::<HostState>::new(&self.engine);
-                v1::shift_rules::ShiftRules::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(|e| wrong(name, &e))?;
-                let pre = linker.instantiate_pre(&component).map_err(|e| wrong(name, &e))?;
-                Pre::ShiftRules(v1::shift_rules::ShiftRulesPre::new(pre).map_err(|e| wrong(name, &e))?)
-            }
-            PluginKind::CrmMapping => {
-                let mut linker = Linker::<HostState>::new(&self.engine);
-                v1::crm_mapping::CrmMapping::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(|e| wrong(name, &e))?;
-                let pre = linker.instantiate_pre(&component).map_err(|e| wrong(name, &e))?;
-                Pre::CrmMapping(v1::crm_mapping::CrmMappingPre::new(pre).map_err(|e| wrong(name, &e))?)
-            }
+        let (kind, imports) = self.check_world(name, &component)?;
+        // One linker offers every interface version's imports; the component's exports, type-checked
+        // against each world, say which version it implements (its imports cannot: a component built
+        // with the SDK may list both versions' type-only `types`).
+        let mut linker = Linker::<HostState>::new(&self.engine);
+        v1::shift_rules::ShiftRules::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(|e| wrong(name, &e))?;
+        v2::typed_shift_rules::TypedShiftRules::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(|e| wrong(name, &e))?;
+        let pre = linker.instantiate_pre(&component).map_err(|e| wrong(name, &e))?;
+        let (pre, interface_version) = match kind {
+            PluginKind::ShiftRules => match v2::typed_shift_rules::TypedShiftRulesPre::new(pre.clone()) {
+                Ok(typed) => (Pre::TypedShiftRules(typed), InterfaceVersion::V2),
+                Err(_) => (Pre::ShiftRules(v1::shift_rules::ShiftRulesPre::new(pre).map_err(|e| wrong(name, &e))?), InterfaceVersion::V1),
+            },
+            PluginKind::CrmMapping => (Pre::CrmMapping(v1::crm_mapping::CrmMappingPre::new(pre).map_err(|e| wrong(name, &e))?), InterfaceVersion::V1),
         };
         let mut plugin = LoadedPlugin {
             name: name.to_owned(),
             kind,
             interface_version,
+            imports,
             info: model::PluginInfo { name: name.to_owned(), version: String::new() },
             sha256,
             source: source.to_owned(),
@@ -251,15 +338,12 @@ impl PluginRuntime {
         Ok(plugin)
     }
 
-    /// Which world and interface version the component implements, refusing imports the host
-    /// does not offer. The version is read from the imports: a version-2 plugin imports its
-    /// interface's `types` (or `host`) at 2.0.0.
-    fn check_world(&self, name: &str, component: &Component) -> Result<(PluginKind, &'static str), PluginError> {
+    /// Which kind of plugin the component is (by its exports), refusing imports the host does not
+    /// offer; also returns the imports.
+    fn check_world(&self, name: &str, component: &Component) -> Result<(PluginKind, Vec<String>), PluginError> {
         let ty = component.component_type();
         let imports: Vec<String> = ty.imports(&self.engine).map(|(n, _)| n.to_owned()).collect();
-        let version = if imports.iter().any(|i| i.ends_with("@2.0.0")) { V2 } else { V1 };
-        let allowed: &[&str] = if version == V2 { &ALLOWED_IMPORTS_V2 } else { &ALLOWED_IMPORTS_V1 };
-        if let Some(extra) = imports.iter().find(|i| !allowed.contains(&i.as_str())) {
+        if let Some(extra) = imports.iter().find(|i| !ALLOWED_IMPORTS.contains(&i.as_str())) {
             return Err(PluginError::WrongWorld {
                 plugin: name.to_owned(),
                 message: format!("imports {extra}, which the sandbox does not offer (plugins get no WASI: build for wasm32-unknown-unknown)"),
@@ -268,8 +352,8 @@ impl PluginRuntime {
         let exports: Vec<String> = ty.exports(&self.engine).map(|(n, _)| n.to_owned()).collect();
         let has = |n: &str| exports.iter().any(|e| e == n);
         match (has("process"), has("map-day")) {
-            (true, false) => Ok((PluginKind::ShiftRules, version)),
-            (false, true) if version == V1 => Ok((PluginKind::CrmMapping, version)),
+            (true, false) => Ok((PluginKind::ShiftRules, imports)),
+            (false, true) => Ok((PluginKind::CrmMapping, imports)),
             _ => Err(PluginError::WrongWorld {
                 plugin: name.to_owned(),
                 message: format!(
@@ -290,6 +374,7 @@ impl PluginRuntime {
             .instances(MAX_INSTANCES)
             .trap_on_grow_failure(true)
             .build();
+        let limits = RecordingLimits { inner: limits, hit: None };
         let mut store = Store::new(&self.engine, HostState { limits, plugin: plugin.to_owned(), last_panic: None });
         store.limiter(|s| &mut s.limits);
         store.epoch_deadline_trap();
@@ -297,19 +382,21 @@ impl PluginRuntime {
         Ok(store)
     }
 
-    /// Maps a wasmtime error to the plugin error it means.
-    fn failure(&self, plugin: &str, error: &wasmtime::Error) -> PluginError {
+    /// Maps a wasmtime error to the plugin error it means: the time limit from wasmtime's typed
+    /// trap, a refused memory or table growth from the limiter's own record (`state`).
+    fn failure(&self, plugin: &str, state: &mut HostState, error: &wasmtime::Error) -> PluginError {
         let plugin = plugin.to_owned();
         if error.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::Interrupt) {
             return PluginError::TimeLimit { plugin, limit_ms: self.limits.time_limit_ms };
         }
+        match state.limits.hit.take() {
+            Some(LimitHit::Memory) => return PluginError::OutOfMemory { plugin, cap_mb: self.limits.memory_mb },
+            Some(LimitHit::Table) => return PluginError::Sandbox { plugin, message: format!("a table grew past {MAX_TABLE_ELEMENTS} elements") },
+            None => {}
+        }
+        // Counts of instances, tables and memories are enforced by wasmtime itself at instantiation,
+        // without a limiter call to record; its error names the count that was exceeded.
         let text = format!("{error:#}");
-        if text.contains("forcing trap when growing memory") {
-            return PluginError::OutOfMemory { plugin, cap_mb: self.limits.memory_mb };
-        }
-        if text.contains("forcing trap when growing table") {
-            return PluginError::Sandbox { plugin, message: format!("a table grew past {MAX_TABLE_ELEMENTS} elements") };
-        }
         if let Some(at) = text.find("resource limit exceeded: ") {
             let what = text[at..].lines().next().unwrap_or_default().to_owned();
             return PluginError::Sandbox {
@@ -323,7 +410,7 @@ impl PluginRuntime {
     /// [`Self::failure`] for a call: a trap right after the SDK logged a panic is that panic,
     /// named with the plugin's version, location and message.
     fn call_failure(&self, plugin: &LoadedPlugin, state: &mut HostState, error: &wasmtime::Error) -> PluginError {
-        let failure = self.failure(&plugin.name, error);
+        let failure = self.failure(&plugin.name, state, error);
         match (state.last_panic.take(), &failure) {
             (Some(message), PluginError::Trap { .. }) => {
                 PluginError::Panicked { plugin: plugin.name.clone(), version: plugin.info.version.clone(), message }
@@ -340,18 +427,18 @@ impl PluginRuntime {
         let mut store = self.store(&plugin.name)?;
         let info = match &plugin.pre {
             Pre::ShiftRules(pre) => {
-                let instance = pre.instantiate(&mut store).map_err(|e| self.failure(&plugin.name, &e))?;
-                let info = instance.call_info(&mut store).map_err(|e| self.failure(&plugin.name, &e))?;
+                let instance = pre.instantiate(&mut store).map_err(|e| self.failure(&plugin.name, store.data_mut(), &e))?;
+                let info = instance.call_info(&mut store).map_err(|e| self.failure(&plugin.name, store.data_mut(), &e))?;
                 model::PluginInfo { name: info.name, version: info.version }
             }
             Pre::TypedShiftRules(pre) => {
-                let instance = pre.instantiate(&mut store).map_err(|e| self.failure(&plugin.name, &e))?;
-                let info = instance.call_info(&mut store).map_err(|e| self.failure(&plugin.name, &e))?;
+                let instance = pre.instantiate(&mut store).map_err(|e| self.failure(&plugin.name, store.data_mut(), &e))?;
+                let info = instance.call_info(&mut store).map_err(|e| self.failure(&plugin.name, store.data_mut(), &e))?;
                 model::PluginInfo { name: info.name, version: info.version }
             }
             Pre::CrmMapping(pre) => {
-                let instance = pre.instantiate(&mut store).map_err(|e| self.failure(&plugin.name, &e))?;
-                let info = instance.call_info(&mut store).map_err(|e| self.failure(&plugin.name, &e))?;
+                let instance = pre.instantiate(&mut store).map_err(|e| self.failure(&plugin.name, store.data_mut(), &e))?;
+                let info = instance.call_info(&mut store).map_err(|e| self.failure(&plugin.name, store.data_mut(), &e))?;
                 model::PluginInfo { name: info.name, version: info.version }
             }
         };
@@ -360,7 +447,11 @@ impl PluginRuntime {
 
     /// Runs shift rules over several inputs with one instance; after a failure the instance is
     /// dropped and the rest run in a fresh one. Each input gets the full time limit.
-    pub fn process_batch(&self, plugin: &LoadedPlugin, inputs: &[model::RulesInput]) -> Vec<Result<model::RulesOutput, PluginError>> {
+    pub fn process_batch<R: std::borrow::Borrow<model::RulesInput>>(
+        &self,
+        plugin: &LoadedPlugin,
+        inputs: &[R],
+    ) -> Vec<Result<model::RulesOutput, PluginError>> {
         let pre = match &plugin.pre {
             Pre::ShiftRules(pre) => pre,
             Pre::TypedShiftRules(pre) => return self.process_batch_typed(plugin, pre, inputs),
@@ -381,7 +472,7 @@ impl PluginRuntime {
                 instance.get_func(&mut *store, "process").ok_or_else(|| wasmtime::format_err!("the component has no process export"))
             },
             |process, store, input| {
-                let input = convert::rules_input_ref(input);
+                let input = convert::rules_input_ref(std::borrow::Borrow::borrow(input));
                 // Type-checks the borrowed records against the component's WIT (microseconds).
                 let typed = process.typed::<Process<'_>, Processed>(&*store)?;
                 let (output,) = typed.call(&mut *store, (&input,))?;
@@ -395,11 +486,11 @@ impl PluginRuntime {
     /// crosses as numbers, and the output is written back as text. An input the typed model cannot
     /// hold (a bad punch time, an unknown template) is that input's error, as a version-1 plugin
     /// would have reported it.
-    fn process_batch_typed(
+    fn process_batch_typed<R: std::borrow::Borrow<model::RulesInput>>(
         &self,
         plugin: &LoadedPlugin,
         pre: &v2::typed_shift_rules::TypedShiftRulesPre<HostState>,
-        inputs: &[model::RulesInput],
+        inputs: &[R],
     ) -> Vec<Result<model::RulesOutput, PluginError>> {
         type Processed = (v2::typed_shift_rules::attendance::plugin::types::RulesOutput, Vec<String>);
         self.batch(
@@ -407,7 +498,7 @@ impl PluginRuntime {
             inputs,
             |store| pre.instantiate(store),
             |instance, store, input| -> wasmtime::Result<Result<Processed, String>> {
-                let typed = match v2_text::input_from_text(input) {
+                let typed = match v2_text::input_from_text(std::borrow::Borrow::borrow(input)) {
                     Ok(typed) => typed,
                     Err(message) => return Ok(Err(message)),
                 };
@@ -453,7 +544,7 @@ impl PluginRuntime {
             let result = (|| {
                 if live.is_none() {
                     let mut store = self.store(&plugin.name)?;
-                    let instance = instantiate(&mut store).map_err(|e| self.failure(&plugin.name, &e))?;
+                    let instance = instantiate(&mut store).map_err(|e| self.failure(&plugin.name, store.data_mut(), &e))?;
                     live = Some((store, instance));
                 }
                 let Some((store, instance)) = live.as_mut() else {
@@ -536,8 +627,6 @@ fn trap_message(error: &wasmtime::Error) -> String {
     text.lines().next().unwrap_or_default().trim_end_matches(':').to_owned()
 }
 
-const V1: &str = "1.0.0";
-const V2: &str = "2.0.0";
 
 fn wrong(plugin: &str, error: &wasmtime::Error) -> PluginError {
     PluginError::WrongWorld { plugin: plugin.to_owned(), message: format!("{error:#}") }

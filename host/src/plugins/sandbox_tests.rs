@@ -19,10 +19,8 @@ fn instantiate(runtime: &PluginRuntime, wat: &str) -> Result<(), PluginError> {
     let component = Component::new(&runtime.engine, &bytes)
         .map_err(|e| PluginError::Invalid { plugin: "test".into(), message: format!("{e:#}") })?;
     let mut store = runtime.store("test")?;
-    Linker::<HostState>::new(&runtime.engine)
-        .instantiate(&mut store, &component)
-        .map(drop)
-        .map_err(|e| runtime.failure("test", &e))
+    let instantiated = Linker::<HostState>::new(&runtime.engine).instantiate(&mut store, &component);
+    instantiated.map(drop).map_err(|e| runtime.failure("test", store.data_mut(), &e))
 }
 
 #[test]

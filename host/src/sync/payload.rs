@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::domain::EmployeeId;
-use attendance_plugin_sdk::model;
+use attendance_plugin_sdk::text as model;
 
 use crate::plugins::runtime::LoadedPlugin;
 use crate::plugins::{PluginError, PluginKind, Registry, contract};

@@ -1,5 +1,5 @@
 //! Between the generated WIT records of interface 2 and [`super::model`] (plumbing for
-//! [`crate::shift_rules_plugin_v2!`]). Only numbers change shape here; no text is parsed.
+//! [`crate::shift_rules_plugin!`]). Only numbers change shape here; no text is parsed.
 
 use chrono::{DateTime, FixedOffset, Weekday};
 
@@ -7,9 +7,10 @@ use super::model as typed;
 use super::wire::{self, date, day_number as day, time_of_day as minute_of_day, utc_time as utc, wall_time as wall};
 use crate::shift_rules_v2_bindings::attendance::plugin::types as wit;
 
-/// Model → WIT plugin info.
-pub fn info(info: crate::model::PluginInfo) -> wit::PluginInfo {
-    wit::PluginInfo { name: info.name, version: info.version }
+impl From<crate::text::PluginInfo> for wit::PluginInfo {
+    fn from(info: crate::text::PluginInfo) -> Self {
+        wit::PluginInfo { name: info.name, version: info.version }
+    }
 }
 
 /// Runs `rules` on a WIT input and converts back.
@@ -52,7 +53,7 @@ fn local_time(at: DateTime<FixedOffset>) -> wit::LocalTime {
 }
 
 fn input_from_wit(input: wit::RulesInput) -> Result<typed::RulesInput, String> {
-    let config = crate::model::config_from_text(&input.config)?;
+    let config = crate::text::config_from_text(&input.config)?;
     let devices = input
         .devices
         .into_iter()

@@ -8,14 +8,14 @@
 //! flat copy; the host reads and writes text once, natively ([`text`]).
 //!
 //! Write rules on [`model`]'s types, implement [`ShiftRules`] and export it with
-//! [`crate::shift_rules_plugin_v2!`]. Test them natively on the golden fixtures with
+//! [`crate::shift_rules_plugin!`] (the crate root re-exports all of this: it is the newest interface). Test them natively on the golden fixtures with
 //! [`process_text`], which converts exactly as the host does:
 //!
 //! ```ignore
 //! let report = fixtures::run(&file, |input| v2::process_text(input, MyRules::process));
 //! ```
 //!
-//! Version-1 plugins ([`crate::ShiftRules`]) keep working; the host runs both.
+//! Version-1 plugins ([`crate::v1::ShiftRules`]) keep working; the host runs both.
 
 #[doc(hidden)]
 pub mod glue;
@@ -25,12 +25,13 @@ pub mod wire;
 
 pub use model::{AttendanceRecord, Flag, Flags, RulesInput, RulesOutput, Status};
 
-use crate::model as text_model;
+use crate::text as text_model;
 
 /// The interface version of this module (the WIT package version).
 pub const INTERFACE_VERSION: &str = "2.0.0";
 
-/// Turns punches into attendance days, on typed values (interface 2).
+/// Turns punches into attendance days, on typed values (interface 2, the newest; the crate root
+/// re-exports it as [`crate::ShiftRules`]).
 pub trait ShiftRules {
     /// Name and version, recorded with every day the plugin produces.
     fn info() -> crate::PluginInfo;
@@ -38,7 +39,27 @@ pub trait ShiftRules {
     ///
     /// # Errors
     /// A message the host shows next to the days it could not process (they stay pending).
-    fn process(input: RulesInput) -> Result<RulesOutput, String>;
+    fn process(input: RulesInput) -> crate::Result<RulesOutput>;
+}
+
+/// Interface 2's own `host.log` (what [`crate::log`] calls in a version-2 component): a
+/// version-2 plugin imports nothing of version 1.
+#[doc(hidden)]
+pub fn host_log(level: crate::Level, message: &str) {
+    #[cfg(target_arch = "wasm32")]
+    {
+        use crate::shift_rules_v2_bindings::attendance::plugin::host::{Level as L, log};
+        let level = match level {
+            crate::Level::Trace => L::Trace,
+            crate::Level::Debug => L::Debug,
+            crate::Level::Info => L::Info,
+            crate::Level::Warn => L::Warn,
+            crate::Level::Error => L::Error,
+        };
+        log(level, message);
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    let _ = (level, message);
 }
 
 /// Runs typed rules on a text input (a fixture's, or interface 1's) and writes the output as text:
@@ -57,22 +78,23 @@ pub fn process_text(
     text::output_to_text(output, &templates)
 }
 
-/// Exports a [`ShiftRules`] implementation as the component's `typed-shift-rules` world (version 2).
+/// Exports a [`ShiftRules`] implementation (interface 2) as the component's `typed-shift-rules`
+/// world.
 #[macro_export]
-macro_rules! shift_rules_plugin_v2 {
+macro_rules! shift_rules_plugin {
     ($ty:ty) => {
         const _: () = {
             struct Export;
             impl $crate::shift_rules_v2_bindings::Guest for Export {
                 fn info() -> $crate::shift_rules_v2_bindings::PluginInfo {
-                    $crate::install_panic_hook();
-                    $crate::v2::glue::info(<$ty as $crate::v2::ShiftRules>::info())
+                    $crate::connect_host($crate::v2::host_log);
+                    <$ty as $crate::ShiftRules>::info().into()
                 }
                 fn process(
                     input: $crate::shift_rules_v2_bindings::RulesInput,
                 ) -> ::core::result::Result<$crate::shift_rules_v2_bindings::RulesOutput, ::std::string::String> {
-                    $crate::install_panic_hook();
-                    $crate::v2::glue::process(input, <$ty as $crate::v2::ShiftRules>::process)
+                    $crate::connect_host($crate::v2::host_log);
+                    $crate::v2::glue::process(input, <$ty as $crate::ShiftRules>::process)
                 }
             }
             $crate::shift_rules_v2_bindings::export_typed_shift_rules!(Export with_types_in $crate::shift_rules_v2_bindings);

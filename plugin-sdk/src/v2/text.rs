@@ -8,7 +8,7 @@
 use chrono::{DateTime, Datelike as _, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, Timelike as _, Utc, Weekday};
 
 use super::model as typed;
-use crate::model as text;
+use crate::text as text;
 
 /// Reads a text input. Every time, date and template reference is checked here, so the rules
 /// receive only well-formed values.

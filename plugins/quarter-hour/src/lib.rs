@@ -4,10 +4,11 @@
 //! clock-out to the nearest 15 minutes (half up) for payable time, on every template that does not
 //! round already. The pattern: adjust the input (or the output), delegate to the standard rules.
 //!
-//! Config (optional): `{"interval_min": 30, "mode": "down"}`.
+//! Config (optional): `{"interval_min": 30, "mode": "down"}` (`mode`: `nearest_half_up`, `up`,
+//! `down`).
 
-use attendance_plugin_sdk::model::Rounding;
-use attendance_plugin_sdk::{PluginInfo, RulesInput, RulesOutput, ShiftRules, shift_rules_plugin};
+use attendance_plugin_sdk::model::{Rounding, RoundingMode};
+use attendance_plugin_sdk::prelude::*;
 
 /// Standard rules, rounded payable time.
 pub struct QuarterHour;
@@ -17,15 +18,19 @@ impl ShiftRules for QuarterHour {
         PluginInfo { name: "quarter-hour".into(), version: env!("CARGO_PKG_VERSION").into() }
     }
 
-    fn process(mut input: RulesInput) -> Result<RulesOutput, String> {
+    fn process(mut input: RulesInput) -> Result<RulesOutput> {
         let interval_min = input.config.get("interval_min").and_then(|v| v.as_u64()).and_then(|v| u32::try_from(v).ok()).unwrap_or(15);
-        let mode = input.config.get("mode").and_then(|v| v.as_str()).unwrap_or("nearest_half_up").to_owned();
-        for template in input.templates.values_mut() {
+        let mode = match input.config.get("mode").and_then(|v| v.as_str()) {
+            Some("up") => RoundingMode::Up,
+            Some("down") => RoundingMode::Down,
+            _ => RoundingMode::NearestHalfUp,
+        };
+        for template in &mut input.templates {
             if template.rounding.is_none() {
-                template.rounding = Some(Rounding { interval_min, mode: mode.clone() });
+                template.rounding = Some(Rounding { interval_min, mode });
             }
         }
-        standard_rules::process(&input)
+        standard_rules::process_typed(&input)
     }
 }
 

@@ -2,12 +2,11 @@
 //!
 //! The rules live in the `standard-rules` library (plain Rust on the SDK's typed model), so the
 //! same code runs inside this component, in site variants such as `quarter-hour`, and natively
-//! (the fixture tests and the native-vs-plugin benchmark). This plugin implements interface 2
-//! (`typed-shift-rules`): times cross the sandbox as numbers, so the plugin neither parses nor
-//! formats text.
+//! (the fixture tests and the native-vs-plugin benchmark). Like every new plugin it implements the
+//! SDK's root interface (2, `typed-shift-rules`): times cross the sandbox as numbers, so the plugin
+//! neither parses nor formats text.
 
-use attendance_plugin_sdk::v2::{RulesInput, RulesOutput, ShiftRules};
-use attendance_plugin_sdk::{PluginInfo, shift_rules_plugin_v2};
+use attendance_plugin_sdk::prelude::*;
 
 /// The default rules.
 pub struct StandardShifts;
@@ -17,9 +16,9 @@ impl ShiftRules for StandardShifts {
         PluginInfo { name: "standard-shifts".into(), version: env!("CARGO_PKG_VERSION").into() }
     }
 
-    fn process(input: RulesInput) -> Result<RulesOutput, String> {
+    fn process(input: RulesInput) -> Result<RulesOutput> {
         standard_rules::process_typed(&input)
     }
 }
 
-shift_rules_plugin_v2!(StandardShifts);
+shift_rules_plugin!(StandardShifts);

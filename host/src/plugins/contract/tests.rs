@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use attendance_plugin_sdk::model::{self, AttendanceRecord, RulesInput, RulesOutput};
+use attendance_plugin_sdk::text::{self as model, AttendanceRecord, RulesInput, RulesOutput};
 use chrono::NaiveDate;
 use proptest::prelude::*;
 
@@ -270,5 +270,14 @@ proptest! {
             prop_assert!(v.field == "body" || v.field == "headers" || v.field.starts_with("headers["));
             prop_assert!(v.value.chars().count() < 120);
         }
+    }
+}
+
+proptest! {
+    /// The hand-written date and `HH:MM` readers agree with chrono's format strings on every text.
+    #[test]
+    fn the_fast_readers_agree_with_chrono(text in "[0-9+-]{0,3}[0-9]{0,4}-[0-9]{1,2}-[0-9]{1,3}|[0-9]{1,2}:[0-9]{1,3}|.{0,12}") {
+        prop_assert_eq!(parse_date(&text), NaiveDate::parse_from_str(&text, "%Y-%m-%d").ok());
+        prop_assert_eq!(parse_hh_mm(&text), chrono::NaiveTime::parse_from_str(&text, "%H:%M").ok());
     }
 }

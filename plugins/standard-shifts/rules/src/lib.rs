@@ -12,7 +12,7 @@ mod zone;
 
 use std::collections::BTreeMap;
 
-use attendance_plugin_sdk::model as text;
+use attendance_plugin_sdk::text;
 use attendance_plugin_sdk::v2::wire;
 use attendance_plugin_sdk::v2::model::{
     AttendanceRecord, Device, Flag, Flags, Review, ReviewReason, RoundingMode, RulesInput, RulesOutput, Status, Template, Unassigned,

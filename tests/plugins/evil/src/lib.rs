@@ -3,7 +3,7 @@
 //! returns an empty, valid result. Built with the `wasi` feature it also imports a WASI function
 //! (used for the user id `wasi`), which the host must refuse at load.
 
-use attendance_plugin_sdk::{PluginInfo, RulesInput, RulesOutput, ShiftRules, shift_rules_plugin};
+use attendance_plugin_sdk::v1::{PluginInfo, RulesInput, RulesOutput, ShiftRules, shift_rules_plugin};
 
 /// The misbehaving rules.
 pub struct Evil;

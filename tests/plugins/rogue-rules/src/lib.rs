@@ -5,8 +5,8 @@
 //! `flag`, `reason` (1 MB), `many` (100,000 records), `empty`, `panic`, `trap` (no panic), `loop`.
 //! Any other user gets the valid record.
 
-use attendance_plugin_sdk::model::AttendanceRecord;
-use attendance_plugin_sdk::{PluginInfo, RulesInput, RulesOutput, ShiftRules, shift_rules_plugin};
+use attendance_plugin_sdk::v1::AttendanceRecord;
+use attendance_plugin_sdk::v1::{PluginInfo, RulesInput, RulesOutput, ShiftRules, shift_rules_plugin};
 
 /// The rogue rules.
 pub struct Rogue;

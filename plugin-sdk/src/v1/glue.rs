@@ -1,14 +1,65 @@
-//! Conversions between the generated WIT records and [`crate::model`] (plumbing for the export macros).
+//! Conversions between interface 1's generated WIT records and [`crate::text`] (plumbing for the
+//! export macros). Both worlds share one generated `types` module (bindgen's `with:`), so each
+//! record is converted in one place.
+
+use crate::shift_rules_bindings::attendance::plugin::types as wit;
+use crate::text as model;
+
+impl From<model::PluginInfo> for wit::PluginInfo {
+    fn from(info: model::PluginInfo) -> Self {
+        wit::PluginInfo { name: info.name, version: info.version }
+    }
+}
+
+impl From<model::AttendanceRecord> for wit::AttendanceRecord {
+    fn from(r: model::AttendanceRecord) -> Self {
+        wit::AttendanceRecord {
+            date: r.date,
+            shift: r.shift,
+            status: r.status,
+            clock_in: r.clock_in,
+            clock_out: r.clock_out,
+            worked_min: r.worked_min,
+            break_min: r.break_min,
+            payable_min: r.payable_min,
+            scheduled_min: r.scheduled_min,
+            overtime_min: r.overtime_min,
+            late_min: r.late_min,
+            early_min: r.early_min,
+            duplicates: r.duplicates,
+            flags: r.flags,
+            final_: r.is_final,
+            reason: r.reason,
+        }
+    }
+}
+
+impl From<wit::AttendanceRecord> for model::AttendanceRecord {
+    fn from(r: wit::AttendanceRecord) -> Self {
+        model::AttendanceRecord {
+            date: r.date,
+            shift: r.shift,
+            status: r.status,
+            clock_in: r.clock_in,
+            clock_out: r.clock_out,
+            worked_min: r.worked_min,
+            break_min: r.break_min,
+            payable_min: r.payable_min,
+            scheduled_min: r.scheduled_min,
+            overtime_min: r.overtime_min,
+            late_min: r.late_min,
+            early_min: r.early_min,
+            duplicates: r.duplicates,
+            flags: r.flags,
+            is_final: r.final_,
+            reason: r.reason,
+        }
+    }
+}
 
 /// The shift-rules world.
 pub mod rules {
-    use crate::model;
-    use crate::shift_rules_bindings::attendance::plugin::types as wit;
-
-    /// Model → WIT plugin info.
-    pub fn info(info: model::PluginInfo) -> wit::PluginInfo {
-        wit::PluginInfo { name: info.name, version: info.version }
-    }
+    use super::{model, wit};
 
     /// Runs `rules` on a WIT input and converts back.
     ///
@@ -20,7 +71,7 @@ pub mod rules {
     ) -> Result<wit::RulesOutput, String> {
         let output = rules(input_from_wit(input)?)?;
         Ok(wit::RulesOutput {
-            records: output.records.into_iter().map(record_to_wit).collect(),
+            records: output.records.into_iter().map(Into::into).collect(),
             unassigned: output.unassigned.into_iter().map(|u| wit::UnassignedPunch { time: u.time, date: u.date }).collect(),
             review: output.review.into_iter().map(|r| wit::ReviewPunch { time: r.time, reason: r.reason }).collect(),
         })
@@ -71,38 +122,11 @@ pub mod rules {
             config,
         })
     }
-
-    fn record_to_wit(r: model::AttendanceRecord) -> wit::AttendanceRecord {
-        wit::AttendanceRecord {
-            date: r.date,
-            shift: r.shift,
-            status: r.status,
-            clock_in: r.clock_in,
-            clock_out: r.clock_out,
-            worked_min: r.worked_min,
-            break_min: r.break_min,
-            payable_min: r.payable_min,
-            scheduled_min: r.scheduled_min,
-            overtime_min: r.overtime_min,
-            late_min: r.late_min,
-            early_min: r.early_min,
-            duplicates: r.duplicates,
-            flags: r.flags,
-            final_: r.is_final,
-            reason: r.reason,
-        }
-    }
 }
 
 /// The crm-mapping world.
 pub mod crm {
-    use crate::crm_mapping_bindings::attendance::plugin::types as wit;
-    use crate::model;
-
-    /// Model → WIT plugin info.
-    pub fn info(info: model::PluginInfo) -> wit::PluginInfo {
-        wit::PluginInfo { name: info.name, version: info.version }
-    }
+    use super::{model, wit};
 
     /// Runs `mapping` on a WIT day and converts back.
     ///
@@ -113,28 +137,10 @@ pub mod crm {
         mapping: impl FnOnce(model::CrmDay) -> Result<model::CrmRequest, String>,
     ) -> Result<wit::CrmRequest, String> {
         let config = model::config_from_text(&day.config)?;
-        let r = day.day;
         let model_day = model::CrmDay {
             user_id: day.user_id,
             employee_name: day.employee_name,
-            day: model::AttendanceRecord {
-                date: r.date,
-                shift: r.shift,
-                status: r.status,
-                clock_in: r.clock_in,
-                clock_out: r.clock_out,
-                worked_min: r.worked_min,
-                break_min: r.break_min,
-                payable_min: r.payable_min,
-                scheduled_min: r.scheduled_min,
-                overtime_min: r.overtime_min,
-                late_min: r.late_min,
-                early_min: r.early_min,
-                duplicates: r.duplicates,
-                flags: r.flags,
-                is_final: r.final_,
-                reason: r.reason,
-            },
+            day: day.day.into(),
             revision: day.revision,
             rule_plugin: day.rule_plugin,
             rule_version: day.rule_version,
