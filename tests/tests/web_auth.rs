@@ -23,6 +23,7 @@ bridge_e2e::on_both_backends!(
     every_protected_route_wants_credentials,
     revoked_and_expired_tokens_are_refused_at_once,
     idle_and_absolute_expiry_end_sessions,
+    token_and_role_commands,
 );
 
 /// Routes that must never answer without credentials. Pages redirect to the sign-in page, API paths
@@ -489,4 +490,53 @@ async fn count(app: &TestApp, sql: &str) -> i64 {
         }
     };
     <[N]>::first(&rows).map_or(0, |r| r.n)
+}
+
+/// `create-user --role`, `create-token --expires-in-days`, `tokens list`, `tokens revoke` through the
+/// real binary.
+async fn token_and_role_commands(backend: Backend) {
+    use std::io::Write as _;
+    let db = bridge_e2e::TestDb::new(backend).await;
+    let dir = db.dir.path().to_path_buf();
+    let run = |args: &[&str]| {
+        let out = bridge_e2e::bridge_command(&dir).args(args).env("DATABASE_URL", db.database_url()).output().expect("runs");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{args:?}: {stdout}{}", String::from_utf8_lossy(&out.stderr));
+        stdout
+    };
+    let mut create = bridge_e2e::bridge_command(&dir)
+        .args(["create-user", "--username", "vera", "--password-stdin", "--role", "viewer"])
+        .env("DATABASE_URL", db.database_url())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("create-user");
+    create.stdin.take().expect("stdin").write_all(b"a long enough password\n").expect("password");
+    let out = create.wait_with_output().expect("create-user ends");
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("(role viewer)"));
+    run(&["create-user", "--username", "root", "--superuser"]);
+    let store = db.store().await;
+    let root = users::find_by_username(&store, "root").await.expect("query").expect("root");
+    assert_eq!((root.role, root.is_superuser), (Role::Admin, true), "a superuser is an admin");
+
+    let issued = run(&["create-token", "--username", "vera", "--name", "payroll", "--expires-in-days", "30"]);
+    let token = issued.trim_end().lines().last().expect("token line").to_owned();
+    assert!(token.starts_with("zkb_") && issued.contains("valid until"), "{issued}");
+    let plain = run(&["create-token", "--username", "root"]);
+    assert!(plain.starts_with("API token for \"root\" (cli); it is shown only now"), "unchanged output: {plain}");
+
+    let listed = run(&["tokens", "list"]);
+    assert!(listed.contains("payroll") && listed.contains("vera") && listed.contains("active"), "{listed}");
+    assert!(!listed.contains(&token), "the token itself is never listed");
+    let only_root = run(&["tokens", "list", "--user", "root"]);
+    assert!(!only_root.contains("payroll") && only_root.contains("root"), "{only_root}");
+
+    let prefix: String = token.chars().take(12).collect();
+    let revoked = run(&["tokens", "revoke", &prefix]);
+    assert!(revoked.contains("revoked API token"), "{revoked}");
+    let listed = run(&["tokens", "list", "--user", "vera"]);
+    assert!(listed.contains("revoked"), "{listed}");
+    let missing = bridge_e2e::bridge_command(&dir).args(["tokens", "revoke", "zkb_00000000"]).env("DATABASE_URL", db.database_url()).output().expect("runs");
+    assert!(!missing.status.success(), "an unknown prefix is an error");
 }
