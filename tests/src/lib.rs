@@ -14,6 +14,7 @@ pub mod db;
 pub mod plugins;
 pub mod pyzk;
 pub mod smtp_sink;
+pub mod web;
 
 use std::path::PathBuf;
 use std::process::Command;

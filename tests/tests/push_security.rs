@@ -170,8 +170,8 @@ async fn a_pending_terminal_changes_nothing_until_approved(backend: Backend) {
     assert_eq!(stored(&store, "PENDSN01").await, 2, "the punches are kept");
     assert_eq!(pending::count(&store).await.expect("count"), 0, "but mark no day for processing");
     assert!(employees::list(&store).await.expect("list").is_empty(), "and USERINFO creates nobody");
-    let page = app.get("/").await.text().await.expect("page");
-    assert!(!page.contains("PENDSN01"), "the open overview page shows no serial");
+    let page = bridge_e2e::web::signed_in_page(&app.base_url, &store, "/").await;
+    assert!(!page.contains("PENDSN01"), "the overview page shows no serial");
     assert!(page.contains("await approval"), "{page}");
 
     let pending_device = device(&store, "PENDSN01").await;
@@ -230,7 +230,7 @@ async fn four_megabytes_of_bad_lines_give_a_bounded_error(backend: Backend) {
     let error = device(&store, "BIGBAD01").await.last_error.expect("recorded");
     assert!(error.len() <= MAX_LAST_ERROR_BYTES, "{} bytes", error.len());
     assert!(error.starts_with("ATTLOG") && error.contains("line 1: bad time"), "{error}");
-    let page = app.get("/").await.text().await.expect("page");
+    let page = bridge_e2e::web::signed_in_page(&app.base_url, &store, "/").await;
     assert!(page.len() < 20_000, "the overview stays small: {} bytes", page.len());
 }
 

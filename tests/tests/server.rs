@@ -10,9 +10,12 @@ async fn health_and_readiness(backend: Backend) {
     let app = TestApp::start(backend).await;
     let health = app.get("/healthz").await;
     assert_eq!(health.status(), 200);
-    let overview = app.get("/").await;
-    assert_eq!(overview.status(), 200);
-    assert!(overview.text().await.expect("page").contains("Stored punches"));
+    let anonymous = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let overview = anonymous.get(format!("{}/", app.base_url)).send().await.expect("overview");
+    assert_eq!(overview.status(), 303, "the overview needs a sign-in");
+    let store = app.db.store().await;
+    let page = bridge_e2e::web::signed_in_page(&app.base_url, &store, "/").await;
+    assert!(page.contains("Stored punches"));
     let ready = app.get("/readyz").await;
     assert_eq!(ready.status(), 200);
     let body: serde_json::Value = ready.json().await.expect("json");

@@ -53,6 +53,9 @@ enum Command {
     CreateUser(accounts::CreateUserArgs),
     /// Create an API token for an account; prints the token alone on the last line
     CreateToken(accounts::CreateTokenArgs),
+    /// List or revoke API tokens
+    #[command(subcommand)]
+    Tokens(accounts::TokensCommand),
     /// Register, list, enable, disable or remove time clocks
     #[command(subcommand)]
     Devices(devices::DevicesCommand),
@@ -130,6 +133,7 @@ async fn dispatch(command: Command, loaded: Loaded) -> anyhow::Result<()> {
         Command::CheckConfig => check_config(&config),
         Command::CreateUser(args) => accounts::create_user(&config, args).await,
         Command::CreateToken(args) => accounts::create_token(&config, args).await,
+        Command::Tokens(command) => accounts::tokens(&config, command).await,
         Command::Devices(command) => devices::run(&config, command).await,
         Command::Jobs(command) => jobs::run(&config, command).await,
         Command::Shifts(command) => rosters::shifts(&config, command).await,

@@ -64,6 +64,8 @@ pub struct Config {
     pub push: PushSettings,
     /// Limits of every HTTP listener.
     pub http: HttpSettings,
+    /// Sign-in, sessions and the proxies trusted to name the client.
+    pub web: WebSettings,
     /// WebAssembly plugins (shift rules, CRM mapping).
     pub plugins: PluginSettings,
     /// Accepted so an old `.env` keeps working, and ignored: scheduling is built in (`CELERY_BROKER_URL`).
@@ -89,6 +91,7 @@ impl Default for Config {
             email: EmailSettings::default(),
             push: PushSettings::default(),
             http: HttpSettings::default(),
+            web: WebSettings::default(),
             plugins: PluginSettings::default(),
             celery_broker_url: None,
         }
@@ -332,6 +335,40 @@ impl Default for HttpSettings {
     }
 }
 
+/// Sign-in and sessions of the dashboard and API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebSettings {
+    /// Reverse proxies whose `X-Forwarded-For` names the client, as IPs or CIDRs (`TRUSTED_PROXIES`);
+    /// empty (the default) trusts none, so a client cannot pick the address it is rate-limited under.
+    pub trusted_proxies: Networks,
+    /// Mark the session cookie `Secure` and give it the `__Host-` prefix (`SESSION_COOKIE_SECURE`);
+    /// turn on whenever the dashboard is reached over HTTPS (a browser then never sends it in clear).
+    pub session_cookie_secure: bool,
+    /// A session unused this long ends (`SESSION_IDLE_MINUTES`; default 8 hours, a working day).
+    pub session_idle_minutes: u32,
+    /// A session ends this long after sign-in however busy (`SESSION_ABSOLUTE_HOURS`; default 7 days).
+    pub session_absolute_hours: u32,
+    /// Failed sign-ins allowed per client address and per account within the window
+    /// (`LOGIN_MAX_FAILURES`); the next attempt answers 429 until the oldest failure ages out.
+    pub login_max_failures: u32,
+    /// The window failed sign-ins are counted over, minutes (`LOGIN_WINDOW_MINUTES`).
+    pub login_window_minutes: u32,
+}
+
+impl Default for WebSettings {
+    fn default() -> Self {
+        Self {
+            trusted_proxies: Networks::default(),
+            session_cookie_secure: false,
+            session_idle_minutes: 8 * 60,
+            session_absolute_hours: 7 * 24,
+            login_max_failures: 10,
+            login_window_minutes: 15,
+        }
+    }
+}
+
 /// What happens to a push terminal whose serial number the bridge does not know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -525,6 +562,17 @@ impl Config {
         }
         if self.push.poll_delay_seconds == 0 {
             return invalid("push.poll_delay_seconds", "0".into(), "must be at least 1 second");
+        }
+        let web = &self.web;
+        for (key, value, max) in [
+            ("web.session_idle_minutes", web.session_idle_minutes, 525_600),
+            ("web.session_absolute_hours", web.session_absolute_hours, 8_784),
+            ("web.login_max_failures", web.login_max_failures, 10_000),
+            ("web.login_window_minutes", web.login_window_minutes, 10_080),
+        ] {
+            if !(1..=max).contains(&value) {
+                return invalid(key, value.to_string(), &format!("must be 1 to {max}"));
+            }
         }
         if self.crm.sync_batch_size == 0 {
             return invalid("crm.sync_batch_size", "0".into(), "must be at least 1");

@@ -24,7 +24,7 @@ use crate::store::Store;
 /// The jobs a worker runs. Jobs whose schedules exist but that are not listed here are not run.
 pub fn standard_jobs(store: &Store, config: &Config, instance: &str, registry: &Arc<crate::plugins::Registry>) -> Vec<Arc<dyn Job>> {
     vec![
-        Arc::new(cleanup::DailyCleanup::new(store.clone(), config.devices.raw_punch_retention_days)),
+        Arc::new(cleanup::DailyCleanup::new(store.clone(), config.devices.raw_punch_retention_days).with_web_settings(&config.web)),
         Arc::new(poll::PollDevices::new(store.clone(), config, instance)),
         Arc::new(process::ProcessAttendance::new(store.clone(), Arc::clone(registry), config.clone())),
         Arc::new(crm_sync::SyncToCrm::new(store.clone(), Arc::clone(registry), config.clone(), instance)),

@@ -13,14 +13,17 @@ pub mod attendance;
 pub mod devices;
 pub mod employees;
 pub mod jobs;
+pub mod login_failures;
 pub mod outbox;
 mod error;
 pub mod pending;
 pub mod punches;
 pub mod rosters;
 pub mod schema;
+pub mod sessions;
 pub mod settings;
 pub mod stats;
+pub mod tokens;
 pub mod users;
 
 use diesel_async::AsyncPgConnection;

@@ -103,6 +103,30 @@ diesel::table! {
         is_active -> Bool,
         created_at -> Timestamp,
         last_login_at -> Nullable<Timestamp>,
+        role -> Text,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> BigInt,
+        id_hash -> Text,
+        user_id -> BigInt,
+        csrf_token -> Text,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        expires_at -> Timestamp,
+        client_addr -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    login_failures (id) {
+        id -> BigInt,
+        scope -> Text,
+        subject -> Text,
+        failed_at -> Timestamp,
     }
 }
 
@@ -243,6 +267,7 @@ diesel::joinable!(raw_punches -> devices (device_id));
 diesel::joinable!(crm_outbox -> processed_attendance (attendance_id));
 diesel::joinable!(device_commands -> devices (device_id));
 diesel::joinable!(api_tokens -> users (user_id));
+diesel::joinable!(sessions -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
     devices,
     raw_punches,
@@ -259,4 +284,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     pending_days,
     crm_outbox,
     settings,
+    sessions,
+    login_failures,
 );

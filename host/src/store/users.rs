@@ -9,7 +9,7 @@ use diesel_async::RunQueryDsl;
 
 use super::schema::{api_tokens, users};
 use super::{Store, StoreError, now_utc};
-use crate::domain::UserId;
+use crate::domain::{Role, UserId};
 
 /// A login account. `Debug` leaves out the password hash (written by hand below).
 #[derive(Clone, PartialEq, Eq, Queryable, Selectable)]
@@ -29,6 +29,8 @@ pub struct User {
     pub created_at: NaiveDateTime,
     /// Last successful login, UTC.
     pub last_login_at: Option<NaiveDateTime>,
+    /// What the account may do (admins are also `is_superuser`).
+    pub role: Role,
 }
 
 /// A stored API token (its hash, never the token). `Debug` shows the prefix, not the hash.
@@ -65,6 +67,7 @@ impl std::fmt::Debug for User {
             .field("is_active", &self.is_active)
             .field("created_at", &self.created_at)
             .field("last_login_at", &self.last_login_at)
+            .field("role", &self.role)
             .finish()
     }
 }
@@ -94,15 +97,24 @@ fn unique_violation(e: StoreError, what: String) -> StoreError {
     }
 }
 
-/// Creates an account with an already-hashed password.
+/// Creates an account with an already-hashed password: a superuser is an admin, anyone else a viewer.
 ///
 /// # Errors
 /// [`StoreError::AlreadyExists`] when the name is taken.
 pub async fn create(store: &Store, username: &str, password_hash: &str, superuser: bool) -> Result<User, StoreError> {
+    create_with_role(store, username, password_hash, if superuser { Role::Admin } else { Role::Viewer }).await
+}
+
+/// Creates an account with an already-hashed password and a role (`is_superuser` follows it).
+///
+/// # Errors
+/// [`StoreError::AlreadyExists`] when the name is taken.
+pub async fn create_with_role(store: &Store, username: &str, password_hash: &str, role: Role) -> Result<User, StoreError> {
     let values = (
         users::username.eq(username),
         users::password_hash.eq(password_hash),
-        users::is_superuser.eq(superuser),
+        users::is_superuser.eq(role == Role::Admin),
+        users::role.eq(role),
         users::created_at.eq(now_utc()),
     );
     crate::with_conn!(store, |conn| {
@@ -160,27 +172,34 @@ pub async fn create_token(
     })
 }
 
-/// The active account owning the live (unrevoked, unexpired) token with this hash; marks the token used.
+/// How stale a token's `last_used_at` may get before a use writes it again: a busy API client
+/// would otherwise cost one write per request.
+pub const TOKEN_USE_RESOLUTION: chrono::TimeDelta = chrono::TimeDelta::minutes(1);
+
+/// The active account owning the live (unrevoked, unexpired) token with this hash; marks the token
+/// used (at most once per [`TOKEN_USE_RESOLUTION`]).
 ///
 /// # Errors
 /// When the query fails.
 pub async fn find_by_token_hash(store: &Store, token_hash: &str) -> Result<Option<User>, StoreError> {
     let now = now_utc();
     crate::with_conn!(store, |conn| {
-        let found: Option<(i64, User)> = api_tokens::table
+        let found: Option<(i64, Option<NaiveDateTime>, User)> = api_tokens::table
             .inner_join(users::table)
             .filter(api_tokens::token_hash.eq(token_hash))
             .filter(api_tokens::revoked_at.is_null())
             .filter(api_tokens::expires_at.is_null().or(api_tokens::expires_at.gt(now)))
             .filter(users::is_active.eq(true))
-            .select((api_tokens::id, User::as_select()))
+            .select((api_tokens::id, api_tokens::last_used_at, User::as_select()))
             .first(conn)
             .await
             .optional()?;
-        if let Some((token_id, _)) = &found {
+        if let Some((token_id, last_used, _)) = &found
+            && last_used.is_none_or(|at| now - at >= TOKEN_USE_RESOLUTION)
+        {
             diesel::update(api_tokens::table.find(*token_id)).set(api_tokens::last_used_at.eq(now)).execute(conn).await?;
         }
-        Ok(found.map(|(_, user)| user))
+        Ok(found.map(|(_, _, user)| user))
     })
 }
 
@@ -201,6 +220,7 @@ mod tests {
             is_active: true,
             created_at: at,
             last_login_at: None,
+            role: Role::Admin,
         };
         let shown = format!("{user:?} {user:#?}");
         assert!(!shown.contains("argon2") && !shown.contains("aGFzaGhhc2hoYXNo"), "{shown}");

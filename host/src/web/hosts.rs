@@ -2,7 +2,8 @@
 //!
 //! An empty list or `*` allows any host; `.example.com` allows the domain and its subdomains.
 //! This blocks DNS-rebinding pages from talking to a bridge on the LAN through a victim's browser.
-//! Only browser-facing routes go through it: the probes and the push endpoints are called by IP.
+//! Only browser-facing routes go through it: the probes and the push endpoints
+//! ([`super::access::is_open`]) are called by IP.
 
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
@@ -13,7 +14,7 @@ use super::AppState;
 
 pub(super) async fn check_host(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let allowed = &state.config.allowed_hosts.0;
-    if allowed.is_empty() || allowed.iter().any(|h| h == "*") {
+    if allowed.is_empty() || allowed.iter().any(|h| h == "*") || super::access::is_open(request.uri().path()) {
         return next.run(request).await;
     }
     let host = request

@@ -3,13 +3,17 @@
 //! Handlers stay thin: they parse, call into the layers below, and map errors through [`AppError`].
 //! Each area has its own module with a `router()`; [`app`] merges them. [`crate::serve`] runs it.
 
+pub mod access;
 mod api;
-mod auth;
+pub mod auth;
+mod client;
+mod cookies;
 mod error;
 mod health;
 mod hosts;
 mod iclock;
 pub mod listener;
+mod login;
 mod pages;
 
 use std::sync::Arc;
@@ -17,7 +21,8 @@ use std::sync::Arc;
 use axum::Router;
 use crate::config::Config;
 use crate::store::Store;
-pub use auth::{AdminOnly, Authenticated, Role};
+pub use auth::{AdminOnly, Authenticated, Principal, Role};
+pub use login::safe_next;
 pub use error::AppError;
 
 /// What every handler can reach. Cheap to clone.
@@ -61,16 +66,21 @@ pub fn push_only(state: AppState) -> Router {
 }
 
 /// The whole HTTP application, without a socket (tests may drive it with `tower::ServiceExt::oneshot`).
+///
+/// Deny by default: [`access::guard`] wraps every route, so a route added here needs a session or
+/// an API token unless its path is one of the few [`access::is_open`] or `/login` paths. Add routes
+/// above the `.layer` calls (axum layers wrap only the routes added before them).
 pub fn app(state: AppState) -> Router {
-    // Terminals address the bridge by IP: the push endpoints sit outside the ALLOWED_HOSTS check.
-    let browser_facing = Router::new()
-        .merge(pages::router())
-        .nest("/api/v1", api::router())
-        .layer(axum::middleware::from_fn_with_state(state.clone(), hosts::check_host));
     Router::new()
         .merge(health::router())
         .merge(iclock::router(&state))
-        .merge(browser_facing)
+        .merge(pages::router())
+        .merge(login::router())
+        .nest("/api/v1", api::router())
+        .layer(axum::middleware::from_fn_with_state(state.clone(), access::guard))
+        // Terminals address the bridge by IP: probes and push endpoints skip the ALLOWED_HOSTS check,
+        // which runs before the sign-in check (a wrong host name gets 400, not a redirect).
+        .layer(axum::middleware::from_fn_with_state(state.clone(), hosts::check_host))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -6,10 +6,11 @@ use std::sync::LazyLock;
 use axum::extract::State;
 use axum::response::Html;
 use axum::routing::get;
-use axum::Router;
+use axum::{Extension, Router};
 use minijinja::{Environment, context};
 
-use super::{AppError, AppState};
+use super::auth::Principal;
+use super::{AppError, AppState, Role};
 use crate::store::{devices, stats};
 
 /// The page templates, parsed once.
@@ -18,6 +19,7 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     for (name, source) in [
         ("web/base.html", include_str!("../../../templates/web/base.html")),
         ("web/index.html", include_str!("../../../templates/web/index.html")),
+        ("web/auth/login.html", include_str!("../../../templates/web/auth/login.html")),
     ] {
         // The templates are part of the binary and covered by tests; a syntax error cannot ship.
         if let Err(e) = env.add_template(name, source) {
@@ -31,7 +33,8 @@ pub(super) fn router() -> Router<AppState> {
     Router::new().route("/", get(overview))
 }
 
-fn render(name: &str, ctx: minijinja::Value) -> Result<Html<String>, AppError> {
+/// Renders a page template.
+pub(super) fn render(name: &str, ctx: minijinja::Value) -> Result<Html<String>, AppError> {
     TEMPLATES
         .get_template(name)
         .and_then(|t| t.render(ctx))
@@ -39,12 +42,19 @@ fn render(name: &str, ctx: minijinja::Value) -> Result<Html<String>, AppError> {
         .map_err(|e| AppError::Internal(format!("template {name}: {e}")))
 }
 
-/// The landing page: devices and how much has been collected.
-///
-/// The page is open to anyone who reaches the listener, so it names approved devices only and shows
-/// no addresses, serials or error texts (those can carry addresses and whatever a push request sent):
-/// terminals awaiting approval are named by their serial and only counted here.
-async fn overview(State(state): State<AppState>) -> Result<Html<String>, AppError> {
+/// The context every signed-in page's frame needs: who is signed in and the CSRF token for forms
+/// (the sign-out button).
+fn frame(principal: &Principal) -> minijinja::Value {
+    context! {
+        user => context! { username => principal.user.username.clone(), role => Role::of(&principal.user).as_str() },
+        csrf_token => principal.csrf_token().unwrap_or_default(),
+    }
+}
+
+/// The landing page: devices and how much has been collected (signed-in accounts only, like every
+/// page; see [`super::access`]). It still names approved devices only and shows no addresses,
+/// serials or error texts: terminals awaiting approval are only counted here.
+async fn overview(State(state): State<AppState>, Extension(principal): Extension<Principal>) -> Result<Html<String>, AppError> {
     let devices = devices::list(&state.store).await?;
     let counts = stats::counts(&state.store).await?;
     let punches = counts.raw_punches;
@@ -62,6 +72,9 @@ async fn overview(State(state): State<AppState>) -> Result<Html<String>, AppErro
         .collect();
     render(
         "web/index.html",
-        context! { devices, awaiting_approval, punches, counts => minijinja::value::Serde(&counts), database => state.store.backend_name() },
+        context! {
+            devices, awaiting_approval, punches, counts => minijinja::value::Serde(&counts), database => state.store.backend_name(),
+            ..frame(&principal)
+        },
     )
 }

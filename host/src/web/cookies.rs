@@ -1,0 +1,100 @@
+//! The two cookies the bridge sets, and reading cookies from a request.
+//!
+//! - the **session** cookie carries a random 256-bit session id (only its SHA-256 is stored);
+//! - the **login CSRF** cookie carries a random token the sign-in form must repeat (double submit),
+//!   so a foreign page cannot sign a browser into an account of the attacker's choosing.
+//!
+//! Both are `HttpOnly; SameSite=Lax; Path=/`. With `SESSION_COOKIE_SECURE` they are also `Secure`
+//! and named with the `__Host-` prefix, which browsers accept only from HTTPS, without `Domain`
+//! and with `Path=/`, so a sibling subdomain cannot plant or overwrite them.
+
+use axum::http::HeaderMap;
+use axum::http::header::COOKIE;
+use rand::RngCore as _;
+use sha2::{Digest as _, Sha256};
+
+use crate::config::WebSettings;
+
+/// Which cookie.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// The sign-in session.
+    Session,
+    /// The pre-sign-in CSRF token of the login form.
+    LoginCsrf,
+}
+
+/// The name of a cookie under the configured security.
+pub fn name(kind: Kind, settings: &WebSettings) -> &'static str {
+    match (kind, settings.session_cookie_secure) {
+        (Kind::Session, false) => "bridge_session",
+        (Kind::Session, true) => "__Host-bridge_session",
+        (Kind::LoginCsrf, false) => "bridge_login_csrf",
+        (Kind::LoginCsrf, true) => "__Host-bridge_login_csrf",
+    }
+}
+
+/// The value of the named cookie in the request (the first one, if a browser sent several).
+pub fn read<'a>(headers: &'a HeaderMap, cookie: &str) -> Option<&'a str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|h| h.to_str().ok())
+        .flat_map(|h| h.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == cookie)
+        .map(|(_, v)| v.trim())
+        .filter(|v| !v.is_empty())
+}
+
+/// A `Set-Cookie` value giving the cookie `value` for `max_age_secs`.
+pub fn set(kind: Kind, settings: &WebSettings, value: &str, max_age_secs: i64) -> String {
+    format!(
+        "{}={value}; Path=/; Max-Age={max_age_secs}; HttpOnly; SameSite=Lax{}",
+        name(kind, settings),
+        if settings.session_cookie_secure { "; Secure" } else { "" }
+    )
+}
+
+/// A `Set-Cookie` value deleting the cookie.
+pub fn clear(kind: Kind, settings: &WebSettings) -> String {
+    set(kind, settings, "", 0)
+}
+
+/// 256 random bits, URL-safe: a session id, a CSRF token.
+pub fn random_secret() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// What the database stores for a session id.
+pub fn hash_session_id(id: &str) -> String {
+    hex::encode(Sha256::digest(id.as_bytes()))
+}
+
+/// Whether two secrets are equal, in time independent of where they differ.
+pub fn secrets_match(a: &str, b: &str) -> bool {
+    use subtle::ConstantTimeEq as _;
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_are_read_and_written_with_their_attributes() {
+        let mut headers = HeaderMap::new();
+        headers.insert(COOKIE, "a=1; bridge_session=abc ; other=x".parse().expect("header"));
+        assert_eq!(read(&headers, "bridge_session"), Some("abc"));
+        assert_eq!(read(&headers, "missing"), None);
+        let plain = WebSettings::default();
+        assert_eq!(set(Kind::Session, &plain, "v", 60), "bridge_session=v; Path=/; Max-Age=60; HttpOnly; SameSite=Lax");
+        let secure = WebSettings { session_cookie_secure: true, ..WebSettings::default() };
+        let cookie = set(Kind::Session, &secure, "v", 60);
+        assert!(cookie.starts_with("__Host-bridge_session=v;") && cookie.ends_with("; Secure"), "{cookie}");
+        assert!(secrets_match("abc", "abc") && !secrets_match("abc", "abd") && !secrets_match("abc", "ab"));
+        assert_ne!(random_secret(), random_secret());
+    }
+}
