@@ -65,6 +65,7 @@ pub fn app(state: AppState) -> Router {
     // Terminals address the bridge by IP: the push endpoints sit outside the ALLOWED_HOSTS check.
     let browser_facing = Router::new()
         .merge(pages::router())
+        .nest("/api", api::router())
         .nest("/api/v1", api::router())
         .layer(axum::middleware::from_fn_with_state(state.clone(), hosts::check_host));
     Router::new()
