@@ -49,6 +49,7 @@ pub struct AuditOut {
 )]
 /// `GET /api/audit/`.
 pub(super) async fn list(_: Authenticated, State(state): State<AppState>, request: ListRequest) -> ApiResult<Json<Paginated<AuditOut>>> {
+    request.fields().finish()?;
     let (rows, count) = audit::page(&state.store, request.offset(), request.page_size + 1).await?;
     let more = rows.len() as i64 > request.page_size;
     let site = state.config.time_zone.0;

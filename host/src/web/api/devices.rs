@@ -100,6 +100,7 @@ impl DeviceOut {
 )]
 /// `GET /api/devices/`.
 pub(super) async fn list(_: Authenticated, State(state): State<AppState>, request: ListRequest) -> ApiResult<Json<Paginated<DeviceOut>>> {
+    request.fields().finish()?;
     let site = state.config.time_zone.0;
     let all = devices::list(&state.store).await?.into_iter().map(|d| DeviceOut::new(d, site)).collect();
     Ok(Json(request.answer_slice(all)?))
@@ -123,6 +124,7 @@ pub(super) async fn list(_: Authenticated, State(state): State<AppState>, reques
 )]
 /// `GET /api/devices/pending/`: push terminals that announced themselves and wait for approval.
 pub(super) async fn pending(_: Authenticated, State(state): State<AppState>, request: ListRequest) -> ApiResult<Json<Paginated<DeviceOut>>> {
+    request.fields().finish()?;
     let site = state.config.time_zone.0;
     let all = devices::list(&state.store).await?.into_iter().filter(|d| !d.approved).map(|d| DeviceOut::new(d, site)).collect();
     Ok(Json(request.answer_slice(all)?))

@@ -45,6 +45,7 @@ pub struct EmployeeOut {
 )]
 /// `GET /api/employees/`.
 pub(super) async fn list(_: Authenticated, State(state): State<AppState>, request: ListRequest) -> ApiResult<Json<Paginated<EmployeeOut>>> {
+    request.fields().finish()?;
     let page = listing::employees_page(&state.store, request.offset(), request.page_size).await?;
     let site = state.config.time_zone.0;
     let results = page

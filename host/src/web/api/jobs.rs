@@ -115,6 +115,7 @@ pub struct JobOut {
 )]
 /// `GET /api/jobs/`.
 pub(super) async fn list(_: Authenticated, State(state): State<AppState>, request: ListRequest) -> ApiResult<Json<Paginated<JobOut>>> {
+    request.fields().finish()?;
     let site = state.config.time_zone.0;
     let mut jobs = Vec::new();
     for schedule in job_store::list(&state.store).await? {

@@ -168,6 +168,11 @@ impl Fields {
         self.errors.entry(field.to_owned()).or_default().push(message.into());
     }
 
+    /// The problems recorded, one (field, message) each.
+    pub(crate) fn into_problems(self) -> Vec<(String, String)> {
+        self.errors.into_iter().flat_map(|(field, messages)| messages.into_iter().map(move |m| (field.clone(), m))).collect()
+    }
+
     /// `Ok(())` when no problem was recorded, else the 400 naming them.
     pub(crate) fn finish(self) -> ApiResult<()> {
         if self.errors.is_empty() { Ok(()) } else { Err(ApiError::App(AppError::Validation(self.errors))) }

@@ -43,9 +43,20 @@ pub struct ListRequest {
     /// Every query parameter.
     pub query: BTreeMap<String, String>,
     base: String,
+    /// Problems with `page`, `page_size` or NUL characters, reported with the handler's own filters.
+    problems: Vec<(String, String)>,
 }
 
 impl ListRequest {
+    /// The problems found so far, for the handler to add its filters' to and [`Fields::finish`].
+    pub fn fields(&self) -> Fields {
+        let mut fields = Fields::default();
+        for (name, message) in &self.problems {
+            fields.error(name, message.clone());
+        }
+        fields
+    }
+
     /// Rows to skip.
     pub fn offset(&self) -> i64 {
         (self.page - 1) * self.page_size
@@ -99,13 +110,15 @@ impl<S: Send + Sync> FromRequestParts<S> for ListRequest {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
         let query = query_map(parts.uri.query());
-        let mut fields = Fields::default();
+        let mut problems = Vec::new();
         for (name, value) in query.iter().filter(|(name, value)| name.contains('\0') || value.contains('\0')) {
-            fields.error(&name.replace('\0', ""), format!("contains a NUL character ({} bytes)", value.len()));
+            problems.push((name.replace('\0', ""), format!("contains a NUL character ({} bytes)", value.len())));
         }
-        let page = fields.number("page", query.get("page").map(String::as_str), 1..=MAX_PAGE).unwrap_or(1);
-        let page_size = fields.number("page_size", query.get("page_size").map(String::as_str), 1..=MAX_PAGE_SIZE).unwrap_or(DEFAULT_PAGE_SIZE);
-        fields.finish()?;
+        let mut fields = Fields::default();
+        let page = fields.number("page", query.get("page").map(String::as_str), 1..=MAX_PAGE);
+        let page_size = fields.number("page_size", query.get("page_size").map(String::as_str), 1..=MAX_PAGE_SIZE);
+        problems.extend(fields.into_problems());
+        let (page, page_size) = (page.unwrap_or(1), page_size.unwrap_or(DEFAULT_PAGE_SIZE));
         let path = parts
             .extensions
             .get::<axum::extract::OriginalUri>()
@@ -115,6 +128,6 @@ impl<S: Send + Sync> FromRequestParts<S> for ListRequest {
             Some("https") => "https",
             _ => "http",
         };
-        Ok(ListRequest { page, page_size, query, base: format!("{scheme}://{host}{path}") })
+        Ok(ListRequest { page, page_size, query, base: format!("{scheme}://{host}{path}"), problems })
     }
 }

@@ -112,7 +112,7 @@ impl ProcessedOut {
 }
 
 fn filter_from(request: &ListRequest) -> ApiResult<ProcessedFilter> {
-    let mut fields = Fields::default();
+    let mut fields = request.fields();
     let filter = ProcessedFilter {
         user_id: request.param("user_id").filter(|v| !v.is_empty()).map(str::to_owned),
         start: fields.date("start_date", request.param("start_date")),

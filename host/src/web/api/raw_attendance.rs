@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::openapi::ErrorBody;
 use super::pagination::{ListRequest, Paginated};
-use super::{ApiResult, Fields, site_time, with_offset};
+use super::{ApiResult, site_time, with_offset};
 use crate::domain::WallTime;
 use crate::store::listing::{self, RawFilter, RawRow};
 use crate::web::{AppState, Authenticated};
@@ -70,7 +70,7 @@ impl RawOut {
 /// `GET /api/raw-attendance/?user_id=&device=&start_date=&end_date=` (dates are site dates, inclusive).
 pub(super) async fn list(_: Authenticated, State(state): State<AppState>, request: ListRequest) -> ApiResult<Json<Paginated<RawOut>>> {
     let site = state.config.time_zone.0;
-    let mut fields = Fields::default();
+    let mut fields = request.fields();
     let start = fields.date("start_date", request.param("start_date"));
     let end = fields.date("end_date", request.param("end_date"));
     let device = fields.number("device", request.param("device"), 1..=i64::MAX);
