@@ -349,9 +349,10 @@ fn schemathesis() -> std::path::PathBuf {
 /// schemathesis generates requests from the served `/api/openapi.json` (as an admin) and checks that
 /// none gets a 5xx and every documented answer matches its schema.
 ///
-/// The bridge runs without its scheduler, and the operations that would contact a device (`info`,
-/// `poll`, `poll_all`, running jobs) are left out, together with device registration and changes:
-/// generated addresses are arbitrary, and the suite talks to 127.0.0.0/8 only.
+/// Generated device addresses are arbitrary and the suite talks to 127.0.0.0/8 only: the bridge runs
+/// without its scheduler, and the operations that would contact a device (`info`, `poll`,
+/// `poll_all`, running jobs) are left out; registering and changing devices is fuzzed. (`info` answers 502
+/// by design when a device does not answer; `long_actions_answer_202_and_join_a_running_one` covers it.)
 async fn schema_driven_fuzzing_finds_no_server_error_nor_contradiction(backend: Backend) {
     let app = TestApp::start_with(backend, |c| c.role = attendance_bridge::config::Role::Web).await;
     let (admin, _) = tokens(&app).await;
@@ -364,8 +365,7 @@ async fn schema_driven_fuzzing_finds_no_server_error_nor_contradiction(backend: 
         .args(["-H", &format!("Authorization: Token {admin}")])
         .args(["--checks", "not_a_server_error,response_schema_conformance"])
         .args(["--max-examples", "25", "--workers", "2", "--request-timeout", "10"])
-        .args(["--exclude-path-regex", "/(info|poll|poll_all|run)/$"])
-        .args(["--exclude-operation-id-regex", "^devices_(create|replace|change)$"])
+        .args(["--exclude-operation-id-regex", "^(devices_(info|poll|poll_all)|jobs_run_now)$"])
         .env("SCHEMATHESIS_HOOKS", "")
         .kill_on_drop(true)
         .output();

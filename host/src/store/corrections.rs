@@ -62,6 +62,12 @@ pub async fn correct_day(store: &Store, id: i64, correction: &Correction) -> Res
     let now = now_utc();
     crate::with_conn!(store, |conn| {
         conn.transaction::<ProcessedDay, StoreError, _>(async |conn| {
+            // Write first: on SQLite the transaction then holds the write lock from its start, so a
+            // concurrent writer makes it wait (busy timeout) instead of failing its later upgrade.
+            let found = diesel::update(pa::table.find(id)).set(pa::updated_at.eq(now)).execute(conn).await?;
+            if found == 0 {
+                return Err(StoreError::NotFound(format!("processed day {id}")));
+            }
             let day: ProcessedDay = pa::table
                 .find(id)
                 .select(ProcessedDay::as_select())
@@ -138,6 +144,11 @@ pub async fn update_device(store: &Store, id: DeviceId, change: &DeviceChange, a
         .transpose()?;
     let result = crate::with_conn!(store, |conn| {
         conn.transaction::<Device, StoreError, _>(async |conn| {
+            // Write first (see `correct_day`).
+            let found = diesel::update(devices::table.find(id)).set(devices::updated_at.eq(now)).execute(conn).await?;
+            if found == 0 {
+                return Err(StoreError::NotFound(format!("device {id}")));
+            }
             let before: Device = devices::table
                 .find(id)
                 .select(Device::as_select())
@@ -146,7 +157,6 @@ pub async fn update_device(store: &Store, id: DeviceId, change: &DeviceChange, a
                 .optional()?
                 .ok_or_else(|| StoreError::NotFound(format!("device {id}")))?;
             let target = devices::table.find(id);
-            diesel::update(target).set(devices::updated_at.eq(now)).execute(conn).await?;
             if let Some(name) = &change.name {
                 diesel::update(target).set(devices::name.eq(name)).execute(conn).await?;
             }
