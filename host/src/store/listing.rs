@@ -4,11 +4,11 @@
 //! walks of those indexes, and one row more than asked is read so "is there a next page" never
 //! needs the count.
 //!
-//! Counts: exact when the matching rows are few (up to [`EXACT_COUNT_LIMIT`], read with a bounded
-//! `LIMIT`). Above that, an unfiltered list reports the table's size estimate (PostgreSQL's
-//! `reltuples`, SQLite's highest row id) and a filtered one an exact count kept for
-//! [`COUNT_CACHE_TTL`] in this process; so no page request scans a million rows, only the first
-//! request for a large filtered set each minute does.
+//! Counts: a last page knows its count (offset + rows). Otherwise an unfiltered list reports the
+//! table's size: exact when small, else an estimate (PostgreSQL's `reltuples`, SQLite's highest row
+//! id). A filtered list counts exactly up to [`EXACT_COUNT_LIMIT`] matches (a `LIMIT`ed index read);
+//! above that, an exact count is kept for [`COUNT_CACHE_TTL`] in this process. So no page request
+//! scans a million rows; only the first request for a large filtered set each minute does.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -194,19 +194,27 @@ async fn sync_states(store: &Store, days: &[ProcessedDay]) -> Result<HashMap<i64
 }
 
 async fn count_processed(store: &Store, filter: &ProcessedFilter, key: &str) -> Result<i64, StoreError> {
+    if filter.is_empty() {
+        return table_estimate(store, "processed_attendance").await;
+    }
+    if let Some(n) = cached(key) {
+        return Ok(n);
+    }
     let bounded: Vec<i64> = crate::with_conn!(store, |conn| {
         processed_query!(filter).select(pa::id).limit(EXACT_COUNT_LIMIT + 1).load(conn).await.map_err(StoreError::from)
     })?;
     if (bounded.len() as i64) <= EXACT_COUNT_LIMIT {
         return Ok(bounded.len() as i64);
     }
-    if filter.is_empty() {
-        return table_estimate(store, "processed_attendance").await;
-    }
     cached_count(key, async {
         crate::with_conn!(store, |conn| processed_query!(filter).count().get_result::<i64>(conn).await.map_err(StoreError::from))
     })
     .await
+}
+
+/// A count computed less than [`COUNT_CACHE_TTL`] ago.
+fn cached(key: &str) -> Option<i64> {
+    count_cache().lock().ok().and_then(|cache| cache.get(key).filter(|(at, _)| at.elapsed() < COUNT_CACHE_TTL).map(|(_, n)| *n))
 }
 
 fn count_cache() -> &'static Mutex<HashMap<String, (Instant, i64)>> {
@@ -215,8 +223,7 @@ fn count_cache() -> &'static Mutex<HashMap<String, (Instant, i64)>> {
 }
 
 async fn cached_count(key: &str, exact: impl Future<Output = Result<i64, StoreError>>) -> Result<i64, StoreError> {
-    let hit = count_cache().lock().ok().and_then(|cache| cache.get(key).filter(|(at, _)| at.elapsed() < COUNT_CACHE_TTL).map(|(_, n)| *n));
-    if let Some(n) = hit {
+    if let Some(n) = cached(key) {
         return Ok(n);
     }
     let n = exact.await?;
@@ -230,8 +237,9 @@ async fn cached_count(key: &str, exact: impl Future<Output = Result<i64, StoreEr
     Ok(n)
 }
 
-/// The size of a large table without counting it: PostgreSQL's planner estimate, SQLite's highest id
-/// (rows are rarely deleted from these tables, so it is close).
+/// The size of an unfiltered table without counting a large one: SQLite's highest id (rows are rarely
+/// deleted from these tables, so it is close) or PostgreSQL's planner estimate. A table known to be
+/// small is counted exactly; a PostgreSQL table not analysed yet is counted once a minute.
 async fn table_estimate(store: &Store, table: &'static str) -> Result<i64, StoreError> {
     #[derive(QueryableByName)]
     struct Estimate {
@@ -240,21 +248,21 @@ async fn table_estimate(store: &Store, table: &'static str) -> Result<i64, Store
     }
     let estimate = match store {
         Store::Sqlite(_) => format!("SELECT COALESCE(MAX(id), 0) AS n FROM {table}"),
-        Store::Postgres(_) => format!("SELECT GREATEST(reltuples, 0)::BIGINT AS n FROM pg_class WHERE oid = '{table}'::regclass"),
+        Store::Postgres(_) => format!("SELECT reltuples::BIGINT AS n FROM pg_class WHERE oid = '{table}'::regclass"),
     };
+    let exact = format!("SELECT COUNT(*) AS n FROM {table}");
     let rows: Vec<Estimate> = crate::with_conn!(store, |conn| diesel::sql_query(&estimate).load(conn).await.map_err(StoreError::from))?;
-    let n = rows.into_iter().next().map_or(0, |r| r.n);
-    if n > EXACT_COUNT_LIMIT {
-        return Ok(n);
-    }
-    // A never-analysed PostgreSQL table estimates nothing: count it (it is above the exact limit,
-    // which is why we got here, but only this once per minute).
-    cached_count(&format!("table:{table}"), async {
-        let exact = format!("SELECT COUNT(*) AS n FROM {table}");
+    let n = rows.into_iter().next().map_or(-1, |r| r.n);
+    let count_now = async {
         let rows: Vec<Estimate> = crate::with_conn!(store, |conn| diesel::sql_query(&exact).load(conn).await.map_err(StoreError::from))?;
-        Ok(rows.into_iter().next().map_or(0, |r| r.n))
-    })
-    .await
+        Ok::<i64, StoreError>(rows.into_iter().next().map_or(0, |r| r.n))
+    };
+    match store {
+        Store::Sqlite(_) if n <= EXACT_COUNT_LIMIT => count_now.await,
+        Store::Postgres(_) if n < 0 => cached_count(&format!("table:{table}"), count_now).await,
+        Store::Postgres(_) if n <= EXACT_COUNT_LIMIT => count_now.await,
+        Store::Sqlite(_) | Store::Postgres(_) => Ok(n),
+    }
 }
 
 /// Which punches a list shows.
@@ -346,18 +354,23 @@ pub async fn raw_page(store: &Store, filter: &RawFilter, offset: i64, limit: i64
     } else if rows.is_empty() && offset == 0 {
         0
     } else {
-        let bounded: Vec<i64> = crate::with_conn!(store, |conn| {
-            raw_query!(filter).select(raw_punches::id).limit(EXACT_COUNT_LIMIT + 1).load(conn).await.map_err(StoreError::from)
-        })?;
-        if (bounded.len() as i64) <= EXACT_COUNT_LIMIT {
-            bounded.len() as i64
-        } else if *filter == RawFilter::default() {
+        let key = format!("raw:{filter:?}");
+        if *filter == RawFilter::default() {
             table_estimate(store, "raw_punches").await?
+        } else if let Some(n) = cached(&key) {
+            n
         } else {
-            cached_count(&format!("raw:{filter:?}"), async {
-                crate::with_conn!(store, |conn| raw_query!(filter).count().get_result::<i64>(conn).await.map_err(StoreError::from))
-            })
-            .await?
+            let bounded: Vec<i64> = crate::with_conn!(store, |conn| {
+                raw_query!(filter).select(raw_punches::id).limit(EXACT_COUNT_LIMIT + 1).load(conn).await.map_err(StoreError::from)
+            })?;
+            if (bounded.len() as i64) <= EXACT_COUNT_LIMIT {
+                bounded.len() as i64
+            } else {
+                cached_count(&key, async {
+                    crate::with_conn!(store, |conn| raw_query!(filter).count().get_result::<i64>(conn).await.map_err(StoreError::from))
+                })
+                .await?
+            }
         }
     };
     Ok(Page { rows, more, count })
