@@ -367,6 +367,8 @@ async fn schema_driven_fuzzing_finds_no_server_error_nor_contradiction(backend: 
         .args(["--max-examples", "25", "--workers", "2", "--request-timeout", "10"])
         .args(["--exclude-operation-id-regex", "^(devices_(info|poll|poll_all)|jobs_run_now)$"])
         .env("SCHEMATHESIS_HOOKS", "")
+        // Its example cache (`.schemathesis/`) goes to the test's scratch folder, not the source tree.
+        .current_dir(app.db.dir.path())
         .kill_on_drop(true)
         .output();
     let out = tokio::time::timeout(Duration::from_secs(170), out).await.expect("schemathesis finished within its time").expect("schemathesis runs");
