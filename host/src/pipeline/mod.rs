@@ -8,6 +8,7 @@ pub mod cleanup;
 pub mod fixture_gate;
 pub mod crm_sync;
 pub mod live;
+pub mod on_demand;
 pub mod poll;
 pub mod preview;
 pub mod process;

@@ -10,9 +10,12 @@
 mod connect;
 pub mod device_commands;
 pub mod attendance;
+pub mod audit;
+pub mod corrections;
 pub mod devices;
 pub mod employees;
 pub mod jobs;
+pub mod listing;
 pub mod login_failures;
 pub mod outbox;
 mod error;

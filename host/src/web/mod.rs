@@ -76,6 +76,7 @@ pub fn app(state: AppState) -> Router {
         .merge(iclock::router(&state))
         .merge(pages::router())
         .merge(login::router())
+        .nest("/api", api::router())
         .nest("/api/v1", api::router())
         .layer(axum::middleware::from_fn_with_state(state.clone(), access::guard))
         // Terminals address the bridge by IP: probes and push endpoints skip the ALLOWED_HOSTS check,

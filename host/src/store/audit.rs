@@ -1,0 +1,143 @@
+//! The audit trail (`audit_log`): who changed what, when, from which value to which, and why.
+//!
+//! A change and its audit entry must commit together, so [`record`] takes the caller's connection
+//! and runs inside the caller's transaction; [`record_alone`] is for changes that are a single
+//! statement of their own (a device created through the API).
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use super::{Store, StoreError, now_utc};
+
+diesel::table! {
+    /// Declared here rather than in `schema` because nothing joins it.
+    audit_log (id) {
+        id -> BigInt,
+        at -> Timestamp,
+        actor -> Text,
+        action -> Text,
+        target_type -> Text,
+        target_id -> Nullable<Text>,
+        old_value -> Nullable<Text>,
+        new_value -> Nullable<Text>,
+        reason -> Nullable<Text>,
+    }
+}
+
+/// One audit entry as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = audit_log)]
+pub struct AuditEntry {
+    /// Row id.
+    pub id: i64,
+    /// When, UTC.
+    pub at: NaiveDateTime,
+    /// The account's user name.
+    pub actor: String,
+    /// What was done (`attendance.correct`, `device.create`, `job.run`, …).
+    pub action: String,
+    /// The kind of thing changed (`processed_attendance`, `device`, `job`).
+    pub target_type: String,
+    /// Which one.
+    pub target_id: Option<String>,
+    /// The value before, JSON.
+    pub old_value: Option<String>,
+    /// The value after, JSON.
+    pub new_value: Option<String>,
+    /// Why (required for manual corrections).
+    pub reason: Option<String>,
+}
+
+/// What to write.
+#[derive(Debug, Clone, PartialEq, Eq, Insertable)]
+#[diesel(table_name = audit_log)]
+pub struct NewAuditEntry {
+    /// When, UTC.
+    pub at: NaiveDateTime,
+    /// The account's user name.
+    pub actor: String,
+    /// What was done.
+    pub action: String,
+    /// The kind of thing changed.
+    pub target_type: String,
+    /// Which one.
+    pub target_id: Option<String>,
+    /// The value before, JSON.
+    pub old_value: Option<String>,
+    /// The value after, JSON.
+    pub new_value: Option<String>,
+    /// Why.
+    pub reason: Option<String>,
+}
+
+impl NewAuditEntry {
+    /// An entry stamped now, without values or reason (add them with the fields).
+    pub fn now(actor: &str, action: &str, target_type: &str, target_id: Option<String>) -> Self {
+        Self {
+            at: now_utc(),
+            actor: actor.to_owned(),
+            action: action.to_owned(),
+            target_type: target_type.to_owned(),
+            target_id,
+            old_value: None,
+            new_value: None,
+            reason: None,
+        }
+    }
+}
+
+/// A connection an audit entry can be written through (either backend), inside any transaction.
+pub trait AuditWrite {
+    /// Inserts `entry`.
+    fn insert_audit(&mut self, entry: &NewAuditEntry) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+macro_rules! audit_write_for {
+    ($conn:ty) => {
+        impl AuditWrite for $conn {
+            fn insert_audit(&mut self, entry: &NewAuditEntry) -> impl Future<Output = Result<(), StoreError>> + Send {
+                async move {
+                    diesel::insert_into(audit_log::table).values(entry).execute(self).await?;
+                    Ok(())
+                }
+            }
+        }
+    };
+}
+audit_write_for!(super::SqliteConn);
+audit_write_for!(diesel_async::AsyncPgConnection);
+
+/// Writes `entry` through the caller's connection, so it commits or rolls back with the caller's change.
+///
+/// # Errors
+/// When the insert fails.
+pub async fn record<C: AuditWrite>(conn: &mut C, entry: &NewAuditEntry) -> Result<(), StoreError> {
+    conn.insert_audit(entry).await
+}
+
+/// Writes `entry` on its own.
+///
+/// # Errors
+/// When the insert fails.
+pub async fn record_alone(store: &Store, entry: &NewAuditEntry) -> Result<(), StoreError> {
+    crate::with_conn!(store, |conn| record(conn, entry).await)
+}
+
+/// A page of entries, newest first, with the total.
+///
+/// # Errors
+/// When the query fails.
+pub async fn page(store: &Store, offset: i64, limit: i64) -> Result<(Vec<AuditEntry>, i64), StoreError> {
+    crate::with_conn!(store, |conn| {
+        let rows = audit_log::table
+            .order((audit_log::at.desc(), audit_log::id.desc()))
+            .offset(offset)
+            .limit(limit)
+            .select(AuditEntry::as_select())
+            .load(conn)
+            .await?;
+        let count: i64 = audit_log::table.count().get_result(conn).await?;
+        Ok((rows, count))
+    })
+}
