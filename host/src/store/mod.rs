@@ -11,6 +11,8 @@ mod connect;
 pub mod device_commands;
 pub mod attendance;
 pub mod devices;
+pub mod device_failover;
+pub mod django_import;
 pub mod employees;
 pub mod jobs;
 pub mod outbox;
