@@ -101,13 +101,18 @@ impl Sample {
     /// not synced, nor is the second night of the first person; the third night of the second person
     /// was synced and changed afterwards.
     fn generate(ports: [u16; 2], users: usize, nights: usize) -> Sample {
+        Self::generate_in(ports, users, nights, [NAIROBI, NEW_YORK])
+    }
+
+    /// [`Sample::generate`] with the devices in the given zones.
+    fn generate_in(ports: [u16; 2], users: usize, nights: usize, zones: [chrono_tz::Tz; 2]) -> Sample {
         let first = date(2025, 3, 5);
         let last_night = first + TimeDelta::days(i64::try_from(nights).expect("nights") - 1);
         // The day after the last night, 09:00 local: the last night is complete, the next one not.
         let last_sync = |tz: chrono_tz::Tz| tz.from_local_datetime(&(last_night + TimeDelta::days(1)).and_hms_opt(9, 0, 0).expect("time")).single().expect("local").naive_utc();
         let devices = vec![
-            SampleDevice { name: "Nairobi Gate", ip: "127.0.0.3", secondary: Some("127.0.0.1"), port: ports[0], tz: NAIROBI, last_sync: last_sync(NAIROBI) },
-            SampleDevice { name: "New York Office", ip: "127.0.0.1", secondary: None, port: ports[1], tz: NEW_YORK, last_sync: last_sync(NEW_YORK) },
+            SampleDevice { name: "Nairobi Gate", ip: "127.0.0.3", secondary: Some("127.0.0.1"), port: ports[0], tz: zones[0], last_sync: last_sync(zones[0]) },
+            SampleDevice { name: "New York Office", ip: "127.0.0.1", secondary: None, port: ports[1], tz: zones[1], last_sync: last_sync(zones[1]) },
         ];
         let mut sample = Sample { devices, users: Vec::new(), punches: Vec::new(), days: Vec::new() };
         let mut person = 0;
@@ -535,15 +540,17 @@ async fn a_source_that_is_not_the_original_is_refused(backend: Backend) {
 }
 
 async fn reprocessing_synced_days_sends_only_real_differences(backend: Backend) {
-    let sample = Sample::generate([4370, 4371], 2, 5);
+    // One site zone for both devices: the shift template is read in the site's zone, so our rules
+    // find the original's clock times (a recomputation with other times would be a real difference).
+    let sample = Sample::generate_in([4370, 4371], 2, 5, [NAIROBI, NAIROBI]);
     let from = source(backend, &sample, Variant::Newest).await;
     let target = TestDb::new(backend).await;
     let report = import(&target, &from, &["--reprocess-synced"]);
     let delivered = sample.days.iter().filter(|d| d.synced).count();
     assert!(report.contains(&format!("{delivered} delivered day(s) handed back to the rules")), "{report}");
     let crm = mock_crm(Faults::default()).await;
-    ok(bridge(&target, &crm.url()).arg("process-attendance").output().expect("process"));
-    ok(bridge(&target, &crm.url()).arg("sync-to-crm").output().expect("sync"));
+    ok(bridge(&target, &crm.url()).env("TIME_ZONE", "Africa/Nairobi").arg("process-attendance").output().expect("process"));
+    ok(bridge(&target, &crm.url()).env("TIME_ZONE", "Africa/Nairobi").arg("sync-to-crm").output().expect("sync"));
     let mut expected: BTreeMap<(String, String), i64> = sample.unsynced().into_iter().map(|d| (d, 1)).collect();
     // The one day the original changed after delivering it goes out again, as an amended revision.
     for d in sample.days.iter().filter(|d| d.changed_after_sync) {
