@@ -27,7 +27,7 @@ pub enum Source {
     /// `db.sqlite3`.
     Sqlite(SqliteConn),
     /// Its PostgreSQL database.
-    Postgres(AsyncPgConnection),
+    Postgres(Box<AsyncPgConnection>),
 }
 
 /// What the source's schema has: which user table, which optional columns.
@@ -189,7 +189,7 @@ impl Source {
                 let mut conn = AsyncPgConnection::establish(pg.as_str()).await.map_err(|e| ImportError::Source(e.to_string()))?;
                 // Instants are formatted in UTC, whatever the server's zone.
                 conn.batch_execute("SET TIME ZONE 'UTC'").await.map_err(|e| ImportError::Source(e.to_string()))?;
-                Ok(Source::Postgres(conn))
+                Ok(Source::Postgres(Box::new(conn)))
             }
         }
     }
@@ -201,7 +201,7 @@ impl Source {
         let query = diesel::sql_query(sql);
         let rows = match self {
             Source::Sqlite(conn) => query.load(conn).await,
-            Source::Postgres(conn) => query.load(conn).await,
+            Source::Postgres(conn) => query.load(&mut **conn).await,
         };
         rows.map_err(|e| ImportError::Source(format!("reading the source failed: {e} (query: {sql})")))
     }
