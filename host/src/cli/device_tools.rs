@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::device::DeviceError;
-use crate::device::client::{ConnectOptions, ZkClient};
+use crate::pipeline::failover::{Answered, connect_either};
 use crate::device::records::AttendanceLayout;
 use crate::simulator::push::{PushConfig, PushTerminal, SimPunch};
 use crate::simulator::{DeviceData, SimConfig, SimulatedDevice};
@@ -159,10 +159,10 @@ pub(super) struct TestDeviceArgs {
 
 pub(super) async fn test_device(config: &Config, args: TestDeviceArgs) -> anyhow::Result<()> {
     let timeout = Duration::from_secs(args.timeout.max(1));
-    let mut targets: Vec<(String, ConnectOptions)> = Vec::new();
+    let mut targets: Vec<Target> = Vec::new();
     if let Some(ip) = &args.ip {
         let port = args.port.unwrap_or(config.devices.default_port);
-        targets.push((format!("{ip}:{port}"), options(ip, port, args.comm_key, args.udp, timeout).await?));
+        targets.push(Target { name: format!("{ip}:{port}"), host: ip.clone(), secondary: None, port, comm_key: args.comm_key });
     } else {
         let store = super::open_store_for(config, super::Access::Read).await?;
         for device in devices::list(&store).await? {
@@ -173,22 +173,26 @@ pub(super) async fn test_device(config: &Config, args: TestDeviceArgs) -> anyhow
             if !wanted {
                 continue;
             }
-            let Some(address) = device.address.as_deref() else { continue };
+            let Some(address) = device.address.clone() else { continue };
             let port = u16::try_from(device.port).unwrap_or(config.devices.default_port);
-            let key = u32::try_from(device.comm_key).unwrap_or(0);
-            targets.push((device.name.clone(), options(address, port, key, args.udp, timeout).await?));
+            let comm_key = u32::try_from(device.comm_key).unwrap_or(0);
+            targets.push(Target { name: device.name.clone(), host: address, secondary: device.secondary_address.clone(), port, comm_key });
         }
         if targets.is_empty() {
             bail!("no matching pulled device is registered (see `attendance-bridge devices list`)");
         }
     }
     let mut failures = 0;
-    for (name, options) in targets {
-        match check(&options, config.time_zone.0).await {
-            Ok(report) => println!("{name}: OK\n{report}"),
+    for target in targets {
+        match check(&target, args.udp, timeout, config.time_zone.0).await {
+            Ok((report, answered, address)) => println!("{}: OK (answered on the {answered} address {address})\n{report}", target.name),
             Err(e) => {
                 failures += 1;
-                println!("{name}: FAILED: {}", diagnose(&e, &options));
+                let tried = match &target.secondary {
+                    Some(secondary) => format!("{}:{} or {secondary}:{}", target.host, target.port, target.port),
+                    None => format!("{}:{}", target.host, target.port),
+                };
+                println!("{}: FAILED: {}", target.name, diagnose(&e, &tried));
             }
         }
     }
@@ -198,25 +202,27 @@ pub(super) async fn test_device(config: &Config, args: TestDeviceArgs) -> anyhow
     Ok(())
 }
 
-async fn options(host: &str, port: u16, comm_key: u32, udp: bool, timeout: Duration) -> anyhow::Result<ConnectOptions> {
-    let address = tokio::net::lookup_host((host, port))
-        .await
-        .with_context(|| format!("cannot resolve {host}"))?
-        .next()
-        .with_context(|| format!("{host} has no address"))?;
-    Ok(ConnectOptions { address, comm_key, timeout, udp })
+/// A device to test: its address, failover address and key.
+struct Target {
+    name: String,
+    host: String,
+    secondary: Option<String>,
+    port: u16,
+    comm_key: u32,
 }
 
-/// Connects, reads the device's information and clock; the drift is against the site's wall time,
-/// which is what the device clock should show.
-async fn check(options: &ConnectOptions, site: chrono_tz::Tz) -> Result<String, DeviceError> {
-    let mut client = ZkClient::connect(options.clone()).await?;
+/// Connects (through the failover address when the first does not answer), reads the device's
+/// information and clock; the drift is against the site's wall time, which is what the device
+/// clock should show. Returns the report, which address answered, and where.
+async fn check(target: &Target, udp: bool, timeout: Duration, site: chrono_tz::Tz) -> Result<(String, Answered, String), DeviceError> {
+    let connected = connect_either(&target.host, target.secondary.as_deref(), target.port, target.comm_key, timeout, udp).await?;
+    let mut client = connected.client;
     let info = client.device_info().await?;
     let device_time = client.time().await?;
     client.disconnect().await;
     let drift = device_time - chrono::Utc::now().with_timezone(&site).naive_local();
     let s = &info.sizes;
-    Ok(format!(
+    let report = format!(
         "  serial number:  {}\n  model:          {} ({})\n  firmware:       {}\n  MAC:            {}\n  users:          {} of {}\n  fingerprints:   {} of {}\n  records:        {} of {}\n  clock:          {} (drift {:+} s against the site time)",
         info.serial_number,
         info.device_name,
@@ -231,12 +237,12 @@ async fn check(options: &ConnectOptions, site: chrono_tz::Tz) -> Result<String, 
         s.records_cap,
         device_time.format("%Y-%m-%d %H:%M:%S"),
         drift.num_seconds()
-    ))
+    );
+    Ok((report, connected.answered, connected.address))
 }
 
 /// A sentence an operator can act on.
-fn diagnose(error: &DeviceError, options: &ConnectOptions) -> String {
-    let address = options.address;
+fn diagnose(error: &DeviceError, address: &str) -> String {
     match error {
         DeviceError::Unreachable(_) => format!("unreachable: nothing answers at {address}; check the IP, the port and that the device is on"),
         DeviceError::Timeout(t) => format!("timeout: no answer from {address} within {t:?}; the device may be busy, or the port filtered (try --udp)"),

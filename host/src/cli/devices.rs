@@ -7,6 +7,7 @@ use crate::config::Config;
 use crate::domain::DeviceId;
 use crate::store::Store;
 use crate::device::push::PushCommand;
+use crate::store::device_failover;
 use crate::store::devices::{self, Device, NewDevice, Transport};
 
 #[derive(Debug, Subcommand)]
@@ -34,6 +35,9 @@ pub(super) enum DevicesCommand {
         /// IANA time zone of the device's clock, when it differs from TIME_ZONE
         #[arg(long)]
         time_zone: Option<String>,
+        /// A failover address of a polled device, tried when --ip does not answer
+        #[arg(long, value_name = "HOST", requires = "ip")]
+        secondary_ip: Option<String>,
         /// Keep a real-time connection open so punches are stored within seconds (polled devices;
         /// the periodic poll still runs as the safety net)
         #[arg(long, conflicts_with = "push")]
@@ -45,6 +49,23 @@ pub(super) enum DevicesCommand {
         /// A secret the push terminal must send as `pushcommkey` on every request
         #[arg(long, requires = "push")]
         secret: Option<String>,
+    },
+    /// Change a polled device's address, failover address, port or time zone
+    Edit {
+        /// Device id or name
+        device: String,
+        /// New host name or IP address
+        #[arg(long)]
+        ip: Option<String>,
+        /// New failover address, tried when the first does not answer ("" removes it)
+        #[arg(long, value_name = "HOST")]
+        secondary_ip: Option<String>,
+        /// New port
+        #[arg(long)]
+        port: Option<u16>,
+        /// New IANA time zone ("" falls back to TIME_ZONE)
+        #[arg(long)]
+        time_zone: Option<String>,
     },
     /// Turn live mode on or off for a polled device (`serve` picks the change up within a minute)
     Live {
@@ -133,7 +154,7 @@ pub(super) async fn run(config: &Config, command: DevicesCommand) -> anyhow::Res
     let access = if matches!(command, DevicesCommand::List) { super::Access::Read } else { super::Access::Write };
     let store = super::open_store_for(config, access).await?;
     match command {
-        DevicesCommand::Add { name, ip, serial, push, port, comm_key, time_zone, live, bind, secret } => {
+        DevicesCommand::Add { name, ip, serial, push, port, comm_key, time_zone, secondary_ip, live, bind, secret } => {
             let bind = bind.as_deref().map(parse_network).transpose()?;
             let name = name.trim().to_owned();
             if name.is_empty() {
@@ -155,6 +176,10 @@ pub(super) async fn run(config: &Config, command: DevicesCommand) -> anyhow::Res
                 _ => bail!("--ip must not be empty"),
             };
             let mut device = devices::insert(&store, &new).await?;
+            if let Some(secondary) = secondary_ip.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+                device_failover::set_secondary(&store, device.id, Some(secondary)).await?;
+                device.secondary_address = Some(secondary.to_owned());
+            }
             if live {
                 devices::set_live_mode(&store, device.id, true).await?;
                 device.live_mode = true;
@@ -169,6 +194,32 @@ pub(super) async fn run(config: &Config, command: DevicesCommand) -> anyhow::Res
                 devices::set_push_secret_hash(&store, device.id, Some(&crate::pipeline::push::hash_push_key(secret))).await?;
             }
             println!("added device {:?} (id {}): {}", device.name, device.id, describe(&device));
+        }
+        DevicesCommand::Edit { device, ip, secondary_ip, port, time_zone } => {
+            let device = find(&store, &device).await?;
+            if device.transport == Transport::Push {
+                bail!("{:?} is a push terminal: it has no address to edit", device.name);
+            }
+            let ip = ip.map(|ip| ip.trim().to_owned());
+            if ip.as_deref() == Some("") {
+                bail!("--ip must not be empty");
+            }
+            let time_zone = time_zone.map(|tz| Some(tz.trim().to_owned()).filter(|tz| !tz.is_empty()));
+            if let Some(Some(tz)) = &time_zone {
+                tz.parse::<chrono_tz::Tz>().map_err(|_| anyhow::anyhow!("--time-zone {tz:?} is not an IANA time zone"))?;
+            }
+            let edit = device_failover::DeviceEdit {
+                address: ip,
+                secondary_address: secondary_ip.map(|s| Some(s.trim().to_owned()).filter(|s| !s.is_empty())),
+                port,
+                time_zone,
+            };
+            if edit == device_failover::DeviceEdit::default() {
+                bail!("nothing to change: give --ip, --secondary-ip, --port or --time-zone");
+            }
+            device_failover::edit(&store, device.id, &edit).await?;
+            let device = devices::get(&store, device.id).await?;
+            println!("updated {:?}: {}", device.name, describe(&device));
         }
         DevicesCommand::Approve { serial, name, bind } => {
             let name = name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
@@ -232,7 +283,10 @@ pub(super) async fn run(config: &Config, command: DevicesCommand) -> anyhow::Res
 /// `3  Main entrance  192.0.2.10:4370  enabled  last sync 2025-06-02 08:00 UTC`.
 fn describe(d: &Device) -> String {
     let address = match (d.transport, d.address.as_deref()) {
-        (Transport::Pull, Some(a)) => format!("{a}:{}", d.port),
+        (Transport::Pull, Some(a)) => match d.secondary_address.as_deref() {
+            Some(secondary) => format!("{a}:{} (failover {secondary})", d.port),
+            None => format!("{a}:{}", d.port),
+        },
         _ => format!("push serial {}", d.serial_number.as_deref().unwrap_or("?")),
     };
     let state = match (d.approved, d.enabled) {
@@ -252,6 +306,11 @@ fn describe(d: &Device) -> String {
         ),
     };
     let error = d.last_error.as_deref().map(|e| format!("  last error: {e}")).unwrap_or_default();
+    // Shown when the last connection went through the failover address.
+    let sync = match (d.answered_address.as_deref(), d.address.as_deref()) {
+        (Some(answered), Some(primary)) if answered != format!("{primary}:{}", d.port) => format!("{sync}, answered on {answered}"),
+        _ => sync,
+    };
     format!("{}\t{}\t{address}\t{state}{push}\t{sync}{error}", d.id, d.name)
 }
 

@@ -6,6 +6,7 @@
 mod accounts;
 mod device_tools;
 mod devices;
+mod import_django;
 mod jobs;
 mod plugin;
 mod poll;
@@ -90,6 +91,9 @@ enum Command {
     TestCrm(sync::TestCrmArgs),
     /// Run a local mock CRM for tests and demos (can be told to fail)
     MockCrm(sync::MockCrmArgs),
+    /// Import the original Django bridge's database (devices, employees, punches, delivered days);
+    /// safe to run again
+    ImportDjango(import_django::ImportDjangoArgs),
 }
 
 /// Parses the command line and runs the chosen subcommand.
@@ -148,6 +152,7 @@ async fn dispatch(command: Command, loaded: Loaded) -> anyhow::Result<()> {
         Command::SyncToCrm(args) => sync::sync_to_crm(&config, args).await,
         Command::TestCrm(args) => sync::test_crm(&config, args).await,
         Command::MockCrm(args) => sync::mock_crm(args).await,
+        Command::ImportDjango(args) => import_django::run(&config, args).await,
     }
 }
 

@@ -57,14 +57,15 @@ pub(super) async fn run(config: &Config, args: PollArgs) -> anyhow::Result<()> {
         match outcome {
             Ok(r) if !r.polled => println!("{}: skipped, another instance is polling it", device.name),
             Ok(r) => println!(
-                "{}: {} records on the device ({} known from the last poll), {} new stored, {} new employees, clock offset {:+} s{}",
+                "{}: {} records on the device ({} known from the last poll), {} new stored, {} new employees, clock offset {:+} s{}{}",
                 device.name,
                 r.downloaded,
                 r.already_known,
                 r.stored,
                 r.new_employees,
                 r.clock_offset_s,
-                if r.clock_corrected { " (clock corrected)" } else { "" }
+                if r.clock_corrected { " (clock corrected)" } else { "" },
+                r.answered.as_ref().map(|(which, at)| format!(", answered on the {which} address {at}")).unwrap_or_default()
             ),
             Err(e) => {
                 failed += 1;

@@ -38,6 +38,9 @@ pub struct Config {
     pub allowed_hosts: CommaList,
     /// The site's IANA time zone (`TIME_ZONE`): device wall times without their own zone are read in it.
     pub time_zone: TimeZone,
+    /// The zone pages and reports show times in (`DISPLAY_TIMEZONE`, as the Django bridge had it);
+    /// unset means `time_zone`. See [`Config::display_zone`].
+    pub display_time_zone: Option<TimeZone>,
     /// `postgres://…` for PostgreSQL; unset means the SQLite file `<data_dir>/bridge.db` (`DATABASE_URL`).
     pub database_url: Option<DatabaseUrl>,
     /// Most connections held open to the database (`DATABASE_POOL_SIZE`).
@@ -79,6 +82,7 @@ impl Default for Config {
             debug: false,
             allowed_hosts: CommaList::default(),
             time_zone: TimeZone(chrono_tz::UTC),
+            display_time_zone: None,
             database_url: None,
             database_pool_size: 8,
             listen: SocketAddr::from(([127, 0, 0, 1], 8000)),
@@ -610,6 +614,11 @@ impl Config {
     /// The plugins folder: `PLUGINS_DIR`, or `plugins` in the data folder.
     pub fn plugins_dir(&self) -> PathBuf {
         self.plugins.dir.clone().unwrap_or_else(|| self.data_dir.join("plugins"))
+    }
+
+    /// The zone pages and reports show times in: `DISPLAY_TIMEZONE`, else the site zone.
+    pub fn display_zone(&self) -> chrono_tz::Tz {
+        self.display_time_zone.as_ref().map_or(self.time_zone.0, |z| z.0)
     }
 
     /// The database to use: `DATABASE_URL`, or the SQLite file in the data folder.

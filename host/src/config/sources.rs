@@ -19,6 +19,7 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("DEBUG", "debug"),
     ("ALLOWED_HOSTS", "allowed_hosts"),
     ("TIME_ZONE", "time_zone"),
+    ("DISPLAY_TIMEZONE", "display_time_zone"),
     ("DATABASE_URL", "database_url"),
     ("DATABASE_POOL_SIZE", "database_pool_size"),
     ("BRIDGE_LISTEN", "listen"),

@@ -20,7 +20,6 @@ use tokio_util::sync::CancellationToken;
 
 use super::poll::{self, PollError};
 use crate::config::Config;
-use crate::device::client::ZkClient;
 use crate::domain::DeviceId;
 use crate::store::devices::{self, Device, Lease};
 use crate::store::{Store, StoreError, punches};
@@ -151,8 +150,9 @@ impl LiveSupervisor {
     async fn connection(&self, device: &Device, stop: &CancellationToken) -> Ended {
         let tz = device.zone(self.site_tz);
         let opened = async {
-            let options = poll::connect_options(device, self.settings.timeout).await?;
-            Ok::<_, PollError>(ZkClient::connect(options).await?.subscribe().await?)
+            // The failover address too, as the poll does.
+            let connected = super::failover::connect_device(device, self.settings.timeout).await?;
+            Ok::<_, PollError>(connected.client.subscribe().await?)
         };
         let mut events = tokio::select! {
             () = stop.cancelled() => return Ended::Stopped,

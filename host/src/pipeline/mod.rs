@@ -7,6 +7,8 @@ pub mod checked_batch;
 pub mod cleanup;
 pub mod fixture_gate;
 pub mod crm_sync;
+pub mod failover;
+pub mod import_django;
 pub mod live;
 pub mod on_demand;
 pub mod poll;

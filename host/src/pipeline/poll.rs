@@ -15,12 +15,12 @@ use futures_util::StreamExt as _;
 use super::{Job, JobError, JobFuture};
 use crate::config::Config;
 use crate::device::DeviceError;
-use crate::device::client::{ConnectOptions, ZkClient};
+use crate::device::client::ZkClient;
 use crate::device::records::AttendanceRecord;
 use crate::domain::{DeviceId, PunchTimeError, PunchWindow};
 use crate::store::devices::{self, Device, Lease, Transport};
 use crate::store::punches::{self, NewPunch};
-use crate::store::{Store, StoreError, employees};
+use crate::store::{Store, StoreError, device_failover as devices_failover, employees};
 
 /// How long a poll lease lasts; a crashed poller's device is free again after it.
 const POLL_LEASE: TimeDelta = TimeDelta::minutes(10);
@@ -60,6 +60,8 @@ pub struct PollReport {
     pub clock_corrected: bool,
     /// Records refused for a time outside the punch window (`PUNCH_MIN_DATE`, `PUNCH_MAX_FUTURE_HOURS`).
     pub refused: usize,
+    /// Which address answered (`primary` or `secondary`) and where, once connected.
+    pub answered: Option<(super::failover::Answered, String)>,
 }
 
 /// How a poll behaves: what it stores, and whether it corrects the device's clock.
@@ -106,7 +108,12 @@ async fn download_and_store(
     filter: PollOptions,
 ) -> Result<PollReport, PollError> {
     let tz = device.zone(site_tz);
-    let mut client = ZkClient::connect(connect_options(device, timeout).await?).await?;
+    let connected = super::failover::connect_device(device, timeout).await?;
+    let mut client = connected.client;
+    if connected.answered == super::failover::Answered::Secondary {
+        tracing::warn!(device = %device.name, address = %connected.address, "polled through the secondary address");
+    }
+    devices_failover::record_answered(store, device.id, &connected.address).await?;
     let started = Utc::now();
     let mut clock_offset_s = clock_offset(&mut client, tz).await?;
     let clock_corrected = filter.correct_clock_above_s.is_some_and(|limit| clock_offset_s.unsigned_abs() > u64::from(limit));
@@ -150,6 +157,7 @@ async fn download_and_store(
         polled: true,
         clock_corrected,
         refused: refused.len(),
+        answered: Some((connected.answered, connected.address)),
     })
 }
 
@@ -182,18 +190,6 @@ fn known_prefix(device: &Device, records: &[AttendanceRecord]) -> usize {
     }
 }
 
-/// How to reach a pulled device.
-pub(super) async fn connect_options(device: &Device, timeout: Duration) -> Result<ConnectOptions, PollError> {
-    let host = device.address.as_deref().ok_or_else(|| PollError::Config(format!("device {:?} has no address", device.name)))?;
-    let port = u16::try_from(device.port).map_err(|_| PollError::Config(format!("device {:?} has port {}", device.name, device.port)))?;
-    let address = tokio::net::lookup_host((host, port))
-        .await
-        .map_err(|e| PollError::Device(DeviceError::Unreachable(e.to_string())))?
-        .next()
-        .ok_or_else(|| PollError::Device(DeviceError::Unreachable(format!("{host} has no address"))))?;
-    Ok(ConnectOptions { address, comm_key: u32::try_from(device.comm_key).unwrap_or(0), timeout, udp: false })
-}
-
 /// Device clock minus the bridge's clock in the device's zone, seconds.
 async fn clock_offset(client: &mut ZkClient, tz: chrono_tz::Tz) -> Result<i64, DeviceError> {
     let asked = Utc::now();
@@ -207,7 +203,7 @@ async fn clock_offset(client: &mut ZkClient, tz: chrono_tz::Tz) -> Result<i64, D
 /// When the device cannot be reached or refuses.
 pub async fn set_clock(device: &Device, site_tz: chrono_tz::Tz, timeout: Duration) -> Result<(i64, i64), PollError> {
     let tz = device.zone(site_tz);
-    let mut client = ZkClient::connect(connect_options(device, timeout).await?).await?;
+    let mut client = super::failover::connect_device(device, timeout).await?.client;
     let before = clock_offset(&mut client, tz).await?;
     client.set_time(Utc::now().with_timezone(&tz).naive_local()).await?;
     let after = clock_offset(&mut client, tz).await?;

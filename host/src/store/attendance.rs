@@ -177,6 +177,19 @@ pub async fn upsert_days(store: &Store, employee: &EmployeeId, days: &[(NaiveDat
                         Upserted::Inserted
                     }
                     Some(day) if day.manual_override => Upserted::ManualKept,
+                    // A day imported from the Django bridge, recomputed on request (`import-django
+                    // --reprocess-synced`), with the times the CRM already has: the rules' content
+                    // replaces the original's without a new revision, the CRM is told of no change.
+                    // A day the original changed after delivering it is sent again regardless.
+                    Some(day)
+                        if day.rule_plugin == super::django_import::IMPORTED_RULES
+                            && !day.flags.contains("\"changed_after_sync\"")
+                            && day.clock_in_utc == content.clock_in_utc
+                            && day.clock_out_utc == content.clock_out_utc =>
+                    {
+                        diesel::update(pa::table.find(day.id)).set((content, pa::updated_at.eq(now))).execute(conn).await?;
+                        Upserted::Unchanged
+                    }
                     Some(day) if content.same_as(day) => Upserted::Unchanged,
                     Some(day) => {
                         let mut content = content.clone();

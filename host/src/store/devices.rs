@@ -70,6 +70,10 @@ pub struct Device {
     pub push_secret_hash: Option<String>,
     /// The source address of the terminal's last push request.
     pub last_push_peer: Option<String>,
+    /// A failover address of a pulled device, tried when `address` does not answer.
+    pub secondary_address: Option<String>,
+    /// The address that answered the last poll (primary or secondary), for the operator to see.
+    pub answered_address: Option<String>,
 }
 
 impl Device {

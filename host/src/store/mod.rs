@@ -13,6 +13,8 @@ pub mod attendance;
 pub mod audit;
 pub mod corrections;
 pub mod devices;
+pub mod device_failover;
+pub mod django_import;
 pub mod employees;
 pub mod jobs;
 pub mod listing;

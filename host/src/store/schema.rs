@@ -31,6 +31,8 @@ diesel::table! {
         push_bound_network -> Nullable<Text>,
         push_secret_hash -> Nullable<Text>,
         last_push_peer -> Nullable<Text>,
+        secondary_address -> Nullable<Text>,
+        answered_address -> Nullable<Text>,
     }
 }
 

@@ -1,0 +1,2 @@
+ALTER TABLE devices DROP COLUMN answered_address;
+ALTER TABLE devices DROP COLUMN secondary_address;
