@@ -34,6 +34,16 @@ impl TestDb {
     /// # Panics
     /// When PostgreSQL is unreachable: the suite must fail rather than silently skip a backend.
     pub async fn new(backend: Backend) -> TestDb {
+        Self::create(backend, true).await
+    }
+
+    /// Creates a database with no migrations applied (on SQLite: no file yet), for tests of
+    /// migrating itself.
+    pub async fn empty(backend: Backend) -> TestDb {
+        Self::create(backend, false).await
+    }
+
+    async fn create(backend: Backend, migrated: bool) -> TestDb {
         let dir = tempfile::tempdir().expect("temp dir");
         match backend {
             Backend::Sqlite => {
@@ -46,10 +56,15 @@ impl TestDb {
                 let mut conn = AsyncPgConnection::establish(&admin).await.unwrap_or_else(|e| {
                     panic!("PostgreSQL is required for the test suite and is not reachable at {admin}: {e}")
                 });
-                conn.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("create test database");
-                let mut url = url::Url::parse(&admin).expect("admin URL parses");
-                url.set_path(&name);
-                TestDb { url: DatabaseUrl::Postgres(url), dir, postgres_name: Some(name) }
+                // BRIDGE_TEST_NO_TEMPLATE=1: the old way (an empty database, migrated by `store()`), to
+                // compare the suite's time.
+                let create = if !migrated || std::env::var_os("BRIDGE_TEST_NO_TEMPLATE").is_some() {
+                    format!("CREATE DATABASE {name}")
+                } else {
+                    format!("CREATE DATABASE {name} TEMPLATE {}", migrated_template(&mut conn, &admin).await)
+                };
+                conn.batch_execute(&create).await.expect("create test database");
+                TestDb { url: DatabaseUrl::Postgres(database_url(&admin, &name)), dir, postgres_name: Some(name) }
             }
         }
     }
@@ -87,6 +102,73 @@ impl TestDb {
             DatabaseUrl::Postgres(url) => url.to_string(),
         }
     }
+}
+
+/// The URL of database `name` on the server `admin` points at.
+fn database_url(admin: &str, name: &str) -> url::Url {
+    let mut url = url::Url::parse(admin).expect("admin URL parses");
+    url.set_path(name);
+    url
+}
+
+/// Serialises building the template among test processes (a PostgreSQL advisory lock).
+const TEMPLATE_LOCK_KEY: i64 = 0x00A7_7E4D_7E57;
+
+/// The name of a database holding every PostgreSQL migration of this tree, created (once, whichever
+/// test process gets there first) when missing: each test's database is a copy of it
+/// (`CREATE DATABASE … TEMPLATE …`), which is much faster than migrating each one.
+///
+/// The name carries a hash of the migrations, so processes of one run share it, a changed migration
+/// gets a new template, and trees with different migrations on one server never share one. It is
+/// built under another name and renamed when complete, so a template that exists is whole.
+async fn migrated_template(conn: &mut AsyncPgConnection, admin: &str) -> String {
+    let name = format!("bridge_template_{:016x}", migrations_hash());
+    if database_exists(conn, &name).await {
+        return name;
+    }
+    conn.batch_execute(&format!("SELECT pg_advisory_lock({TEMPLATE_LOCK_KEY})")).await.expect("lock the template");
+    if !database_exists(conn, &name).await {
+        let building = format!("{name}_{}", std::process::id());
+        conn.batch_execute(&format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)")).await.expect("clear a half-built template");
+        conn.batch_execute(&format!("CREATE DATABASE {building}")).await.expect("create the template");
+        store::run_migrations(&DatabaseUrl::Postgres(database_url(admin, &building))).await.expect("migrate the template");
+        conn.batch_execute(&format!("ALTER DATABASE {building} RENAME TO {name}")).await.expect("name the template");
+    }
+    conn.batch_execute(&format!("SELECT pg_advisory_unlock({TEMPLATE_LOCK_KEY})")).await.expect("unlock the template");
+    name
+}
+
+async fn database_exists(conn: &mut AsyncPgConnection, name: &str) -> bool {
+    #[derive(diesel::QueryableByName)]
+    struct Found {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        datname: String,
+    }
+    let query = diesel::sql_query("SELECT datname FROM pg_database WHERE datname = $1").bind::<diesel::sql_types::Text, _>(name);
+    let found: Vec<Found> = diesel_async::RunQueryDsl::load(query, conn).await.expect("look for the template");
+    found.iter().any(|f| f.datname == name)
+}
+
+/// A hash of every file under `migrations/postgres` (paths and contents, in path order).
+fn migrations_hash() -> u64 {
+    use std::hash::{Hash as _, Hasher as _};
+    fn walk(dir: &std::path::Path, files: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).expect("read the migrations folder").flatten() {
+            let path = entry.path();
+            if path.is_dir() { walk(&path, files) } else { files.push(path) }
+        }
+    }
+    let root = crate::workspace_root().join("migrations").join("postgres");
+    let mut files = Vec::new();
+    walk(&root, &mut files);
+    files.sort();
+    // SipHash with fixed keys: the same on every process of every build.
+    let mut hasher = std::hash::DefaultHasher::new();
+    for file in files {
+        file.strip_prefix(&root).unwrap_or(&file).hash(&mut hasher);
+        std::fs::read(&file).expect("read a migration").hash(&mut hasher);
+    }
+    hasher.finish()
 }
 
 impl Drop for TestDb {

@@ -37,7 +37,7 @@ fn punch(device: attendance_bridge::domain::DeviceId, user: &str, h: u32, m: u32
 }
 
 async fn migrations_apply_once_and_report_ready(backend: Backend) {
-    let db = TestDb::new(backend).await;
+    let db = TestDb::empty(backend).await;
     let store = attendance_bridge::store::Store::open(&db.url, 2).await.expect("open");
     assert!(!store.ready().await.expect("ready check").pending.is_empty(), "fresh database has pending migrations");
     let first = attendance_bridge::store::run_migrations(&db.url).await.expect("migrate");
@@ -205,11 +205,11 @@ async fn a_day_and_its_delivery_are_stored_together_or_not_at_all(backend: Backe
 /// (PostgreSQL only: a SQLite file is served by one instance, which `serve` enforces with a lock file.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn instances_starting_at_once_migrate_once() {
-    let reference = TestDb::new(Backend::Postgres).await;
+    let reference = TestDb::empty(Backend::Postgres).await;
     let all = attendance_bridge::store::run_migrations(&reference.url).await.expect("migrate a reference").applied;
     assert!(!all.is_empty());
     for round in 0..3 {
-        let db = TestDb::new(Backend::Postgres).await;
+        let db = TestDb::empty(Backend::Postgres).await;
         let starts: Vec<_> = (0..4)
             .map(|_| {
                 let url = db.url.clone();

@@ -11,6 +11,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection as _, RunQueryDsl};
 
+use super::dialect::{self, Dialect, IdRow, Sql};
 use super::outbox;
 use super::schema::processed_attendance as pa;
 use super::{Store, StoreError, now_utc};
@@ -125,9 +126,6 @@ pub struct DayOutcome {
     pub previous_flags: Option<String>,
 }
 
-/// New days inserted per statement (24 bound values each, well under SQLite's limit).
-const INSERT_CHUNK: usize = 500;
-
 /// Stores a day's result: inserts it, or bumps its revision when the content changed. A day that was
 /// final and changes gets the `amended` flag.
 ///
@@ -207,92 +205,69 @@ pub async fn upsert_days(store: &Store, employee: &EmployeeId, days: &[(NaiveDat
                             .set((&content, pa::revision.eq(revision), pa::updated_at.eq(now)))
                             .execute(conn)
                             .await?;
-                        outbox::enqueue!(conn, day.id, revision, now);
+                        outbox::enqueue(conn, day.id, revision, now).await?;
                         Upserted::Updated(revision)
                     }
                 };
                 outcomes.push(DayOutcome { upserted, previous_flags });
             }
-            let rows: Vec<_> = new_days
-                .iter()
-                .map(|&i| {
-                    let (date, shift, content) = &days[i];
-                    (
-                        content,
-                        pa::user_id.eq(&employee.0),
-                        pa::work_date.eq(*date),
-                        pa::shift_code.eq(shift),
-                        pa::revision.eq(1),
-                        pa::created_at.eq(now),
-                        pa::updated_at.eq(now),
-                    )
-                })
-                .collect();
-            let ids = conn.insert_new_days(rows).await?;
-            conn.enqueue_new_days(&ids, now).await?;
+            let new: Vec<(&NaiveDate, &String, &DayContent)> = new_days.iter().map(|&i| (&days[i].0, &days[i].1, &days[i].2)).collect();
+            let ids = insert_new_days(conn, employee, &new, now).await?;
+            outbox::enqueue_first(conn, &ids, now).await?;
             Ok(outcomes)
         })
         .await
     })
 }
 
-/// A new day's row as [`upsert_days`] inserts it.
-type NewDayRow<'a> = (
-    &'a DayContent,
-    diesel::dsl::Eq<pa::user_id, &'a String>,
-    diesel::dsl::Eq<pa::work_date, NaiveDate>,
-    diesel::dsl::Eq<pa::shift_code, &'a String>,
-    diesel::dsl::Eq<pa::revision, i32>,
-    diesel::dsl::Eq<pa::created_at, NaiveDateTime>,
-    diesel::dsl::Eq<pa::updated_at, NaiveDateTime>,
-);
-
-/// How each backend inserts many new days and their first deliveries: PostgreSQL in multi-row
-/// statements (a round trip saved per day), SQLite one prepared statement per row (diesel cannot
-/// batch an `INSERT … RETURNING` there, and in-process a row costs microseconds).
-trait NewDays {
-    /// Inserts the rows, returning their ids (in any order).
-    async fn insert_new_days(&mut self, rows: Vec<NewDayRow<'_>>) -> Result<Vec<i64>, StoreError>;
-    /// Enqueues revision 1 of each new day (nothing to supersede).
-    async fn enqueue_new_days(&mut self, ids: &[i64], now: NaiveDateTime) -> Result<(), StoreError>;
-}
-
-impl NewDays for super::SqliteConn {
-    async fn insert_new_days(&mut self, rows: Vec<NewDayRow<'_>>) -> Result<Vec<i64>, StoreError> {
-        let mut ids = Vec::with_capacity(rows.len());
-        for row in rows {
-            ids.push(diesel::insert_into(pa::table).values(row).returning(pa::id).get_result(self).await?);
-        }
-        Ok(ids)
+/// Inserts new days (revision 1) of `employee` inside the caller's transaction, in multi-row
+/// statements; returns their ids (in any order).
+async fn insert_new_days<C: Dialect>(
+    conn: &mut C,
+    employee: &EmployeeId,
+    days: &[(&NaiveDate, &String, &DayContent)],
+    now: NaiveDateTime,
+) -> QueryResult<Vec<i64>> {
+    const COLUMNS: usize = 24;
+    let mut ids = Vec::with_capacity(days.len());
+    for chunk in dialect::chunks::<C, _>(days, COLUMNS) {
+        let mut sql = Sql::<C>::new(
+            "INSERT INTO processed_attendance (user_id, work_date, shift_code, revision, created_at, updated_at, status, \
+             clock_in_local, clock_in_utc, clock_out_local, clock_out_utc, worked_min, break_min, payable_min, scheduled_min, \
+             overtime_min, late_min, early_min, duplicates, flags, is_final, reason, rule_plugin, rule_version) VALUES ",
+        );
+        sql.values(chunk, |&(date, shift, c)| {
+            vec![
+                employee.0.as_str().into(),
+                (*date).into(),
+                shift.as_str().into(),
+                1_i32.into(),
+                now.into(),
+                now.into(),
+                c.status.as_str().into(),
+                c.clock_in_local.into(),
+                c.clock_in_utc.into(),
+                c.clock_out_local.into(),
+                c.clock_out_utc.into(),
+                c.worked_min.into(),
+                c.break_min.into(),
+                c.payable_min.into(),
+                c.scheduled_min.into(),
+                c.overtime_min.into(),
+                c.late_min.into(),
+                c.early_min.into(),
+                c.duplicates.into(),
+                c.flags.as_str().into(),
+                c.is_final.into(),
+                c.reason.clone().into(),
+                c.rule_plugin.as_str().into(),
+                c.rule_version.as_str().into(),
+            ]
+        });
+        sql.push(" RETURNING id");
+        ids.extend(sql.load::<IdRow>(conn).await?.into_iter().map(|r| r.id));
     }
-
-    async fn enqueue_new_days(&mut self, ids: &[i64], now: NaiveDateTime) -> Result<(), StoreError> {
-        for &id in ids {
-            diesel::insert_into(super::schema::crm_outbox::table).values(outbox::first_delivery(id, now)).execute(self).await?;
-        }
-        Ok(())
-    }
-}
-
-impl NewDays for diesel_async::AsyncPgConnection {
-    async fn insert_new_days(&mut self, rows: Vec<NewDayRow<'_>>) -> Result<Vec<i64>, StoreError> {
-        let mut ids = Vec::with_capacity(rows.len());
-        let mut rows = rows;
-        while !rows.is_empty() {
-            let rest = rows.split_off(rows.len().min(INSERT_CHUNK));
-            ids.extend(diesel::insert_into(pa::table).values(rows).returning(pa::id).get_results::<i64>(self).await?);
-            rows = rest;
-        }
-        Ok(ids)
-    }
-
-    async fn enqueue_new_days(&mut self, ids: &[i64], now: NaiveDateTime) -> Result<(), StoreError> {
-        for chunk in ids.chunks(INSERT_CHUNK) {
-            let rows: Vec<_> = chunk.iter().map(|&id| outbox::first_delivery(id, now)).collect();
-            diesel::insert_into(super::schema::crm_outbox::table).values(rows).execute(self).await?;
-        }
-        Ok(())
-    }
+    Ok(ids)
 }
 
 /// An employee's days, by date.
@@ -330,7 +305,7 @@ pub async fn bump_revisions(store: &Store, ids: &[i64]) -> Result<usize, StoreEr
                     .await
                     .optional()?;
                 if let Some(revision) = revision {
-                    outbox::enqueue!(conn, id, revision, now);
+                    outbox::enqueue(conn, id, revision, now).await?;
                     bumped += 1;
                 }
             }
@@ -374,33 +349,42 @@ impl DaySelection {
     pub fn is_all(&self) -> bool {
         self.start.is_none() && self.end.is_none() && self.employee.is_none()
     }
-}
 
-/// The ids of the days a [`DaySelection`] selects, as a boxed subquery other queries can filter on (a
-/// macro so the backend is inferred where it is used).
-macro_rules! selected_ids {
-    ($selection:expr) => {{
-        use $crate::store::schema::processed_attendance as pa;
-        let selection: &$crate::store::attendance::DaySelection = $selection;
-        let mut query = pa::table.select(pa::id).into_boxed();
-        if let Some(start) = selection.start {
-            query = query.filter(pa::work_date.ge(start));
+    /// Appends ` AND {column} IN (the selected days' ids)`, or nothing when every day is selected.
+    pub(crate) fn push_filter<C: Dialect>(&self, sql: &mut Sql<C>, column: &str) {
+        if self.is_all() {
+            return;
         }
-        if let Some(end) = selection.end {
-            query = query.filter(pa::work_date.le(end));
+        sql.push(&format!(" AND {column} IN (SELECT id FROM processed_attendance WHERE 1 = 1"));
+        self.push_conditions(sql);
+        sql.push(")");
+    }
+
+    /// Appends the conditions on `processed_attendance` (each ` AND …`).
+    fn push_conditions<C: Dialect>(&self, sql: &mut Sql<C>) {
+        if let Some(start) = self.start {
+            sql.push(" AND work_date >= ").bind(start);
         }
-        if let Some(employee) = &selection.employee {
-            query = query.filter(pa::user_id.eq(employee.0.clone()));
+        if let Some(end) = self.end {
+            sql.push(" AND work_date <= ").bind(end);
         }
-        query
-    }};
+        if let Some(employee) = &self.employee {
+            sql.push(" AND user_id = ").bind(employee.0.as_str());
+        }
+    }
 }
-pub(crate) use selected_ids;
 
 /// The ids of the selected days, in id order.
 ///
 /// # Errors
 /// When the query fails.
 pub async fn select_ids(store: &Store, selection: &DaySelection) -> Result<Vec<i64>, StoreError> {
-    crate::with_conn!(store, |conn| selected_ids!(selection).order(pa::id).load(conn).await.map_err(StoreError::from))
+    crate::with_conn!(store, |conn| Ok(select_ids_in(conn, selection).await?))
+}
+
+async fn select_ids_in<C: Dialect>(conn: &mut C, selection: &DaySelection) -> QueryResult<Vec<i64>> {
+    let mut sql = Sql::<C>::new("SELECT id FROM processed_attendance WHERE 1 = 1");
+    selection.push_conditions(&mut sql);
+    sql.push(" ORDER BY id");
+    Ok(sql.load::<IdRow>(conn).await?.into_iter().map(|r| r.id).collect())
 }

@@ -8,6 +8,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection as _, RunQueryDsl};
 
+use super::closed_set::{self, ClosedSet};
 use super::schema::device_commands;
 use super::{Store, StoreError, now_utc};
 use crate::domain::DeviceId;
@@ -22,8 +23,8 @@ pub struct DeviceCommand {
     pub device_id: DeviceId,
     /// The command line.
     pub command: String,
-    /// pending, sent, done or failed.
-    pub status: String,
+    /// Pending, sent, done or failed.
+    pub status: CommandStatus,
     /// The device's return code.
     pub return_code: Option<i32>,
     /// Extra result text.
@@ -34,6 +35,64 @@ pub struct DeviceCommand {
     pub sent_at: Option<NaiveDateTime>,
     /// Answered, UTC.
     pub done_at: Option<NaiveDateTime>,
+}
+
+/// Where a command stands (stored as `pending`, `sent`, `done` or `failed`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, diesel::FromSqlRow, diesel::AsExpression)]
+#[diesel(sql_type = diesel::sql_types::Text)]
+pub enum CommandStatus {
+    /// Queued, not yet handed out.
+    Pending,
+    /// Handed to the device, no answer yet.
+    Sent,
+    /// The device ran it (return code 0 or more).
+    Done,
+    /// The device reported a failure.
+    Failed,
+}
+
+impl ClosedSet for CommandStatus {
+    const ALL: &'static [(Self, &'static str)] =
+        &[(CommandStatus::Pending, "pending"), (CommandStatus::Sent, "sent"), (CommandStatus::Done, "done"), (CommandStatus::Failed, "failed")];
+    const WHAT: &'static str = "device command status";
+}
+
+impl CommandStatus {
+    /// The stored word.
+    pub fn as_str(self) -> &'static str {
+        self.word()
+    }
+}
+
+impl std::fmt::Display for CommandStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Lets a test or a report compare with the stored word (`command.status == "done"`).
+impl PartialEq<&str> for CommandStatus {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl<DB: diesel::backend::Backend> diesel::deserialize::FromSql<diesel::sql_types::Text, DB> for CommandStatus
+where
+    String: diesel::deserialize::FromSql<diesel::sql_types::Text, DB>,
+{
+    fn from_sql(bytes: DB::RawValue<'_>) -> diesel::deserialize::Result<Self> {
+        closed_set::from_sql::<Self, DB>(bytes)
+    }
+}
+
+impl<DB: diesel::backend::Backend> diesel::serialize::ToSql<diesel::sql_types::Text, DB> for CommandStatus
+where
+    str: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
+{
+    fn to_sql<'b>(&'b self, out: &mut diesel::serialize::Output<'b, '_, DB>) -> diesel::serialize::Result {
+        closed_set::to_sql(self, out)
+    }
 }
 
 /// Queues `command` for `device`; returns its id.
@@ -66,7 +125,7 @@ pub async fn take_pending(store: &Store, device: DeviceId) -> Result<Vec<DeviceC
         conn.transaction::<Vec<DeviceCommand>, StoreError, _>(async |conn| {
             let pending: Vec<DeviceCommand> = device_commands::table
                 .filter(device_commands::device_id.eq(device))
-                .filter(device_commands::status.eq("pending"))
+                .filter(device_commands::status.eq(CommandStatus::Pending))
                 .order(device_commands::id)
                 .select(DeviceCommand::as_select())
                 .load(conn)
@@ -75,9 +134,9 @@ pub async fn take_pending(store: &Store, device: DeviceId) -> Result<Vec<DeviceC
             for command in pending {
                 // The status condition makes a concurrent poll of the same device hand it out once.
                 let claimed = diesel::update(
-                    device_commands::table.find(command.id).filter(device_commands::status.eq("pending")),
+                    device_commands::table.find(command.id).filter(device_commands::status.eq(CommandStatus::Pending)),
                 )
-                .set((device_commands::status.eq("sent"), device_commands::sent_at.eq(now)))
+                .set((device_commands::status.eq(CommandStatus::Sent), device_commands::sent_at.eq(now)))
                 .execute(conn)
                 .await?;
                 if claimed == 1 {
@@ -95,11 +154,11 @@ pub async fn take_pending(store: &Store, device: DeviceId) -> Result<Vec<DeviceC
 /// # Errors
 /// When the query fails.
 pub async fn record_result(store: &Store, device: DeviceId, id: i64, return_code: i32, result: &str) -> Result<bool, StoreError> {
-    let status = if return_code >= 0 { "done" } else { "failed" };
+    let status = if return_code >= 0 { CommandStatus::Done } else { CommandStatus::Failed };
     let now = now_utc();
     crate::with_conn!(store, |conn| {
         let updated = diesel::update(
-            device_commands::table.find(id).filter(device_commands::device_id.eq(device)).filter(device_commands::status.eq("sent")),
+            device_commands::table.find(id).filter(device_commands::device_id.eq(device)).filter(device_commands::status.eq(CommandStatus::Sent)),
         )
         .set((
             device_commands::status.eq(status),

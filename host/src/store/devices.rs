@@ -4,6 +4,8 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection as _, RunQueryDsl};
 
+use super::closed_set::{self, ClosedSet};
+use super::lease::{self, Reentry};
 use super::schema::devices;
 use super::{Store, StoreError, now_utc};
 use crate::domain::DeviceId;
@@ -98,13 +100,9 @@ pub enum Transport {
     Push,
 }
 
-impl Transport {
-    fn as_str(self) -> &'static str {
-        match self {
-            Transport::Pull => "pull",
-            Transport::Push => "push",
-        }
-    }
+impl ClosedSet for Transport {
+    const ALL: &'static [(Self, &'static str)] = &[(Transport::Pull, "pull"), (Transport::Push, "push")];
+    const WHAT: &'static str = "device transport";
 }
 
 impl<DB> diesel::deserialize::FromSql<diesel::sql_types::Text, DB> for Transport
@@ -113,11 +111,7 @@ where
     String: diesel::deserialize::FromSql<diesel::sql_types::Text, DB>,
 {
     fn from_sql(bytes: DB::RawValue<'_>) -> diesel::deserialize::Result<Self> {
-        match String::from_sql(bytes)?.as_str() {
-            "pull" => Ok(Transport::Pull),
-            "push" => Ok(Transport::Push),
-            other => Err(format!("unknown device transport {other:?}").into()),
-        }
+        closed_set::from_sql::<Self, DB>(bytes)
     }
 }
 
@@ -127,7 +121,7 @@ where
     str: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
 {
     fn to_sql<'b>(&'b self, out: &mut diesel::serialize::Output<'b, '_, DB>) -> diesel::serialize::Result {
-        self.as_str().to_sql(out)
+        closed_set::to_sql(self, out)
     }
 }
 
@@ -317,32 +311,13 @@ pub enum Lease {
     Live,
 }
 
-/// Takes or renews a lease on the device for `instance` until `until`: one conditional UPDATE,
-/// atomic on both backends. A lease held by another instance, still valid at `now`, is not taken.
-macro_rules! claim_lease {
-    ($store:expr, $id:expr, $instance:expr, $now:expr, $until:expr, $owner:path, $until_col:path) => {
-        crate::with_conn!($store, |conn| {
-            let claimed = diesel::update(devices::table.find($id).filter($until_col.is_null().or($until_col.lt($now)).or($owner.eq($instance))))
-                .set(($owner.eq($instance), $until_col.eq($until)))
-                .execute(conn)
-                .await?;
-            Ok(claimed == 1)
-        })
-    };
-}
-
-/// Gives a lease back (only if `instance` holds it).
-macro_rules! release_lease {
-    ($store:expr, $id:expr, $instance:expr, $owner:path, $until_col:path) => {
-        crate::with_conn!($store, |conn| {
-            diesel::update(devices::table.find($id).filter($owner.eq($instance)))
-                .set(($owner.eq(None::<String>), $until_col.eq(None::<NaiveDateTime>)))
-                .execute(conn)
-                .await
-                .map(drop)
-                .map_err(StoreError::from)
-        })
-    };
+impl Lease {
+    fn columns(self) -> lease::Lease {
+        match self {
+            Lease::Poll => lease::DEVICE_POLL,
+            Lease::Live => lease::DEVICE_LIVE,
+        }
+    }
 }
 
 /// Claims (or renews) `lease` on device `id` for `instance` until `until`; false when another
@@ -352,10 +327,13 @@ macro_rules! release_lease {
 /// When the query fails.
 pub async fn claim(store: &Store, lease: Lease, id: DeviceId, instance: &str, now: DateTime<Utc>, until: DateTime<Utc>) -> Result<bool, StoreError> {
     let (now, until) = (now.naive_utc(), until.naive_utc());
-    match lease {
-        Lease::Poll => claim_lease!(store, id, instance, now, until, devices::poll_lease_owner, devices::poll_lease_until),
-        Lease::Live => claim_lease!(store, id, instance, now, until, devices::live_lease_owner, devices::live_lease_until),
-    }
+    let claimed = crate::with_conn!(store, |conn| {
+        Ok::<_, StoreError>(lease.columns().claim(conn, instance, now, until, Reentry::Renews, |_| {}, |scope| {
+            scope.push(" AND id = ").bind(id.0);
+        })
+        .await?)
+    })?;
+    Ok(claimed == 1)
 }
 
 /// Gives back `lease` on device `id` if `instance` holds it.
@@ -363,10 +341,13 @@ pub async fn claim(store: &Store, lease: Lease, id: DeviceId, instance: &str, no
 /// # Errors
 /// When the query fails.
 pub async fn release(store: &Store, lease: Lease, id: DeviceId, instance: &str) -> Result<(), StoreError> {
-    match lease {
-        Lease::Poll => release_lease!(store, id, instance, devices::poll_lease_owner, devices::poll_lease_until),
-        Lease::Live => release_lease!(store, id, instance, devices::live_lease_owner, devices::live_lease_until),
-    }
+    crate::with_conn!(store, |conn| {
+        lease.columns().release(conn, instance, |scope| {
+            scope.push(" AND id = ").bind(id.0);
+        })
+        .await?;
+        Ok(())
+    })
 }
 
 /// Turns live mode on or off.
@@ -506,7 +487,7 @@ pub async fn approve_with(store: &Store, serial: &str, approval: &Approval) -> R
                     .select((raw_punches::device_user_id, raw_punches::local_time))
                     .load(conn)
                     .await?;
-                super::pending::mark_days!(&mut *conn, super::punches::touched_days(&held), now);
+                super::pending::mark_days(conn, super::punches::touched_days(&held), now).await?;
             }
             Ok(())
         })

@@ -9,6 +9,8 @@ use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection as _, RunQueryDsl};
 
+use super::closed_set::{self, ClosedSet};
+use super::lease::{self, Reentry};
 use super::schema::{job_runs, job_schedules};
 use super::{Store, StoreError, now_utc};
 
@@ -48,12 +50,67 @@ pub struct JobRun {
     pub started_at: NaiveDateTime,
     /// End, UTC; `None` while running (or if the instance died).
     pub finished_at: Option<NaiveDateTime>,
-    /// `running`, `ok` or `failed`.
-    pub outcome: String,
+    /// Running, ok or failed.
+    pub outcome: JobOutcome,
     /// JSON object of figures (`{"devices": 3, "punches": 120}`).
     pub counts: String,
     /// Why it failed.
     pub error: Option<String>,
+}
+
+/// How a job's run ended (stored as `running`, `ok` or `failed`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, diesel::FromSqlRow, diesel::AsExpression)]
+#[diesel(sql_type = diesel::sql_types::Text)]
+pub enum JobOutcome {
+    /// Started and not finished (or its instance died).
+    Running,
+    /// Finished without error.
+    Ok,
+    /// Finished with an error.
+    Failed,
+}
+
+impl ClosedSet for JobOutcome {
+    const ALL: &'static [(Self, &'static str)] = &[(JobOutcome::Running, "running"), (JobOutcome::Ok, "ok"), (JobOutcome::Failed, "failed")];
+    const WHAT: &'static str = "job outcome";
+}
+
+impl JobOutcome {
+    /// The stored word.
+    pub fn as_str(self) -> &'static str {
+        self.word()
+    }
+}
+
+impl std::fmt::Display for JobOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Lets a test or a report compare with the stored word (`run.outcome == "ok"`).
+impl PartialEq<&str> for JobOutcome {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl<DB: diesel::backend::Backend> diesel::deserialize::FromSql<diesel::sql_types::Text, DB> for JobOutcome
+where
+    String: diesel::deserialize::FromSql<diesel::sql_types::Text, DB>,
+{
+    fn from_sql(bytes: DB::RawValue<'_>) -> diesel::deserialize::Result<Self> {
+        closed_set::from_sql::<Self, DB>(bytes)
+    }
+}
+
+impl<DB: diesel::backend::Backend> diesel::serialize::ToSql<diesel::sql_types::Text, DB> for JobOutcome
+where
+    str: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
+{
+    fn to_sql<'b>(&'b self, out: &mut diesel::serialize::Output<'b, '_, DB>) -> diesel::serialize::Result {
+        closed_set::to_sql(self, out)
+    }
 }
 
 /// Every schedule, by name.
@@ -82,23 +139,25 @@ pub async fn claim_tick(
     lease_until: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
     let now = now.naive_utc();
-    crate::with_conn!(store, |conn| {
-        let claimed = diesel::update(
-            job_schedules::table
-                .filter(job_schedules::name.eq(job))
-                .filter(job_schedules::paused.eq(false))
-                .filter(job_schedules::next_run_at.is_null().or(job_schedules::next_run_at.le(now)))
-                .filter(job_schedules::lease_until.is_null().or(job_schedules::lease_until.lt(now))),
-        )
-        .set((
-            job_schedules::lease_owner.eq(instance),
-            job_schedules::lease_until.eq(lease_until.naive_utc()),
-            job_schedules::next_run_at.eq(next.naive_utc()),
-        ))
-        .execute(conn)
-        .await?;
-        Ok(claimed == 1)
-    })
+    let claimed = crate::with_conn!(store, |conn| {
+        Ok::<_, StoreError>(lease::JOB
+            .claim(
+                conn,
+                instance,
+                now,
+                lease_until.naive_utc(),
+                Reentry::FreeOnly,
+                |set| {
+                    set.push(", next_run_at = ").bind(next.naive_utc());
+                },
+                |scope| {
+                    scope.push(" AND name = ").bind(job).push(" AND paused = ").bind(false);
+                    scope.push(" AND (next_run_at IS NULL OR next_run_at <= ").bind(now).push(")");
+                },
+            )
+            .await?)
+    })?;
+    Ok(claimed == 1)
 }
 
 /// Extends `instance`'s lease on `job` while a long run is still going; false if the lease was lost.
@@ -106,15 +165,14 @@ pub async fn claim_tick(
 /// # Errors
 /// When the query fails.
 pub async fn renew_lease(store: &Store, job: &str, instance: &str, until: DateTime<Utc>) -> Result<bool, StoreError> {
-    crate::with_conn!(store, |conn| {
-        let renewed = diesel::update(
-            job_schedules::table.filter(job_schedules::name.eq(job)).filter(job_schedules::lease_owner.eq(instance)),
-        )
-        .set(job_schedules::lease_until.eq(until.naive_utc()))
-        .execute(conn)
-        .await?;
-        Ok(renewed == 1)
-    })
+    let renewed = crate::with_conn!(store, |conn| {
+        Ok::<_, StoreError>(lease::JOB
+            .renew(conn, instance, until.naive_utc(), |scope| {
+                scope.push(" AND name = ").bind(job);
+            })
+            .await?)
+    })?;
+    Ok(renewed == 1)
 }
 
 /// Gives the lease back after a run (only if `instance` still holds it).
@@ -123,12 +181,12 @@ pub async fn renew_lease(store: &Store, job: &str, instance: &str, until: DateTi
 /// When the query fails.
 pub async fn release(store: &Store, job: &str, instance: &str) -> Result<(), StoreError> {
     crate::with_conn!(store, |conn| {
-        diesel::update(job_schedules::table.filter(job_schedules::name.eq(job)).filter(job_schedules::lease_owner.eq(instance)))
-            .set((job_schedules::lease_owner.eq(None::<String>), job_schedules::lease_until.eq(None::<NaiveDateTime>)))
-            .execute(conn)
-            .await
-            .map(drop)
-            .map_err(StoreError::from)
+        lease::JOB
+            .release(conn, instance, |scope| {
+                scope.push(" AND name = ").bind(job);
+            })
+            .await?;
+        Ok(())
     })
 }
 
@@ -188,7 +246,7 @@ pub async fn start_run(store: &Store, job: &str, instance: &str, at: DateTime<Ut
         job_runs::job_name.eq(job),
         job_runs::instance.eq(instance),
         job_runs::started_at.eq(at.naive_utc()),
-        job_runs::outcome.eq("running"),
+        job_runs::outcome.eq(JobOutcome::Running),
     );
     crate::with_conn!(store, |conn| {
         diesel::insert_into(job_runs::table).values(values).returning(job_runs::id).get_result(conn).await.map_err(StoreError::from)
@@ -206,7 +264,7 @@ pub async fn finish_run(
     counts: &serde_json::Value,
     error: Option<&str>,
 ) -> Result<(), StoreError> {
-    let outcome = if error.is_some() { "failed" } else { "ok" };
+    let outcome = if error.is_some() { JobOutcome::Failed } else { JobOutcome::Ok };
     crate::with_conn!(store, |conn| {
         diesel::update(job_runs::table.find(run))
             .set((

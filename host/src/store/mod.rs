@@ -1,26 +1,58 @@
 //! Storage: one [`Store`] over SQLite (the embedded default) or PostgreSQL (production).
 //!
-//! Repository functions are written once and compiled for both backends through [`with_conn!`], which
-//! hands the body a connection of the right type. Both backends share [`schema`]; their migrations live
-//! under `migrations/sqlite` and `migrations/postgres`, are embedded in the binary, and run at start-up
-//! and through `attendance-bridge migrate`.
+//! Both backends share [`schema`]; their migrations live under `migrations/sqlite` and
+//! `migrations/postgres`, are embedded in the binary, and run at start-up and through
+//! `attendance-bridge migrate`. Storage knows nothing of HTTP or jobs: it takes and returns plain
+//! values from [`crate::domain`].
 //!
-//! Storage knows nothing of HTTP or jobs: it takes and returns plain values from [`crate::domain`].
+//! # How storage code is written
+//!
+//! - A function that stands alone takes `&Store` and gets a pooled connection with [`with_conn!`],
+//!   whose body is compiled once per backend (diesel's DSL works there as usual).
+//! - A function that must run inside a caller's transaction takes the connection, generic over
+//!   [`dialect::Dialect`] (implemented for [`SqliteConn`] and `AsyncPgConnection`), and returns
+//!   `QueryResult`. Callers compose several of them in one `conn.transaction(…)`. Inside, statements
+//!   are written with [`dialect::Sql`] (text plus bound values; multi-row `VALUES` lists chunked by
+//!   [`dialect::chunks`] under the backend's parameter limit), so nothing differs per backend.
+//! - Leases are [`lease::Lease`]; closed sets stored as text are enums ([`closed_set`]).
+//!
+//! The example to copy (`pending::mark_days` and `punches::insert_in` are real ones):
+//!
+//! ```ignore
+//! /// Stores the punches and marks their days, in the caller's transaction.
+//! pub(crate) async fn store_batch<C: Dialect>(conn: &mut C, batch: &[NewPunch], at: NaiveDateTime) -> QueryResult<usize> {
+//!     let mut sql = Sql::<C>::new("UPDATE devices SET last_seen_at = ");
+//!     sql.bind(at).push(" WHERE id = ").bind(batch[0].device_id.0);
+//!     sql.execute(conn).await?;
+//!     punches::insert_in(conn, batch, true, at).await
+//! }
+//!
+//! /// Stand-alone: one transaction around the composed steps.
+//! pub async fn ingest(store: &Store, batch: &[NewPunch]) -> Result<usize, StoreError> {
+//!     let at = now_utc();
+//!     crate::with_conn!(store, |conn| {
+//!         conn.transaction::<_, StoreError, _>(async |conn| Ok(store_batch(conn, batch, at).await?)).await
+//!     })
+//! }
+//! ```
 
-mod connect;
-pub mod device_commands;
 pub mod attendance;
 pub mod audit;
+pub mod closed_set;
+mod connect;
 pub mod corrections;
-pub mod devices;
+pub mod device_commands;
 pub mod device_failover;
+pub mod devices;
+pub mod dialect;
 pub mod django_import;
 pub mod employees;
+mod error;
 pub mod jobs;
+pub mod lease;
 pub mod listing;
 pub mod login_failures;
 pub mod outbox;
-mod error;
 pub mod pending;
 pub mod punches;
 pub mod rosters;

@@ -1,6 +1,6 @@
 //! The CRM outbox (`crm_outbox`): one row per processed day and revision that the CRM must receive.
 //!
-//! Rows are written by [`enqueue!`] inside the transaction that writes the day's new revision
+//! Rows are written by [`enqueue`] inside the transaction that writes the day's new revision
 //! ([`super::attendance::upsert`]), so a saved change always has a delivery and a crash can never lose
 //! one. A newer revision supersedes an older one that has not gone out yet, so the CRM is never sent
 //! stale content after fresh content.
@@ -14,14 +14,17 @@
 //! retried with the same key. Claims, frozen bodies and outcomes are written a batch at a time, so the
 //! database work per delivery stays small next to the HTTP exchange.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDateTime, SubsecRound as _, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection as _, RunQueryDsl};
 
 use super::attendance::DaySelection;
-use super::schema::{crm_outbox, crm_outbox as ob_table, processed_attendance};
+use super::closed_set::{self, ClosedSet};
+use super::dialect::{self, Dialect, IdRow, Sql, Value};
+use super::lease::{self, Reentry};
+use super::schema::{crm_outbox, processed_attendance};
 use super::{Store, StoreError, now_utc};
 
 /// Waiting for its first or next attempt.
@@ -37,55 +40,121 @@ pub const SKIPPED: &str = "skipped";
 /// A newer revision of the same day replaced it before it went out.
 pub const SUPERSEDED: &str = "superseded";
 
+/// Where a delivery stands (stored as the words above).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, diesel::FromSqlRow, diesel::AsExpression)]
+#[diesel(sql_type = diesel::sql_types::Text)]
+pub enum OutboxStatus {
+    /// Waiting for its first or next attempt.
+    Pending,
+    /// Leased to a sender right now.
+    InFlight,
+    /// Acknowledged by the CRM (2xx).
+    Delivered,
+    /// Dead letter: rejected by the CRM or out of retries; needs `--retry-failed`.
+    Failed,
+    /// The mapping plugin said this day is not for the CRM.
+    Skipped,
+    /// A newer revision of the same day replaced it before it went out.
+    Superseded,
+}
+
+impl ClosedSet for OutboxStatus {
+    const ALL: &'static [(Self, &'static str)] = &[
+        (OutboxStatus::Pending, PENDING),
+        (OutboxStatus::InFlight, IN_FLIGHT),
+        (OutboxStatus::Delivered, DELIVERED),
+        (OutboxStatus::Failed, FAILED),
+        (OutboxStatus::Skipped, SKIPPED),
+        (OutboxStatus::Superseded, SUPERSEDED),
+    ];
+    const WHAT: &'static str = "outbox status";
+}
+
+impl OutboxStatus {
+    /// The stored word.
+    pub fn as_str(self) -> &'static str {
+        self.word()
+    }
+}
+
+impl std::fmt::Display for OutboxStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Lets a test or a report compare with the stored word (`delivery.status == outbox::PENDING`).
+impl PartialEq<&str> for OutboxStatus {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl From<OutboxStatus> for Value {
+    fn from(status: OutboxStatus) -> Self {
+        Value::from(status.as_str())
+    }
+}
+
+impl<DB: diesel::backend::Backend> diesel::deserialize::FromSql<diesel::sql_types::Text, DB> for OutboxStatus
+where
+    String: diesel::deserialize::FromSql<diesel::sql_types::Text, DB>,
+{
+    fn from_sql(bytes: DB::RawValue<'_>) -> diesel::deserialize::Result<Self> {
+        closed_set::from_sql::<Self, DB>(bytes)
+    }
+}
+
+impl<DB: diesel::backend::Backend> diesel::serialize::ToSql<diesel::sql_types::Text, DB> for OutboxStatus
+where
+    str: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
+{
+    fn to_sql<'b>(&'b self, out: &mut diesel::serialize::Output<'b, '_, DB>) -> diesel::serialize::Result {
+        closed_set::to_sql(self, out)
+    }
+}
+
 /// Enqueues the delivery of `(attendance_id, revision)` inside the caller's transaction, superseding
 /// the day's older deliveries that are still waiting or dead-lettered.
-macro_rules! enqueue {
-    ($conn:expr, $attendance_id:expr, $revision:expr, $now:expr) => {{
-        use $crate::store::schema::crm_outbox as ob;
-        let (attendance_id, revision): (i64, i32) = ($attendance_id, $revision);
-        diesel::update(
-            ob::table
-                .filter(ob::attendance_id.eq(attendance_id))
-                .filter(ob::status.eq_any([$crate::store::outbox::PENDING, $crate::store::outbox::FAILED])),
-        )
-        .set(ob::status.eq($crate::store::outbox::SUPERSEDED))
-        .execute($conn)
-        .await?;
-        diesel::insert_into(ob::table)
-            .values((
-                ob::attendance_id.eq(attendance_id),
-                ob::revision.eq(revision),
-                ob::idempotency_key.eq($crate::store::outbox::idempotency_key(attendance_id, revision)),
-                ob::status.eq($crate::store::outbox::PENDING),
-                ob::next_attempt_at.eq($now),
-                ob::created_at.eq($now),
-            ))
-            .execute($conn)
-            .await?;
-    }};
+///
+/// # Errors
+/// When a statement fails.
+pub(crate) async fn enqueue<C: Dialect>(conn: &mut C, attendance_id: i64, revision: i32, now: NaiveDateTime) -> QueryResult<()> {
+    let mut supersede = Sql::<C>::new("UPDATE crm_outbox SET status = ");
+    supersede.bind(OutboxStatus::Superseded).push(" WHERE attendance_id = ").bind(attendance_id);
+    supersede.push(" AND status IN (").bind(OutboxStatus::Pending).push(", ").bind(OutboxStatus::Failed).push(")");
+    supersede.execute(conn).await?;
+    let mut insert = Sql::<C>::new(FIRST_DELIVERY_INSERT);
+    insert.row(delivery_row(attendance_id, revision, now));
+    insert.execute(conn).await.map(drop)
 }
-pub(crate) use enqueue;
 
-/// The delivery row of a day's first revision.
-pub(crate) type FirstDelivery = (
-    diesel::dsl::Eq<ob_table::attendance_id, i64>,
-    diesel::dsl::Eq<ob_table::revision, i32>,
-    diesel::dsl::Eq<ob_table::idempotency_key, String>,
-    diesel::dsl::Eq<ob_table::status, &'static str>,
-    diesel::dsl::Eq<ob_table::next_attempt_at, chrono::NaiveDateTime>,
-    diesel::dsl::Eq<ob_table::created_at, chrono::NaiveDateTime>,
-);
+/// Enqueues revision 1 of each new day inside the caller's transaction (nothing earlier to
+/// supersede), due now, in multi-row statements.
+///
+/// # Errors
+/// When a statement fails.
+pub(crate) async fn enqueue_first<C: Dialect>(conn: &mut C, attendance_ids: &[i64], now: NaiveDateTime) -> QueryResult<()> {
+    for chunk in dialect::chunks::<C, _>(attendance_ids, 6) {
+        let mut insert = Sql::<C>::new(FIRST_DELIVERY_INSERT);
+        insert.values(chunk, |&id| delivery_row(id, 1, now));
+        insert.execute(conn).await?;
+    }
+    Ok(())
+}
 
-/// The delivery of a day that was just inserted (revision 1, nothing earlier to supersede), due now.
-pub(crate) fn first_delivery(attendance_id: i64, now: chrono::NaiveDateTime) -> FirstDelivery {
-    (
-        ob_table::attendance_id.eq(attendance_id),
-        ob_table::revision.eq(1),
-        ob_table::idempotency_key.eq(idempotency_key(attendance_id, 1)),
-        ob_table::status.eq(PENDING),
-        ob_table::next_attempt_at.eq(now),
-        ob_table::created_at.eq(now),
-    )
+const FIRST_DELIVERY_INSERT: &str =
+    "INSERT INTO crm_outbox (attendance_id, revision, idempotency_key, status, next_attempt_at, created_at) VALUES ";
+
+fn delivery_row(attendance_id: i64, revision: i32, now: NaiveDateTime) -> Vec<Value> {
+    vec![
+        attendance_id.into(),
+        revision.into(),
+        idempotency_key(attendance_id, revision).into(),
+        OutboxStatus::Pending.into(),
+        now.into(),
+        now.into(),
+    ]
 }
 
 /// One delivery as stored.
@@ -104,8 +173,8 @@ pub struct Delivery {
     pub body: Option<String>,
     /// Extra headers from the mapping plugin, as JSON `[[name, value], …]`.
     pub headers: Option<String>,
-    /// One of the status constants of this module.
-    pub status: String,
+    /// Where it stands.
+    pub status: OutboxStatus,
     /// Attempts made so far.
     pub attempts: i32,
     /// Not before this instant, UTC.
@@ -135,8 +204,9 @@ pub fn idempotency_key(attendance_id: i64, revision: i32) -> String {
 ///
 /// Due means pending and `next_attempt_at <= now`, or in flight with an expired lease (a crashed sender);
 /// only deliveries of the selected days.
-/// The batch is taken with one conditional `UPDATE`, so concurrent senders never share a row. A day
-/// whose older revision is still in flight elsewhere waits, so revisions reach the CRM in order.
+/// The batch is taken with one conditional `UPDATE` (the [`lease::OUTBOX`] lease), so concurrent
+/// senders never share a row. A day whose older revision is still in flight elsewhere waits, so
+/// revisions reach the CRM in order.
 ///
 /// # Errors
 /// When a query fails.
@@ -152,53 +222,10 @@ pub async fn claim_due(
     // Whole microseconds, as PostgreSQL stores them: the lease is read back by equality.
     let until = lease_until.naive_utc().trunc_subsecs(6);
     crate::with_conn!(store, |conn| {
-        let mut due = crm_outbox::table.into_boxed();
-        if !selection.is_all() {
-            due = due.filter(crm_outbox::attendance_id.eq_any(super::attendance::selected_ids!(selection)));
-        }
-        let due = due
-            .filter(
-                crm_outbox::status
-                    .eq(PENDING)
-                    .and(crm_outbox::next_attempt_at.le(now))
-                    .or(crm_outbox::status.eq(IN_FLIGHT).and(crm_outbox::lease_until.lt(now))),
-            )
-            .order(crm_outbox::id)
-            .limit(limit)
-            .select((crm_outbox::id, crm_outbox::attendance_id))
-            .load::<(i64, i64)>(conn)
-            .await?;
-        let busy: std::collections::HashSet<i64> = crm_outbox::table
-            .filter(crm_outbox::status.eq(IN_FLIGHT))
-            .filter(crm_outbox::lease_until.ge(now))
-            .filter(crm_outbox::attendance_id.eq_any(due.iter().map(|(_, day)| *day).collect::<Vec<_>>()))
-            .select(crm_outbox::attendance_id)
-            .load::<i64>(conn)
-            .await?
-            .into_iter()
-            .collect();
-        let ids: Vec<i64> = due.into_iter().filter(|(_, day)| !busy.contains(day)).map(|(id, _)| id).collect();
+        let ids = claim_due_ids(conn, owner, now, until, limit, selection).await?;
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        // One conditional UPDATE for the batch: a row another sender took meanwhile no longer matches
-        // and is not ours; the rows carrying our owner and lease are.
-        diesel::update(
-            crm_outbox::table.filter(crm_outbox::id.eq_any(&ids)).filter(
-                crm_outbox::status
-                    .eq(PENDING)
-                    .and(crm_outbox::next_attempt_at.le(now))
-                    .or(crm_outbox::status.eq(IN_FLIGHT).and(crm_outbox::lease_until.lt(now))),
-            ),
-        )
-        .set((
-            crm_outbox::status.eq(IN_FLIGHT),
-            crm_outbox::lease_owner.eq(owner),
-            crm_outbox::lease_until.eq(until),
-            crm_outbox::attempts.eq(crm_outbox::attempts + 1),
-        ))
-        .execute(conn)
-        .await?;
         crm_outbox::table
             .filter(crm_outbox::id.eq_any(&ids))
             .filter(crm_outbox::lease_owner.eq(owner))
@@ -209,6 +236,62 @@ pub async fn claim_due(
             .await
             .map_err(StoreError::from)
     })
+}
+
+/// The claiming part of [`claim_due`]: returns the ids it tried to take (read back which are
+/// `owner`'s).
+async fn claim_due_ids<C: Dialect>(
+    conn: &mut C,
+    owner: &str,
+    now: NaiveDateTime,
+    until: NaiveDateTime,
+    limit: i64,
+    selection: &DaySelection,
+) -> QueryResult<Vec<i64>> {
+    #[derive(QueryableByName)]
+    struct Due {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        id: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        attendance_id: i64,
+    }
+    let mut due = Sql::<C>::new("SELECT id, attendance_id FROM crm_outbox WHERE ((status = ");
+    due.bind(OutboxStatus::Pending).push(" AND next_attempt_at <= ").bind(now);
+    due.push(") OR (status = ").bind(OutboxStatus::InFlight).push(" AND lease_until < ").bind(now).push("))");
+    selection.push_filter(&mut due, "attendance_id");
+    due.push(" ORDER BY id LIMIT ").bind(limit);
+    let due: Vec<Due> = due.load(conn).await?;
+    if due.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut busy = Sql::<C>::new("SELECT DISTINCT attendance_id AS id FROM crm_outbox WHERE status = ");
+    busy.bind(OutboxStatus::InFlight).push(" AND lease_until >= ").bind(now).push(" AND attendance_id IN ");
+    busy.row(due.iter().map(|d| Value::from(d.attendance_id)));
+    let busy: HashSet<i64> = busy.load::<IdRow>(conn).await?.into_iter().map(|r| r.id).collect();
+    let ids: Vec<i64> = due.into_iter().filter(|d| !busy.contains(&d.attendance_id)).map(|d| d.id).collect();
+    if ids.is_empty() {
+        return Ok(ids);
+    }
+    // One conditional UPDATE for the batch: a row another sender took meanwhile no longer matches
+    // and is not ours; the rows carrying our owner and lease are.
+    lease::OUTBOX
+        .claim(
+            conn,
+            owner,
+            now,
+            until,
+            Reentry::FreeOnly,
+            |set| {
+                set.push(", status = ").bind(OutboxStatus::InFlight).push(", attempts = attempts + 1");
+            },
+            |scope| {
+                scope.push(" AND id IN ").row(ids.iter().map(|&id| Value::from(id)));
+                scope.push(" AND ((status = ").bind(OutboxStatus::Pending).push(" AND next_attempt_at <= ").bind(now);
+                scope.push(") OR status = ").bind(OutboxStatus::InFlight).push(")");
+            },
+        )
+        .await?;
+    Ok(ids)
 }
 
 /// Freezes rendered bodies and headers of deliveries `owner` holds, in one transaction, unless one was
@@ -222,49 +305,33 @@ pub async fn set_bodies(store: &Store, owner: &str, bodies: &[(i64, String, Stri
         return Ok(HashMap::new());
     }
     let ids: Vec<i64> = bodies.iter().map(|(id, _, _)| *id).collect();
-    macro_rules! freeze {
-        ($conn:expr, $id:expr, $body:expr, $headers:expr) => {
-            diesel::update(crm_outbox::table.find($id).filter(crm_outbox::lease_owner.eq(owner)).filter(crm_outbox::body.is_null()))
-                .set((crm_outbox::body.eq($body), crm_outbox::headers.eq($headers)))
-                .execute($conn)
-                .await
-        };
-    }
-    macro_rules! read_back {
-        ($conn:expr) => {{
+    crate::with_conn!(store, |conn| {
+        conn.transaction::<_, StoreError, _>(async |conn| {
+            freeze_bodies(conn, owner, bodies).await?;
             let stored: Vec<(i64, Option<String>, Option<String>)> = crm_outbox::table
                 .filter(crm_outbox::id.eq_any(&ids))
                 .filter(crm_outbox::lease_owner.eq(owner))
                 .select((crm_outbox::id, crm_outbox::body, crm_outbox::headers))
-                .load($conn)
+                .load(conn)
                 .await?;
             Ok(stored.into_iter().filter_map(|(id, body, headers)| Some((id, (body?, headers)))).collect())
-        }};
+        })
+        .await
+    })
+}
+
+/// Writes the bodies of [`set_bodies`] in multi-row `UPDATE … FROM (VALUES …)` statements, where
+/// the delivery is `owner`'s and has none yet.
+async fn freeze_bodies<C: Dialect>(conn: &mut C, owner: &str, bodies: &[(i64, String, String)]) -> QueryResult<()> {
+    for chunk in dialect::chunks::<C, _>(bodies, 3) {
+        let mut sql = Sql::<C>::new("UPDATE crm_outbox SET body = v.column2, headers = v.column3 FROM (VALUES ");
+        sql.values(chunk, |(id, body, headers)| vec![(*id).into(), body.clone().into(), headers.clone().into()]);
+        sql.push(") AS v");
+        lease::OUTBOX.push_held_by(&mut sql, owner);
+        sql.push(" AND crm_outbox.id = v.column1 AND crm_outbox.body IS NULL");
+        sql.execute(conn).await?;
     }
-    match store {
-        Store::Postgres(pool) => {
-            let mut pooled = pool.get().await?;
-            let conn: &mut diesel_async::AsyncPgConnection = &mut pooled;
-            conn.transaction::<_, StoreError, _>(async |conn| {
-                // PostgreSQL: the updates are pipelined on the connection (one round trip, not one each).
-                let shared: &diesel_async::AsyncPgConnection = conn;
-                futures_util::future::try_join_all(bodies.iter().map(|(id, body, headers)| async move { freeze!(&mut &*shared, *id, body, headers) })).await?;
-                read_back!(conn)
-            })
-            .await
-        }
-        Store::Sqlite(pool) => {
-            let mut pooled = pool.get().await?;
-            let conn: &mut super::SqliteConn = &mut pooled;
-            conn.transaction::<_, StoreError, _>(async |conn| {
-                for (id, body, headers) in bodies {
-                    freeze!(&mut *conn, *id, body, headers)?;
-                }
-                read_back!(conn)
-            })
-            .await
-        }
-    }
+    Ok(())
 }
 
 /// What became of one attempt, to record.
@@ -276,89 +343,92 @@ pub enum Mark {
     Retry { next_attempt_at: DateTime<Utc>, status: Option<u16>, error: String },
     /// Dead letter, keeping the CRM's message; only `requeue_failed` brings it back.
     Failed { status: Option<u16>, error: String },
-    /// Closed without sending: [`SKIPPED`] (the mapping plugin said so) or [`SUPERSEDED`] (the day moved
-    /// on to a newer revision before this one was rendered).
-    Closed(&'static str),
+    /// Closed without sending: [`OutboxStatus::Skipped`] (the mapping plugin said so) or
+    /// [`OutboxStatus::Superseded`] (the day moved on to a newer revision before this one was rendered).
+    Closed(OutboxStatus),
 }
 
-/// Records the outcomes of deliveries `owner` holds, in one transaction, releasing their leases
-/// (on PostgreSQL the row updates are pipelined).
+/// Records the outcomes of deliveries `owner` holds, in one transaction, releasing their leases:
+/// one multi-row `UPDATE … FROM (VALUES …)` per kind of outcome.
 /// Returns, in order, whether each was still `owner`'s (a lost lease records nothing).
 ///
 /// # Errors
 /// When a query fails.
 pub async fn mark_all(store: &Store, owner: &str, marks: &[(i64, Mark)]) -> Result<Vec<bool>, StoreError> {
     let now = now_utc();
-    macro_rules! apply {
-        ($conn:expr, $id:expr, $mark:expr) => {{
-            let held = crm_outbox::table.find($id).filter(crm_outbox::lease_owner.eq(owner));
-            let release = (crm_outbox::lease_owner.eq(None::<String>), crm_outbox::lease_until.eq(None::<NaiveDateTime>));
-            match $mark {
-                Mark::Delivered { status, crm_id } => {
-                    diesel::update(held)
-                        .set((
-                            crm_outbox::status.eq(DELIVERED),
-                            release,
-                            crm_outbox::last_status.eq(Some(i32::from(*status))),
-                            crm_outbox::last_error.eq(None::<String>),
-                            crm_outbox::crm_id.eq(crm_id),
-                            crm_outbox::delivered_at.eq(Some(now)),
-                        ))
-                        .execute($conn)
-                        .await
-                }
-                Mark::Retry { next_attempt_at, status, error } => {
-                    diesel::update(held)
-                        .set((
-                            crm_outbox::status.eq(PENDING),
-                            release,
-                            crm_outbox::next_attempt_at.eq(next_attempt_at.naive_utc()),
-                            crm_outbox::last_status.eq(status.map(i32::from)),
-                            crm_outbox::last_error.eq(Some(error)),
-                        ))
-                        .execute($conn)
-                        .await
-                }
-                Mark::Failed { status, error } => {
-                    diesel::update(held)
-                        .set((
-                            crm_outbox::status.eq(FAILED),
-                            release,
-                            crm_outbox::last_status.eq(status.map(i32::from)),
-                            crm_outbox::last_error.eq(Some(error)),
-                        ))
-                        .execute($conn)
-                        .await
-                }
-                Mark::Closed(status) => diesel::update(held).set((crm_outbox::status.eq(*status), release)).execute($conn).await,
-            }
-        }};
-    }
-    let changed: Vec<usize> = match store {
-        Store::Postgres(pool) => {
-            let mut pooled = pool.get().await?;
-            let conn: &mut diesel_async::AsyncPgConnection = &mut pooled;
-            conn.transaction::<_, StoreError, _>(async |conn| {
-                // PostgreSQL: the updates are pipelined on the connection (one round trip, not one each).
-                let shared: &diesel_async::AsyncPgConnection = conn;
-                Ok(futures_util::future::try_join_all(marks.iter().map(|(id, mark)| async move { apply!(&mut &*shared, *id, mark) })).await?)
+    let kept: HashSet<i64> = crate::with_conn!(store, |conn| {
+        conn.transaction::<_, StoreError, _>(async |conn| Ok(record_marks(conn, owner, marks, now).await?)).await
+    })?;
+    Ok(marks.iter().map(|(id, _)| kept.contains(id)).collect())
+}
+
+/// The statements of [`mark_all`]; returns the ids that were `owner`'s.
+async fn record_marks<C: Dialect>(conn: &mut C, owner: &str, marks: &[(i64, Mark)], now: NaiveDateTime) -> QueryResult<HashSet<i64>> {
+    // Each kind of outcome sets its own columns from the `VALUES` row: (id, …).
+    let rows = |pick: &dyn Fn(&Mark) -> Option<Vec<Value>>| -> Vec<Vec<Value>> {
+        marks
+            .iter()
+            .filter_map(|(id, mark)| {
+                let mut row = vec![Value::from(*id)];
+                row.extend(pick(mark)?);
+                Some(row)
             })
-            .await?
-        }
-        Store::Sqlite(pool) => {
-            let mut pooled = pool.get().await?;
-            let conn: &mut super::SqliteConn = &mut pooled;
-            conn.transaction::<_, StoreError, _>(async |conn| {
-                let mut changed = Vec::with_capacity(marks.len());
-                for (id, mark) in marks {
-                    changed.push(apply!(&mut *conn, *id, mark)?);
-                }
-                Ok(changed)
-            })
-            .await?
-        }
+            .collect()
     };
-    Ok(changed.into_iter().map(|n| n == 1).collect())
+    let outcomes: [(Vec<Vec<Value>>, usize, &str); 4] = [
+        (
+            rows(&|m| match m {
+                Mark::Delivered { status, crm_id } => Some(vec![OutboxStatus::Delivered.into(), i32::from(*status).into(), crm_id.clone().into(), now.into()]),
+                _ => None,
+            }),
+            5,
+            "last_status = v.column3, last_error = NULL, crm_id = v.column4, delivered_at = v.column5",
+        ),
+        (
+            rows(&|m| match m {
+                Mark::Retry { next_attempt_at, status, error } => Some(vec![
+                    OutboxStatus::Pending.into(),
+                    next_attempt_at.naive_utc().into(),
+                    status.map(i32::from).into(),
+                    error.clone().into(),
+                ]),
+                _ => None,
+            }),
+            5,
+            "next_attempt_at = v.column3, last_status = v.column4, last_error = v.column5",
+        ),
+        (
+            rows(&|m| match m {
+                Mark::Failed { status, error } => Some(vec![OutboxStatus::Failed.into(), status.map(i32::from).into(), error.clone().into()]),
+                _ => None,
+            }),
+            4,
+            "last_status = v.column3, last_error = v.column4",
+        ),
+        (
+            rows(&|m| match m {
+                Mark::Closed(status) => Some(vec![(*status).into()]),
+                _ => None,
+            }),
+            2,
+            "",
+        ),
+    ];
+    let mut kept = HashSet::new();
+    for (rows, columns, assignments) in &outcomes {
+        for chunk in dialect::chunks::<C, _>(rows, *columns) {
+            let mut sql = Sql::<C>::new("UPDATE crm_outbox SET status = v.column2, ");
+            lease::OUTBOX.push_release(&mut sql);
+            if !assignments.is_empty() {
+                sql.push(", ").push(assignments);
+            }
+            sql.push(" FROM (VALUES ").values(chunk, Clone::clone).push(") AS v");
+            lease::OUTBOX.push_held_by(&mut sql, owner);
+            sql.push(" AND crm_outbox.id = v.column1 RETURNING id");
+            kept.extend(sql.load::<IdRow>(conn).await?.into_iter().map(|r| r.id));
+        }
+    }
+    Ok(kept)
 }
 
 /// `--retry-failed`: makes dead-lettered deliveries pending again (same key and body), attempts reset;
@@ -368,16 +438,15 @@ pub async fn mark_all(store: &Store, owner: &str, marks: &[(i64, Mark)]) -> Resu
 /// When the query fails.
 pub async fn requeue_failed(store: &Store, selection: &DaySelection) -> Result<usize, StoreError> {
     let now = now_utc();
-    crate::with_conn!(store, |conn| {
-        let set = (crm_outbox::status.eq(PENDING), crm_outbox::attempts.eq(0), crm_outbox::next_attempt_at.eq(now));
-        let failed = crm_outbox::table.filter(crm_outbox::status.eq(FAILED));
-        let n = if selection.is_all() {
-            diesel::update(failed).set(set).execute(conn).await?
-        } else {
-            diesel::update(failed.filter(crm_outbox::attendance_id.eq_any(super::attendance::selected_ids!(selection)))).set(set).execute(conn).await?
-        };
-        Ok(n)
-    })
+    crate::with_conn!(store, |conn| Ok(requeue_failed_in(conn, selection, now).await?))
+}
+
+async fn requeue_failed_in<C: Dialect>(conn: &mut C, selection: &DaySelection, now: NaiveDateTime) -> QueryResult<usize> {
+    let mut sql = Sql::<C>::new("UPDATE crm_outbox SET status = ");
+    sql.bind(OutboxStatus::Pending).push(", attempts = 0, next_attempt_at = ").bind(now);
+    sql.push(" WHERE status = ").bind(OutboxStatus::Failed);
+    selection.push_filter(&mut sql, "attendance_id");
+    sql.execute(conn).await
 }
 
 /// Dead letters that ran out of retries on transient failures get a fresh budget (same key and body);
@@ -388,8 +457,8 @@ pub async fn requeue_failed(store: &Store, selection: &DaySelection) -> Result<u
 pub async fn requeue_exhausted(store: &Store) -> Result<usize, StoreError> {
     let now = now_utc();
     crate::with_conn!(store, |conn| {
-        diesel::update(crm_outbox::table.filter(crm_outbox::status.eq(FAILED)).filter(crm_outbox::last_error.like(format!("{GAVE_UP}%"))))
-            .set((crm_outbox::status.eq(PENDING), crm_outbox::attempts.eq(0), crm_outbox::next_attempt_at.eq(now)))
+        diesel::update(crm_outbox::table.filter(crm_outbox::status.eq(OutboxStatus::Failed)).filter(crm_outbox::last_error.like(format!("{GAVE_UP}%"))))
+            .set((crm_outbox::status.eq(OutboxStatus::Pending), crm_outbox::attempts.eq(0), crm_outbox::next_attempt_at.eq(now)))
             .execute(conn)
             .await
             .map_err(StoreError::from)
@@ -406,7 +475,7 @@ pub const GAVE_UP: &str = "gave up after ";
 pub async fn failures(store: &Store, limit: i64) -> Result<Vec<Delivery>, StoreError> {
     crate::with_conn!(store, |conn| {
         crm_outbox::table
-            .filter(crm_outbox::status.eq(FAILED))
+            .filter(crm_outbox::status.eq(OutboxStatus::Failed))
             .order(crm_outbox::id.desc())
             .limit(limit)
             .select(Delivery::as_select())
@@ -440,20 +509,20 @@ pub struct OutboxStats {
 pub async fn stats(store: &Store) -> Result<OutboxStats, StoreError> {
     let now = now_utc();
     crate::with_conn!(store, |conn| {
-        let count = |s: &'static str| crm_outbox::table.filter(crm_outbox::status.eq(s)).count();
-        let pending = count(PENDING).get_result::<i64>(conn).await?;
-        let in_flight = count(IN_FLIGHT).get_result::<i64>(conn).await?;
-        let failed = count(FAILED).get_result::<i64>(conn).await?;
-        let skipped = count(SKIPPED).get_result::<i64>(conn).await?;
+        let count = |s: OutboxStatus| crm_outbox::table.filter(crm_outbox::status.eq(s)).count();
+        let pending = count(OutboxStatus::Pending).get_result::<i64>(conn).await?;
+        let in_flight = count(OutboxStatus::InFlight).get_result::<i64>(conn).await?;
+        let failed = count(OutboxStatus::Failed).get_result::<i64>(conn).await?;
+        let skipped = count(OutboxStatus::Skipped).get_result::<i64>(conn).await?;
         let synced = crm_outbox::table
             .inner_join(processed_attendance::table)
-            .filter(crm_outbox::status.eq(DELIVERED))
+            .filter(crm_outbox::status.eq(OutboxStatus::Delivered))
             .filter(crm_outbox::revision.eq(processed_attendance::revision))
             .count()
             .get_result::<i64>(conn)
             .await?;
         let oldest = crm_outbox::table
-            .filter(crm_outbox::status.eq(PENDING))
+            .filter(crm_outbox::status.eq(OutboxStatus::Pending))
             .select(diesel::dsl::min(crm_outbox::created_at))
             .first::<Option<NaiveDateTime>>(conn)
             .await?;

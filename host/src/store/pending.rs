@@ -7,47 +7,28 @@ use chrono::NaiveDate;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
+use super::dialect::{self, Dialect, Sql};
 use super::schema::pending_days;
 use super::{Store, StoreError};
 use crate::domain::EmployeeId;
 
-/// Marks `(employee, date)` pairs as needing processing (one upsert each, inside the caller's
-/// connection or transaction); a day marked again keeps one row with the newer mark.
-macro_rules! mark_days {
-    ($conn:expr, $days:expr, $at:expr) => {
-        for (employee, day) in $days {
-            use $crate::store::schema::pending_days as pd;
-            diesel::insert_into(pd::table)
-                .values((pd::employee_code.eq(&employee), pd::work_date.eq(day), pd::marked_at.eq($at)))
-                .on_conflict((pd::employee_code, pd::work_date))
-                .do_update()
-                .set(pd::marked_at.eq($at))
-                .execute($conn)
-                .await?;
-        }
-    };
-}
-pub(crate) use mark_days;
-
-/// [`mark_days!`] for PostgreSQL in multi-row upserts (1,000 days a statement): a round trip per day
-/// was most of the cost of storing a pushed or polled batch there. Runs inside the caller's transaction.
-pub(crate) async fn mark_days_batched(
-    conn: &mut diesel_async::AsyncPgConnection,
+/// Marks `(employee, date)` pairs as needing processing, inside the caller's transaction, in
+/// multi-row upserts; a day marked again keeps one row with the newer mark.
+///
+/// # Errors
+/// When a statement fails.
+pub(crate) async fn mark_days<C: Dialect>(
+    conn: &mut C,
     days: impl IntoIterator<Item = (EmployeeId, NaiveDate)>,
     at: chrono::NaiveDateTime,
-) -> Result<(), StoreError> {
-    use diesel::upsert::excluded;
-    use pending_days as pd;
-    let days: Vec<(EmployeeId, NaiveDate)> = days.into_iter().collect();
-    for chunk in days.chunks(1000) {
-        let rows: Vec<_> = chunk.iter().map(|(employee, day)| (pd::employee_code.eq(employee), pd::work_date.eq(*day), pd::marked_at.eq(at))).collect();
-        diesel::insert_into(pd::table)
-            .values(rows)
-            .on_conflict((pd::employee_code, pd::work_date))
-            .do_update()
-            .set(pd::marked_at.eq(excluded(pd::marked_at)))
-            .execute(conn)
-            .await?;
+) -> QueryResult<()> {
+    // One row per day: PostgreSQL refuses an upsert that would change the same row twice.
+    let days: Vec<(EmployeeId, NaiveDate)> = days.into_iter().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    for chunk in dialect::chunks::<C, _>(&days, 3) {
+        let mut sql = Sql::<C>::new("INSERT INTO pending_days (employee_code, work_date, marked_at) VALUES ");
+        sql.values(chunk, |(employee, day)| vec![employee.0.as_str().into(), (*day).into(), at.into()]);
+        sql.push(" ON CONFLICT (employee_code, work_date) DO UPDATE SET marked_at = excluded.marked_at");
+        sql.execute(conn).await?;
     }
     Ok(())
 }
@@ -144,9 +125,9 @@ pub async fn mark_range(store: &Store, from: NaiveDate, to: NaiveDate) -> Result
             .select((raw_punches::device_user_id, raw_punches::local_time))
             .load(conn)
             .await?;
-        let days: std::collections::BTreeSet<(String, NaiveDate)> = rows.into_iter().map(|(e, t)| (e, t.0.date())).collect();
+        let days: std::collections::BTreeSet<(EmployeeId, NaiveDate)> = rows.into_iter().map(|(e, t)| (EmployeeId(e), t.0.date())).collect();
         let count = days.len();
-        mark_days!(&mut *conn, days, now);
+        mark_days(conn, days, now).await?;
         Ok(count)
     })
 }

@@ -7,12 +7,11 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection as _, RunQueryDsl};
 
+use super::dialect::{self, Dialect, Sql};
+use super::outbox::OutboxStatus;
 use super::schema::raw_punches;
 use super::{Store, StoreError, now_utc};
 use crate::domain::{DeviceId, EmployeeId, WallTime};
-
-/// Rows per INSERT statement: well under both backends' bound-parameter limits.
-const CHUNK: usize = 500;
 
 /// A punch to store.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,20 +61,6 @@ pub struct StoredPunch {
     pub received_at: chrono::NaiveDateTime,
 }
 
-#[derive(Insertable)]
-#[diesel(table_name = raw_punches, treat_none_as_default_value = false)]
-struct PunchRow<'a> {
-    device_id: DeviceId,
-    device_user_id: &'a EmployeeId,
-    local_time: WallTime,
-    utc_time: chrono::NaiveDateTime,
-    status: i32,
-    punch_state: i32,
-    verify_type: i32,
-    device_seq: Option<i64>,
-    received_at: chrono::NaiveDateTime,
-}
-
 /// The employee-days new punches touch: each punch's local date and the day before (an overnight
 /// shift that started then may end with this punch).
 pub(crate) fn touched_days(new: &[(EmployeeId, WallTime)]) -> std::collections::BTreeSet<(EmployeeId, chrono::NaiveDate)> {
@@ -113,70 +98,51 @@ async fn insert_marking(store: &Store, punches: &[NewPunch], mark: bool) -> Resu
         return Ok(0);
     }
     let received_at = now_utc();
-    let rows: Vec<PunchRow<'_>> = punches
-        .iter()
-        .map(|p| PunchRow {
-            device_id: p.device_id,
-            device_user_id: &p.employee,
-            local_time: p.local_time,
-            utc_time: p.utc_time.naive_utc(),
-            status: i32::from(p.status),
-            punch_state: i32::from(p.punch_state),
-            verify_type: i32::from(p.verify_type),
-            device_seq: p.device_seq,
-            received_at,
-        })
-        .collect();
-    let rows = &rows;
-    // PostgreSQL takes a chunk per statement; diesel cannot combine a multi-row INSERT with
-    // ON CONFLICT on SQLite, where one prepared statement per row inside the transaction is as fast.
-    // Both return the punches that were new, whose days are then marked for processing in the same
-    // transaction: a crash can never leave a stored punch whose day nobody will process.
-    match store {
-        Store::Sqlite(pool) => {
-            let mut pooled = pool.get().await?;
-            let conn: &mut super::SqliteConn = &mut pooled;
-            conn.transaction::<usize, StoreError, _>(async |conn| {
-                let mut new = Vec::new();
-                for row in rows {
-                    let inserted: Option<(EmployeeId, WallTime)> = diesel::insert_into(raw_punches::table)
-                        .values(row)
-                        .on_conflict_do_nothing()
-                        .returning((raw_punches::device_user_id, raw_punches::local_time))
-                        .get_result(conn)
-                        .await
-                        .optional()?;
-                    new.extend(inserted);
-                }
-                if mark {
-                    super::pending::mark_days!(&mut *conn, touched_days(&new), received_at);
-                }
-                Ok(new.len())
-            })
-            .await
-        }
-        Store::Postgres(pool) => {
-            let mut pooled = pool.get().await?;
-            let conn: &mut diesel_async::AsyncPgConnection = &mut pooled;
-            conn.transaction::<usize, StoreError, _>(async |conn| {
-                let mut new = Vec::new();
-                for chunk in rows.chunks(CHUNK) {
-                    let inserted: Vec<(EmployeeId, WallTime)> = diesel::insert_into(raw_punches::table)
-                        .values(chunk)
-                        .on_conflict_do_nothing()
-                        .returning((raw_punches::device_user_id, raw_punches::local_time))
-                        .get_results(conn)
-                        .await?;
-                    new.extend(inserted);
-                }
-                if mark {
-                    super::pending::mark_days_batched(conn, touched_days(&new), received_at).await?;
-                }
-                Ok(new.len())
-            })
-            .await
-        }
+    crate::with_conn!(store, |conn| {
+        conn.transaction::<usize, StoreError, _>(async |conn| Ok(insert_in(conn, punches, mark, received_at).await?)).await
+    })
+}
+
+/// Stores `punches` inside the caller's transaction in multi-row `INSERT … ON CONFLICT DO NOTHING`
+/// statements, and (with `mark`) marks the days of those that were new for processing in the same
+/// transaction: a crash can never leave a stored punch whose day nobody will process, and a punch
+/// already stored is skipped, so a retried batch stores each punch once. Returns how many were new.
+///
+/// # Errors
+/// When a statement fails (the caller's transaction then stores nothing).
+pub(crate) async fn insert_in<C: Dialect>(conn: &mut C, punches: &[NewPunch], mark: bool, received_at: chrono::NaiveDateTime) -> QueryResult<usize> {
+    #[derive(QueryableByName)]
+    struct Inserted {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        device_user_id: String,
+        #[diesel(sql_type = diesel::sql_types::Timestamp)]
+        local_time: chrono::NaiveDateTime,
     }
+    let mut new = Vec::new();
+    for chunk in dialect::chunks::<C, _>(punches, 9) {
+        let mut sql = Sql::<C>::new(
+            "INSERT INTO raw_punches (device_id, device_user_id, local_time, utc_time, status, punch_state, verify_type, device_seq, received_at) VALUES ",
+        );
+        sql.values(chunk, |p| {
+            vec![
+                p.device_id.0.into(),
+                p.employee.0.as_str().into(),
+                p.local_time.0.into(),
+                p.utc_time.naive_utc().into(),
+                i32::from(p.status).into(),
+                i32::from(p.punch_state).into(),
+                i32::from(p.verify_type).into(),
+                p.device_seq.into(),
+                received_at.into(),
+            ]
+        });
+        sql.push(" ON CONFLICT DO NOTHING RETURNING device_user_id, local_time");
+        new.extend(sql.load::<Inserted>(conn).await?.into_iter().map(|r| (EmployeeId(r.device_user_id), WallTime(r.local_time))));
+    }
+    if mark {
+        super::pending::mark_days(conn, touched_days(&new), received_at).await?;
+    }
+    Ok(new.len())
 }
 
 /// How many punches are stored.
@@ -276,7 +242,6 @@ pub async fn source_devices(
 /// # Errors
 /// When a query fails.
 pub async fn delete_synced_before(store: &Store, cutoff: DateTime<Utc>) -> Result<usize, StoreError> {
-    use super::outbox::{DELIVERED, SKIPPED};
     use super::schema::{crm_outbox, devices, pending_days, processed_attendance as pa};
     let last_date = cutoff.date_naive() + chrono::TimeDelta::days(1);
     crate::with_conn!(store, |conn| {
@@ -286,7 +251,7 @@ pub async fn delete_synced_before(store: &Store, cutoff: DateTime<Utc>) -> Resul
                 crm_outbox::table
                     .filter(crm_outbox::attendance_id.eq(pa::id))
                     .filter(crm_outbox::revision.eq(pa::revision))
-                    .filter(crm_outbox::status.eq_any([DELIVERED, SKIPPED])),
+                    .filter(crm_outbox::status.eq_any([OutboxStatus::Delivered, OutboxStatus::Skipped])),
             )))
             .select(pa::user_id)
             .distinct()

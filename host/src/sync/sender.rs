@@ -313,8 +313,8 @@ impl Sender {
                         headers.into_iter().filter(|(name, _)| !RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str())).collect();
                     to_freeze.push((delivery, body, serde_json::to_string(&headers).unwrap_or_else(|_| "[]".into())));
                 }
-                Ok(Rendered::Skip) => marks.push((delivery.id, Outcome::Skipped, Mark::Closed(outbox::SKIPPED))),
-                Ok(Rendered::Superseded) => marks.push((delivery.id, Outcome::Skipped, Mark::Closed(outbox::SUPERSEDED))),
+                Ok(Rendered::Skip) => marks.push((delivery.id, Outcome::Skipped, Mark::Closed(outbox::OutboxStatus::Skipped))),
+                Ok(Rendered::Superseded) => marks.push((delivery.id, Outcome::Skipped, Mark::Closed(outbox::OutboxStatus::Superseded))),
                 Err(e) => {
                     tracing::warn!(key = %delivery.idempotency_key, error = %e, "the mapping plugin failed; the delivery stays queued");
                     let verdict = Verdict::Retry { status: None, error: format!("mapping plugin {}: {e}", self.renderer.plugin()), retry_after: None };

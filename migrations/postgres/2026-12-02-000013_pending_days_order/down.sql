@@ -1,0 +1,1 @@
+DROP INDEX pending_days_by_mark;
