@@ -101,7 +101,7 @@ pub async fn correct_day(store: &Store, id: i64, correction: &Correction) -> Res
                 ))
                 .execute(conn)
                 .await?;
-            outbox::enqueue!(conn, id, revision, now);
+            outbox::enqueue(conn, id, revision, now).await?;
             let updated: ProcessedDay = pa::table.find(id).select(ProcessedDay::as_select()).first(conn).await?;
             let mut entry = NewAuditEntry::now(&correction.actor, "attendance.correct", "processed_attendance", Some(id.to_string()));
             entry.at = now;

@@ -230,7 +230,7 @@ pub async fn insert_punches(store: &Store, rows: &[(NewPunch, NaiveDateTime)], d
                         .optional()?;
                     new.extend(inserted);
                 }
-                super::pending::mark_days!(&mut *conn, days_to_mark(&new), now);
+                super::pending::mark_days(&mut *conn, days_to_mark(&new), now).await?;
                 Ok(new.len())
             })
             .await
@@ -249,7 +249,7 @@ pub async fn insert_punches(store: &Store, rows: &[(NewPunch, NaiveDateTime)], d
                         .await?;
                     new.extend(inserted);
                 }
-                super::pending::mark_days_batched(conn, days_to_mark(&new), now).await?;
+                super::pending::mark_days(conn, days_to_mark(&new), now).await?;
                 Ok(new.len())
             })
             .await

@@ -79,7 +79,7 @@ impl RunOut {
             counts: serde_json::from_str(&run.counts).unwrap_or(Value::Null),
             job: run.job_name,
             instance: run.instance,
-            status: run.outcome,
+            status: run.outcome.to_string(),
             error: run.error,
         }
     }
