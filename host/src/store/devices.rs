@@ -286,6 +286,13 @@ pub async fn remove(store: &Store, id: DeviceId) -> Result<(), StoreError> {
     use super::schema::raw_punches;
     crate::with_conn!(store, |conn| {
         conn.transaction::<(), StoreError, _>(async |conn| {
+            // Write first: on SQLite the transaction then holds the write lock from its start, so a
+            // concurrent writer makes it wait (busy timeout) instead of failing its later upgrade
+            // (a 500 the API's schema fuzzing found). Rolled back with the rest when refused.
+            let found = diesel::update(devices::table.find(id)).set(devices::updated_at.eq(super::now_utc())).execute(conn).await?;
+            if found == 0 {
+                return Err(StoreError::NotFound(format!("device {id}")));
+            }
             let punches: i64 =
                 raw_punches::table.filter(raw_punches::device_id.eq(id)).count().get_result(conn).await?;
             if punches > 0 {

@@ -157,7 +157,7 @@ pub async fn insert_delivered_days(store: &Store, rows: &[ImportedDay]) -> Resul
                         crm_outbox::attendance_id.eq(id),
                         crm_outbox::revision.eq(1),
                         crm_outbox::idempotency_key.eq(outbox::idempotency_key(id, 1)),
-                        crm_outbox::status.eq(outbox::DELIVERED),
+                        crm_outbox::status.eq(outbox::OutboxStatus::Delivered),
                         crm_outbox::attempts.eq(day.attempts),
                         crm_outbox::next_attempt_at.eq(now),
                         crm_outbox::created_at.eq(now),

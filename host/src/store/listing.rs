@@ -164,7 +164,7 @@ async fn sync_states(store: &Store, days: &[ProcessedDay]) -> Result<HashMap<i64
         return Ok(HashMap::new());
     }
     let ids: Vec<i64> = days.iter().map(|d| d.id).collect();
-    type Row = (i64, i32, String, i32, Option<NaiveDateTime>, Option<String>);
+    type Row = (i64, i32, super::outbox::OutboxStatus, i32, Option<NaiveDateTime>, Option<String>);
     let rows: Vec<Row> = crate::with_conn!(store, |conn| {
         crm_outbox::table
             .filter(crm_outbox::attendance_id.eq_any(&ids))
@@ -187,8 +187,8 @@ async fn sync_states(store: &Store, days: &[ProcessedDay]) -> Result<HashMap<i64
         if current.get(&id) != Some(&revision) {
             continue;
         }
-        let synced = status == super::outbox::DELIVERED;
-        states.insert(id, SyncState { synced, attempts, delivered_at, status: Some(status), last_error });
+        let synced = status == super::outbox::OutboxStatus::Delivered;
+        states.insert(id, SyncState { synced, attempts, delivered_at, status: Some(status.as_str().to_owned()), last_error });
     }
     Ok(states)
 }
@@ -461,7 +461,7 @@ pub async fn running_run(store: &Store, job: &str, since: NaiveDateTime) -> Resu
     crate::with_conn!(store, |conn| {
         job_runs::table
             .filter(job_runs::job_name.eq(job))
-            .filter(job_runs::outcome.eq("running"))
+            .filter(job_runs::outcome.eq(super::jobs::JobOutcome::Running))
             .filter(job_runs::started_at.ge(since))
             .order(job_runs::id.desc())
             .select(job_runs::id)
