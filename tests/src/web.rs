@@ -28,13 +28,15 @@ pub struct Browser {
     pub cookies: BTreeMap<String, String>,
     /// `X-Forwarded-For` to send, if any.
     pub forwarded_for: Option<String>,
+    /// `X-Forwarded-Proto` to send, if any (a TLS proxy in front of the bridge).
+    pub forwarded_proto: Option<String>,
 }
 
 impl Browser {
     /// A browser with no cookies.
     pub fn new(base_url: &str) -> Browser {
         let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-        Browser { client, base_url: base_url.to_owned(), cookies: BTreeMap::new(), forwarded_for: None }
+        Browser { client, base_url: base_url.to_owned(), cookies: BTreeMap::new(), forwarded_for: None, forwarded_proto: None }
     }
 
     fn cookie_header(&self) -> String {
@@ -48,6 +50,9 @@ impl Browser {
         }
         if let Some(xff) = &self.forwarded_for {
             builder = builder.header("X-Forwarded-For", xff);
+        }
+        if let Some(proto) = &self.forwarded_proto {
+            builder = builder.header("X-Forwarded-Proto", proto);
         }
         builder
     }

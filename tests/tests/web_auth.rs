@@ -12,6 +12,7 @@ use bridge_e2e::{Backend, TestApp};
 bridge_e2e::on_both_backends!(
     login_page_renders_and_sign_in_rotates_the_session,
     secure_cookies_when_configured,
+    secure_cookies_over_https_behind_a_trusted_proxy,
     failures_look_alike_and_the_eleventh_is_refused,
     forwarded_for_counts_only_from_trusted_proxies,
     an_account_is_throttled_from_rotating_addresses,
@@ -147,6 +148,30 @@ async fn secure_cookies_when_configured(backend: Backend) {
     let cookie = set_cookie_of(&signed_in, "__Host-bridge_session").expect("prefixed session cookie");
     assert!(cookie.contains("; Secure") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
     assert_eq!(browser.get("/").await.status(), 200);
+}
+
+/// Behind a TLS proxy the bridge serves plain HTTP: the trusted proxy's `X-Forwarded-Proto: https`
+/// makes the cookies `Secure` and `__Host-` named without `SESSION_COOKIE_SECURE`; the same header
+/// from anyone else changes nothing.
+async fn secure_cookies_over_https_behind_a_trusted_proxy(backend: Backend) {
+    let app = TestApp::start_with(backend, |c| c.web.trusted_proxies.0 = vec!["127.0.0.1/32".parse().expect("net")]).await;
+    let store = app.db.store().await;
+    create_account(&store, "ada", Role::Admin).await;
+    let mut browser = Browser::new(&app.base_url);
+    browser.forwarded_proto = Some("https".into());
+    let signed_in = browser.login("ada", PASSWORD, None).await;
+    assert_eq!(signed_in.status(), 303);
+    let cookie = set_cookie_of(&signed_in, "__Host-bridge_session").expect("prefixed session cookie over HTTPS");
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    assert_eq!(browser.get("/").await.status(), 200, "the prefixed cookie signs the next request in");
+
+    let plain = TestApp::start(backend).await;
+    create_account(&plain.db.store().await, "ada", Role::Admin).await;
+    let mut browser = Browser::new(&plain.base_url);
+    browser.forwarded_proto = Some("https".into());
+    let signed_in = browser.login("ada", PASSWORD, None).await;
+    let cookie = set_cookie_of(&signed_in, "bridge_session").expect("plain cookie: the peer is no trusted proxy");
+    assert!(!cookie.contains("Secure"), "{cookie}");
 }
 
 async fn failures_look_alike_and_the_eleventh_is_refused(backend: Backend) {

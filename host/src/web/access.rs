@@ -62,7 +62,9 @@ pub(super) async fn guard(State(state): State<AppState>, mut request: Request, n
     if is_open(&path) {
         return next.run(request).await;
     }
-    let principal = match identify(&state, request.headers()).await {
+    let secure = cookies::Secure::of(&state.config.web, request.headers(), client::peer(request.extensions()));
+    request.extensions_mut().insert(secure);
+    let principal = match identify(&state, request.headers(), secure).await {
         Ok(principal) => principal,
         Err(e) => return e.into_response(),
     };
@@ -89,11 +91,11 @@ pub(super) async fn guard(State(state): State<AppState>, mut request: Request, n
 
 /// The account behind the request's token or session cookie, if any. A request that presents a
 /// token is judged by the token alone.
-async fn identify(state: &AppState, headers: &axum::http::HeaderMap) -> Result<Option<Principal>, AppError> {
+async fn identify(state: &AppState, headers: &axum::http::HeaderMap, secure: cookies::Secure) -> Result<Option<Principal>, AppError> {
     if let Some(token) = auth::bearer_token(headers) {
         return Ok(auth::user_for_token(state, token).await?.map(|user| Principal { user, credential: Credential::Token }));
     }
-    let Some(id) = cookies::read(headers, cookies::name(cookies::Kind::Session, &state.config.web)) else {
+    let Some(id) = cookies::read(headers, cookies::name(cookies::Kind::Session, secure)) else {
         return Ok(None);
     };
     let id_hash = cookies::hash_session_id(id);

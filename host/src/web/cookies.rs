@@ -4,9 +4,13 @@
 //! - the **login CSRF** cookie carries a random token the sign-in form must repeat (double submit),
 //!   so a foreign page cannot sign a browser into an account of the attacker's choosing.
 //!
-//! Both are `HttpOnly; SameSite=Lax; Path=/`. With `SESSION_COOKIE_SECURE` they are also `Secure`
-//! and named with the `__Host-` prefix, which browsers accept only from HTTPS, without `Domain`
-//! and with `Path=/`, so a sibling subdomain cannot plant or overwrite them.
+//! Both are `HttpOnly; SameSite=Lax; Path=/`. When the request came over HTTPS (a trusted proxy's
+//! `X-Forwarded-Proto: https`; the bridge itself serves plain HTTP behind one) or
+//! `SESSION_COOKIE_SECURE` says so, they are also `Secure` and named with the `__Host-` prefix,
+//! which browsers accept only from HTTPS, without `Domain` and with `Path=/`, so a sibling
+//! subdomain cannot plant or overwrite them ([`Secure`]).
+
+use std::net::IpAddr;
 
 use axum::http::HeaderMap;
 use axum::http::header::COOKIE;
@@ -24,9 +28,35 @@ pub enum Kind {
     LoginCsrf,
 }
 
-/// The name of a cookie under the configured security.
-pub fn name(kind: Kind, settings: &WebSettings) -> &'static str {
-    match (kind, settings.session_cookie_secure) {
+/// Whether a request's cookies are `Secure` and `__Host-` named. Decided per request by the access
+/// layer (which stores it in the request's extensions), so one install behind an HTTPS proxy that
+/// is also reached over plain HTTP on the LAN works both ways.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Secure(pub bool);
+
+impl Secure {
+    /// `SESSION_COOKIE_SECURE`, or HTTPS as a trusted proxy (`TRUSTED_PROXIES`) reports it in
+    /// `X-Forwarded-Proto` (its first value); from any other peer the header is ignored.
+    pub fn of(settings: &WebSettings, headers: &HeaderMap, peer: IpAddr) -> Self {
+        let trusted = settings.trusted_proxies.0.iter().any(|net| net.contains(&peer));
+        let https = trusted
+            && headers
+                .get("x-forwarded-proto")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(',').next())
+                .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"));
+        Secure(settings.session_cookie_secure || https)
+    }
+
+    /// The configured setting alone (a request the access layer did not see).
+    pub fn configured(settings: &WebSettings) -> Self {
+        Secure(settings.session_cookie_secure)
+    }
+}
+
+/// The name of a cookie under the request's security.
+pub fn name(kind: Kind, secure: Secure) -> &'static str {
+    match (kind, secure.0) {
         (Kind::Session, false) => "bridge_session",
         (Kind::Session, true) => "__Host-bridge_session",
         (Kind::LoginCsrf, false) => "bridge_login_csrf",
@@ -48,17 +78,13 @@ pub fn read<'a>(headers: &'a HeaderMap, cookie: &str) -> Option<&'a str> {
 }
 
 /// A `Set-Cookie` value giving the cookie `value` for `max_age_secs`.
-pub fn set(kind: Kind, settings: &WebSettings, value: &str, max_age_secs: i64) -> String {
-    format!(
-        "{}={value}; Path=/; Max-Age={max_age_secs}; HttpOnly; SameSite=Lax{}",
-        name(kind, settings),
-        if settings.session_cookie_secure { "; Secure" } else { "" }
-    )
+pub fn set(kind: Kind, secure: Secure, value: &str, max_age_secs: i64) -> String {
+    format!("{}={value}; Path=/; Max-Age={max_age_secs}; HttpOnly; SameSite=Lax{}", name(kind, secure), if secure.0 { "; Secure" } else { "" })
 }
 
 /// A `Set-Cookie` value deleting the cookie.
-pub fn clear(kind: Kind, settings: &WebSettings) -> String {
-    set(kind, settings, "", 0)
+pub fn clear(kind: Kind, secure: Secure) -> String {
+    set(kind, secure, "", 0)
 }
 
 /// 256 random bits, URL-safe: a session id, a CSRF token.
@@ -90,11 +116,25 @@ mod tests {
         assert_eq!(read(&headers, "bridge_session"), Some("abc"));
         assert_eq!(read(&headers, "missing"), None);
         let plain = WebSettings::default();
-        assert_eq!(set(Kind::Session, &plain, "v", 60), "bridge_session=v; Path=/; Max-Age=60; HttpOnly; SameSite=Lax");
+        assert_eq!(set(Kind::Session, Secure::configured(&plain), "v", 60), "bridge_session=v; Path=/; Max-Age=60; HttpOnly; SameSite=Lax");
         let secure = WebSettings { session_cookie_secure: true, ..WebSettings::default() };
-        let cookie = set(Kind::Session, &secure, "v", 60);
+        let cookie = set(Kind::Session, Secure::configured(&secure), "v", 60);
         assert!(cookie.starts_with("__Host-bridge_session=v;") && cookie.ends_with("; Secure"), "{cookie}");
         assert!(secrets_match("abc", "abc") && !secrets_match("abc", "abd") && !secrets_match("abc", "ab"));
         assert_ne!(random_secret(), random_secret());
+    }
+
+    #[test]
+    fn https_counts_only_when_a_trusted_proxy_reports_it() {
+        let proxy: IpAddr = "127.0.0.9".parse().expect("ip");
+        let stranger: IpAddr = "127.0.0.7".parse().expect("ip");
+        let settings = WebSettings { trusted_proxies: crate::config::Networks(vec!["127.0.0.9/32".parse().expect("net")]), ..WebSettings::default() };
+        let mut https = HeaderMap::new();
+        https.insert("x-forwarded-proto", "https".parse().expect("header"));
+        assert_eq!(Secure::of(&settings, &https, proxy), Secure(true));
+        assert_eq!(Secure::of(&settings, &https, stranger), Secure(false), "anyone can write the header");
+        assert_eq!(Secure::of(&settings, &HeaderMap::new(), proxy), Secure(false));
+        let forced = WebSettings { session_cookie_secure: true, ..settings };
+        assert_eq!(Secure::of(&forced, &HeaderMap::new(), stranger), Secure(true));
     }
 }

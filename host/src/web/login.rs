@@ -24,7 +24,7 @@ use minijinja::context;
 use serde::Deserialize;
 
 use super::auth::{Credential, Principal};
-use super::cookies::{self, Kind};
+use super::cookies::{self, Kind, Secure};
 use super::{AppError, AppState, access, pages};
 use crate::store::{login_failures, sessions, users};
 
@@ -89,23 +89,30 @@ struct PageState<'a> {
 async fn login_page(
     State(state): State<AppState>,
     principal: Option<Extension<Principal>>,
+    secure: Option<Extension<Secure>>,
     headers: HeaderMap,
     Query(query): Query<LoginQuery>,
 ) -> Response {
-    let form_token = login_form_token(&state, &headers);
+    let secure = secure.map_or_else(|| Secure::configured(&state.config.web), |Extension(s)| s);
+    let form_token = login_form_token(&headers, secure);
     let signed_in_as = principal.as_ref().map(|Extension(p)| p.user.username.as_str());
-    page(&state, StatusCode::OK, &form_token, safe_next(query.next.as_deref()), PageState { signed_in_as, ..PageState::default() })
+    page(secure, StatusCode::OK, &form_token, safe_next(query.next.as_deref()), PageState { signed_in_as, ..PageState::default() })
+}
+
+/// The request's cookie security as the access layer decided it.
+fn secure_of(state: &AppState, parts: &Parts) -> Secure {
+    parts.extensions.get::<Secure>().copied().unwrap_or_else(|| Secure::configured(&state.config.web))
 }
 
 /// The login form's CSRF token: the browser's current one (so two open tabs both work) or a new one.
-fn login_form_token(state: &AppState, headers: &HeaderMap) -> String {
-    cookies::read(headers, cookies::name(Kind::LoginCsrf, &state.config.web))
+fn login_form_token(headers: &HeaderMap, secure: Secure) -> String {
+    cookies::read(headers, cookies::name(Kind::LoginCsrf, secure))
         .filter(|t| t.len() == 64 && t.chars().all(|c| c.is_ascii_hexdigit()))
         .map_or_else(cookies::random_secret, str::to_owned)
 }
 
 /// The sign-in page with `status`, (re)setting the form's CSRF cookie.
-fn page(state: &AppState, status: StatusCode, form_token: &str, next: &str, shown: PageState<'_>) -> Response {
+fn page(secure: Secure, status: StatusCode, form_token: &str, next: &str, shown: PageState<'_>) -> Response {
     let ctx = context! {
         csrf_token => form_token, next => next, error => shown.error, username => shown.username,
         signed_in_as => shown.signed_in_as,
@@ -114,7 +121,7 @@ fn page(state: &AppState, status: StatusCode, form_token: &str, next: &str, show
         Ok(html) => (status, html).into_response(),
         Err(e) => return e.into_response(),
     };
-    set_cookie(&mut response, &cookies::set(Kind::LoginCsrf, &state.config.web, form_token, LOGIN_FORM_LIFETIME_SECS));
+    set_cookie(&mut response, &cookies::set(Kind::LoginCsrf, secure, form_token, LOGIN_FORM_LIFETIME_SECS));
     response
 }
 
@@ -127,11 +134,12 @@ fn set_cookie(response: &mut Response, cookie: &str) {
 async fn login(State(state): State<AppState>, parts: Parts, Form(form): Form<LoginForm>) -> Response {
     let next = safe_next(form.next.as_deref()).to_owned();
     let web = &state.config.web;
-    let cookie_token = cookies::read(&parts.headers, cookies::name(Kind::LoginCsrf, web)).map(str::to_owned);
-    let form_token = login_form_token(&state, &parts.headers);
+    let secure = secure_of(&state, &parts);
+    let cookie_token = cookies::read(&parts.headers, cookies::name(Kind::LoginCsrf, secure)).map(str::to_owned);
+    let form_token = login_form_token(&parts.headers, secure);
     if !cookie_token.as_deref().is_some_and(|expected| cookies::secrets_match(&form.csrf_token, expected)) {
         let error = Some("Your sign-in form had expired. Please try again.".to_owned());
-        return page(&state, StatusCode::FORBIDDEN, &form_token, &next, PageState { error, ..PageState::default() });
+        return page(secure, StatusCode::FORBIDDEN, &form_token, &next, PageState { error, ..PageState::default() });
     }
     let client = access::client_address(&state, &parts).to_string();
     let username: String = form.username.trim().chars().take(MAX_USERNAME).collect();
@@ -146,7 +154,7 @@ async fn login(State(state): State<AppState>, parts: Parts, Form(form): Form<Log
                 "Too many failed sign-in attempts. Please wait {minutes} minute{} and try again.",
                 if minutes == 1 { "" } else { "s" }
             ));
-            let mut response = page(&state, StatusCode::TOO_MANY_REQUESTS, &form_token, &next, PageState { error, username: &username, ..PageState::default() });
+            let mut response = page(secure, StatusCode::TOO_MANY_REQUESTS, &form_token, &next, PageState { error, username: &username, ..PageState::default() });
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
             return response;
         }
@@ -168,12 +176,12 @@ async fn login(State(state): State<AppState>, parts: Parts, Form(form): Form<Log
                 return AppError::from(e).into_response();
             }
             let error = Some(FAILED_MESSAGE.to_owned());
-            return page(&state, StatusCode::UNAUTHORIZED, &form_token, &next, PageState { error, username: &username, ..PageState::default() });
+            return page(secure, StatusCode::UNAUTHORIZED, &form_token, &next, PageState { error, username: &username, ..PageState::default() });
         }
     };
 
     housekeeping(&state, &username, window).await;
-    let old = cookies::read(&parts.headers, cookies::name(Kind::Session, web)).map(cookies::hash_session_id);
+    let old = cookies::read(&parts.headers, cookies::name(Kind::Session, secure)).map(cookies::hash_session_id);
     let session_id = cookies::random_secret();
     let id_hash = cookies::hash_session_id(&session_id);
     let csrf_token = cookies::random_secret();
@@ -192,8 +200,8 @@ async fn login(State(state): State<AppState>, parts: Parts, Form(form): Form<Log
     }
     tracing::info!(username = %user.username, client = %client, "signed in");
     let mut response = see_other(&next);
-    set_cookie(&mut response, &cookies::set(Kind::Session, web, &session_id, lifetime.num_seconds()));
-    set_cookie(&mut response, &cookies::clear(Kind::LoginCsrf, web));
+    set_cookie(&mut response, &cookies::set(Kind::Session, secure, &session_id, lifetime.num_seconds()));
+    set_cookie(&mut response, &cookies::clear(Kind::LoginCsrf, secure));
     response
 }
 
@@ -236,7 +244,8 @@ fn see_other(location: &str) -> Response {
 }
 
 /// Ends the session (the access layer has checked its CSRF token) and goes to the sign-in page.
-async fn logout(State(state): State<AppState>, Extension(principal): Extension<Principal>) -> Response {
+async fn logout(State(state): State<AppState>, Extension(principal): Extension<Principal>, secure: Option<Extension<Secure>>) -> Response {
+    let secure = secure.map_or_else(|| Secure::configured(&state.config.web), |Extension(s)| s);
     if let Credential::Session { id_hash, .. } = &principal.credential
         && let Err(e) = sessions::end(&state.store, id_hash).await
     {
@@ -244,7 +253,7 @@ async fn logout(State(state): State<AppState>, Extension(principal): Extension<P
     }
     tracing::info!(username = %principal.user.username, "signed out");
     let mut response = see_other(access::LOGIN_PATH);
-    set_cookie(&mut response, &cookies::clear(Kind::Session, &state.config.web));
+    set_cookie(&mut response, &cookies::clear(Kind::Session, secure));
     response
 }
 
