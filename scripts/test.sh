@@ -2,6 +2,7 @@
 # Runs the whole test suite on a fresh machine. It installs what the suite needs first:
 # the pinned toolchain and wasm target, cargo-nextest, a running PostgreSQL on 127.0.0.1:5432,
 # and the Python test client (pyzk) in .venv-test. PostgreSQL is required: without it the run fails.
+# Headless Chromium, chromedriver and pdftotext for the page suites come from Debian's packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 say() { printf '==> %s\n' "$*"; }
@@ -54,6 +55,17 @@ if [ -f tests/python/requirements.txt ]; then
     cp tests/python/requirements.txt .venv-test/requirements.txt
   fi
   export BRIDGE_TEST_PYTHON="$PWD/.venv-test/bin/python"
+fi
+
+# --- Headless Chromium for the page suites, and pdftotext to read the PDFs they print.
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
+command -v pdftotext >/dev/null || missing+=(poppler-utils)
+if [ ${#missing[@]} -gt 0 ]; then
+  command -v apt-get >/dev/null || { echo "error: the page suites need ${missing[*]} (Debian packages); install them" >&2; exit 1; }
+  say "installing ${missing[*]}"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}") >/dev/null
 fi
 
 say "running the test suite"

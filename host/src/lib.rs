@@ -7,6 +7,7 @@
 //! - [`plugins`] runs shift rules and CRM mappings as sandboxed WebAssembly components.
 //! - [`store`] is the database (SQLite or PostgreSQL behind the same functions); it knows no HTTP or jobs.
 //!
+//! - [`reports`] builds the HR reports (pages, CSV, XLSX, e-mails share them).
 //! - [`pipeline`] runs the scheduled jobs; [`server`] wires everything into one process.
 //!
 //! [`serve`] is the whole server as a function, so tests start the real application on `127.0.0.1:0`.
@@ -17,6 +18,7 @@ pub mod hmac;
 pub mod notify;
 pub mod pipeline;
 pub mod plugins;
+pub mod reports;
 pub mod server;
 pub mod simulator;
 pub mod cli;

@@ -7,8 +7,10 @@
 //! - [`bridge_command`]: the real `attendance-bridge` binary, freshly built.
 //! - [`smtp_sink::SmtpSink`]: a local SMTP server that keeps what it receives.
 //! - [`crm`]: processed days to deliver and a sender wired to a mock CRM.
+//! - [`browser::Chrome`]: headless Chromium over WebDriver for the page suites (screenshots, PDF).
 
 pub mod app;
+pub mod browser;
 pub mod crm;
 pub mod db;
 pub mod plugins;

@@ -55,6 +55,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `text` for people, `json` for log collectors (`LOG_FORMAT`).
     pub log_format: LogFormat,
+    /// The organisation's name on every page and printed report (`COMPANY_NAME`); unset shows none.
+    pub company_name: Option<String>,
     /// Device defaults.
     pub devices: DeviceSettings,
     /// The built-in default shift (the original single-shift settings).
@@ -89,6 +91,7 @@ impl Default for Config {
             role: Role::All,
             data_dir: PathBuf::from("data"),
             log_format: LogFormat::Text,
+            company_name: None,
             devices: DeviceSettings::default(),
             shift: ShiftSettings::default(),
             crm: CrmSettings::default(),

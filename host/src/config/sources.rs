@@ -26,6 +26,7 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("BRIDGE_ROLE", "role"),
     ("BRIDGE_DATA_DIR", "data_dir"),
     ("LOG_FORMAT", "log_format"),
+    ("COMPANY_NAME", "company_name"),
     ("ZKTECO_DEFAULT_PORT", "devices.default_port"),
     ("POLLING_INTERVAL_MINUTES", "devices.polling_interval_minutes"),
     ("RAW_PUNCH_RETENTION_DAYS", "devices.raw_punch_retention_days"),

@@ -39,7 +39,7 @@ const VIEWER_MAY_CHANGE: &[&str] = &["/logout"];
 /// Paths served without any sign-in and without a database look-up: health probes and the push
 /// endpoints terminals call.
 pub fn is_open(path: &str) -> bool {
-    matches!(path, "/healthz" | "/readyz" | "/livez") || path.starts_with("/iclock/")
+    matches!(path, "/healthz" | "/readyz" | "/livez") || path.starts_with("/iclock/") || path.starts_with("/static/")
 }
 
 /// Paths anyone may reach to sign in.

@@ -1,10 +1,11 @@
 //! The two cookies the bridge sets, and reading cookies from a request.
 //!
 //! - the **session** cookie carries a random 256-bit session id (only its SHA-256 is stored);
+//! - the **flash** cookie carries a one-shot message to the page a form redirects to;
 //! - the **login CSRF** cookie carries a random token the sign-in form must repeat (double submit),
 //!   so a foreign page cannot sign a browser into an account of the attacker's choosing.
 //!
-//! Both are `HttpOnly; SameSite=Lax; Path=/`. When the request came over HTTPS (a trusted proxy's
+//! All are `HttpOnly; SameSite=Lax; Path=/`. When the request came over HTTPS (a trusted proxy's
 //! `X-Forwarded-Proto: https`; the bridge itself serves plain HTTP behind one) or
 //! `SESSION_COOKIE_SECURE` says so, they are also `Secure` and named with the `__Host-` prefix,
 //! which browsers accept only from HTTPS, without `Domain` and with `Path=/`, so a sibling
@@ -26,6 +27,8 @@ pub enum Kind {
     Session,
     /// The pre-sign-in CSRF token of the login form.
     LoginCsrf,
+    /// A one-shot message for the next page ("Device added"), set with a redirect after a form post.
+    Flash,
 }
 
 /// Whether a request's cookies are `Secure` and `__Host-` named. Decided per request by the access
@@ -61,6 +64,8 @@ pub fn name(kind: Kind, secure: Secure) -> &'static str {
         (Kind::Session, true) => "__Host-bridge_session",
         (Kind::LoginCsrf, false) => "bridge_login_csrf",
         (Kind::LoginCsrf, true) => "__Host-bridge_login_csrf",
+        (Kind::Flash, false) => "bridge_flash",
+        (Kind::Flash, true) => "__Host-bridge_flash",
     }
 }
 

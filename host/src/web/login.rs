@@ -25,7 +25,7 @@ use serde::Deserialize;
 
 use super::auth::{Credential, Principal};
 use super::cookies::{self, Kind, Secure};
-use super::{AppError, AppState, access, pages};
+use super::{AppError, AppState, access};
 use crate::store::{login_failures, sessions, users};
 
 /// Longest user name looked up or logged.
@@ -117,7 +117,7 @@ fn page(secure: Secure, status: StatusCode, form_token: &str, next: &str, shown:
         csrf_token => form_token, next => next, error => shown.error, username => shown.username,
         signed_in_as => shown.signed_in_as,
     };
-    let mut response = match pages::render("web/auth/login.html", ctx) {
+    let mut response = match super::view::render("web/auth/login.html", ctx) {
         Ok(html) => (status, html).into_response(),
         Err(e) => return e.into_response(),
     };

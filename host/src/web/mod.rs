@@ -15,6 +15,7 @@ mod iclock;
 pub mod listener;
 mod login;
 mod pages;
+pub mod view;
 
 use std::sync::Arc;
 
@@ -74,10 +75,13 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .merge(iclock::router(&state))
+        .merge(view::router())
         .merge(pages::router())
         .merge(login::router())
         .nest("/api", api::router())
         .nest("/api/v1", api::router())
+        // Inside the guard, so error pages know who is signed in.
+        .layer(axum::middleware::from_fn_with_state(state.clone(), view::html_errors))
         .layer(axum::middleware::from_fn_with_state(state.clone(), access::guard))
         // Terminals address the bridge by IP: probes and push endpoints skip the ALLOWED_HOSTS check,
         // which runs before the sign-in check (a wrong host name gets 400, not a redirect).

@@ -1,54 +1,19 @@
 //! Server-rendered pages. Templates live in the workspace's `templates/` folder and are compiled into
 //! the binary, so a deployed bridge needs no files beside it.
 
-use std::sync::LazyLock;
-
 use axum::extract::State;
 use axum::response::Html;
 use axum::routing::get;
 use axum::{Extension, Router};
-use minijinja::{Environment, context};
+use minijinja::context;
 
 use super::auth::Principal;
-use super::{AppError, AppState, Role};
+use super::view::{Nav, frame, render};
+use super::{AppError, AppState};
 use crate::store::{devices, stats};
-
-/// The page templates, parsed once.
-static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
-    let mut env = Environment::new();
-    for (name, source) in [
-        ("web/base.html", include_str!("../../../templates/web/base.html")),
-        ("web/index.html", include_str!("../../../templates/web/index.html")),
-        ("web/auth/login.html", include_str!("../../../templates/web/auth/login.html")),
-    ] {
-        // The templates are part of the binary and covered by tests; a syntax error cannot ship.
-        if let Err(e) = env.add_template(name, source) {
-            tracing::error!(template = name, error = %e, "template does not compile");
-        }
-    }
-    env
-});
 
 pub(super) fn router() -> Router<AppState> {
     Router::new().route("/", get(overview))
-}
-
-/// Renders a page template.
-pub(super) fn render(name: &str, ctx: minijinja::Value) -> Result<Html<String>, AppError> {
-    TEMPLATES
-        .get_template(name)
-        .and_then(|t| t.render(ctx))
-        .map(Html)
-        .map_err(|e| AppError::Internal(format!("template {name}: {e}")))
-}
-
-/// The context every signed-in page's frame needs: who is signed in and the CSRF token for forms
-/// (the sign-out button).
-fn frame(principal: &Principal) -> minijinja::Value {
-    context! {
-        user => context! { username => principal.user.username.clone(), role => Role::of(&principal.user).as_str() },
-        csrf_token => principal.csrf_token().unwrap_or_default(),
-    }
 }
 
 /// The landing page: devices and how much has been collected (signed-in accounts only, like every
@@ -74,7 +39,7 @@ async fn overview(State(state): State<AppState>, Extension(principal): Extension
         "web/index.html",
         context! {
             devices, awaiting_approval, punches, counts => minijinja::value::Serde(&counts), database => state.store.backend_name(),
-            ..frame(&principal)
+            ..frame(&state, &principal, Nav::Today)
         },
     )
 }
