@@ -396,7 +396,7 @@ async fn viewers_change_nothing(backend: Backend) {
     let csrf = browser.session_csrf().await;
     assert_eq!(browser.post_form("/api/devices/", &[], &[("X-CSRF-Token", &csrf)]).await.status(), 403);
     let html = browser.get("/").await.text().await.expect("html");
-    assert!(html.contains("(viewer)"), "the page says who is signed in and as what");
+    assert!(html.contains("class=\"badge\">viewer<"), "the page says who is signed in and as what");
 }
 
 async fn every_protected_route_wants_credentials(backend: Backend) {
