@@ -7,15 +7,18 @@
 use std::collections::BTreeMap;
 
 use axum::response::Html;
+use axum::extract::State;
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
+use minijinja::context;
 use serde::Serialize;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::jobs::{Accepted, JobOut, RunOut};
 use super::{audit, devices, employees, jobs, processed_attendance, raw_attendance};
-use crate::web::{AppState, Authenticated};
+use crate::web::view::{Nav, frame, render};
+use crate::web::{AppError, AppState, Authenticated, Principal};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new().route("/openapi.json", get(document)).route("/docs", get(docs)).route("/docs/", get(docs))
@@ -168,55 +171,76 @@ async fn document(_: Authenticated) -> Json<&'static utoipa::openapi::OpenApi> {
     Json(spec())
 }
 
-async fn docs(_: Authenticated) -> Html<String> {
-    Html(render(spec()))
+async fn docs(State(state): State<AppState>, Extension(principal): Extension<Principal>) -> Result<Html<String>, AppError> {
+    render("web/api/docs.html", context! { operations => minijinja::value::Serde(operations(spec())), ..frame(&state, &principal, Nav::Api) })
+}
+
+/// The page's templates.
+pub(in crate::web) const TEMPLATES: &[(&str, &str)] = &[("web/api/docs.html", include_str!("../../../../templates/web/api/docs.html"))];
+
+/// One operation as the docs page lists it.
+#[derive(Debug, Serialize)]
+struct Operation {
+    method: String,
+    /// Pre-escaped (`/` and `{}` kept readable: the page shows paths as they are called).
+    path: minijinja::Value,
+    description: Vec<TextPart>,
+    params: Vec<Param>,
+    responses: Vec<Answer>,
+}
+
+/// Text with `code` spans (the descriptions' backticks) split out, so the template escapes every part.
+#[derive(Debug, Serialize)]
+struct TextPart {
+    code: bool,
+    text: String,
+}
+
+#[derive(Debug, Serialize)]
+struct Param {
+    name: String,
+    place: String,
+    description: String,
+}
+
+#[derive(Debug, Serialize)]
+struct Answer {
+    code: String,
+    description: String,
 }
 
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-/// The operations as an HTML page (no script, no external asset).
-fn render(spec: &utoipa::openapi::OpenApi) -> String {
+fn text_parts(text: &str) -> Vec<TextPart> {
+    text.split('`').enumerate().filter(|(_, t)| !t.is_empty()).map(|(i, t)| TextPart { code: i % 2 == 1, text: t.to_owned() }).collect()
+}
+
+/// The document's operations, in path order.
+fn operations(spec: &utoipa::openapi::OpenApi) -> Vec<Operation> {
     let value = serde_json::to_value(spec).unwrap_or_default();
-    let mut html = String::from(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Attendance Bridge API</title>\
-         <style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}\
-         code{background:#f3f3f3;padding:0 .2em}section{border-top:1px solid #ddd;padding:.5rem 0}\
-         .m{font-weight:bold;text-transform:uppercase;display:inline-block;min-width:4.5rem}</style></head><body>\
-         <h1>Attendance Bridge API</h1><p>Send <code>Authorization: Token &lt;key&gt;</code>. Lists answer \
-         <code>{\"count\", \"next\", \"previous\", \"results\"}</code> with <code>?page=</code> and <code>?page_size=</code> (up to 1000). \
-         The machine-readable document: <a href=\"/api/openapi.json\">/api/openapi.json</a> (OpenAPI 3.1).</p>",
-    );
-    if let Some(paths) = value.get("paths").and_then(|p| p.as_object()) {
-        for (path, operations) in paths {
-            let Some(operations) = operations.as_object() else { continue };
-            for (method, operation) in operations {
-                html.push_str(&format!("<section><p><span class=\"m\">{}</span> <code>{}</code></p>", escape(method), escape(path)));
-                if let Some(text) = operation.get("description").or_else(|| operation.get("summary")).and_then(|d| d.as_str()) {
-                    html.push_str(&format!("<p>{}</p>", escape(text)));
-                }
-                if let Some(params) = operation.get("parameters").and_then(|p| p.as_array()) {
-                    html.push_str("<ul>");
-                    for p in params {
-                        let name = p.get("name").and_then(|n| n.as_str()).unwrap_or_default();
-                        let place = p.get("in").and_then(|n| n.as_str()).unwrap_or_default();
-                        let text = p.get("description").and_then(|n| n.as_str()).unwrap_or_default();
-                        html.push_str(&format!("<li><code>{}</code> ({}) {}</li>", escape(name), escape(place), escape(text)));
-                    }
-                    html.push_str("</ul>");
-                }
-                if let Some(responses) = operation.get("responses").and_then(|r| r.as_object()) {
-                    let codes: Vec<String> = responses
-                        .iter()
-                        .map(|(code, r)| format!("{} {}", escape(code), escape(r.get("description").and_then(|d| d.as_str()).unwrap_or_default())))
-                        .collect();
-                    html.push_str(&format!("<p>Answers: {}</p>", codes.join("; ")));
-                }
-                html.push_str("</section>");
-            }
+    let str_of = |v: &serde_json::Value, key: &str| v.get(key).and_then(|d| d.as_str()).unwrap_or_default().to_owned();
+    let mut out = Vec::new();
+    let Some(paths) = value.get("paths").and_then(|p| p.as_object()) else { return out };
+    for (path, operations) in paths {
+        let Some(operations) = operations.as_object() else { continue };
+        for (method, operation) in operations {
+            let text = operation.get("description").or_else(|| operation.get("summary")).and_then(|d| d.as_str()).unwrap_or_default();
+            let params = operation.get("parameters").and_then(|p| p.as_array()).map_or_else(Vec::new, |params| {
+                params.iter().map(|p| Param { name: str_of(p, "name"), place: str_of(p, "in"), description: str_of(p, "description") }).collect()
+            });
+            let responses = operation.get("responses").and_then(|r| r.as_object()).map_or_else(Vec::new, |responses| {
+                responses.iter().map(|(code, r)| Answer { code: code.clone(), description: str_of(r, "description") }).collect()
+            });
+            out.push(Operation {
+                method: method.clone(),
+                path: minijinja::Value::from_safe_string(escape(path)),
+                description: text_parts(text),
+                params,
+                responses,
+            });
         }
     }
-    html.push_str("</body></html>");
-    html
+    out
 }
