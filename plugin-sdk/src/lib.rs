@@ -20,6 +20,7 @@
 //! Older interfaces stay under their version: [`v1`] holds version 1's text shift rules
 //! (`v1::ShiftRules`, `v1::shift_rules_plugin!`); compiled version-1 plugins keep loading.
 
+mod fields;
 pub mod fixtures;
 mod logging;
 pub mod prelude;

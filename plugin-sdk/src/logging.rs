@@ -60,3 +60,31 @@ pub fn connect_host(host_log: fn(Level, &str)) {
         }));
     });
 }
+
+/// Defines `host_log`, [`log`]'s connection to one interface version's `host.log` import (the
+/// generated `host` module named here): each version's module calls it once, so the level mapping
+/// is written once.
+macro_rules! host_log_for {
+    ($($host:ident)::+) => {
+        /// This interface's `host.log` (what [`crate::log`] calls in a component exported with
+        /// this version's macro).
+        #[doc(hidden)]
+        pub fn host_log(level: crate::Level, message: &str) {
+            #[cfg(target_arch = "wasm32")]
+            {
+                use $($host)::+::{Level as L, log};
+                let level = match level {
+                    crate::Level::Trace => L::Trace,
+                    crate::Level::Debug => L::Debug,
+                    crate::Level::Info => L::Info,
+                    crate::Level::Warn => L::Warn,
+                    crate::Level::Error => L::Error,
+                };
+                log(level, message);
+            }
+            #[cfg(not(target_arch = "wasm32"))]
+            let _ = (level, message);
+        }
+    };
+}
+pub(crate) use host_log_for;

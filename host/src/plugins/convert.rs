@@ -7,58 +7,33 @@ use attendance_plugin_sdk::text as model;
 use super::bindings::v1::shift_rules::attendance::plugin::types as crm;
 use super::bindings::v1::shift_rules::attendance::plugin::types as rules;
 
+use attendance_plugin_sdk::__shared_fields as shared_fields;
+
+impl From<rules::AttendanceRecord> for model::AttendanceRecord {
+    fn from(r: rules::AttendanceRecord) -> Self {
+        shared_fields!(v1_record: model::AttendanceRecord { is_final: r.final_ } from r)
+    }
+}
+
+impl From<model::AttendanceRecord> for crm::AttendanceRecord {
+    fn from(r: model::AttendanceRecord) -> Self {
+        shared_fields!(v1_record: crm::AttendanceRecord { final_: r.is_final } from r)
+    }
+}
+
 pub(super) fn rules_output(output: rules::RulesOutput) -> model::RulesOutput {
     model::RulesOutput {
-        records: output
-            .records
-            .into_iter()
-            .map(|r| model::AttendanceRecord {
-                date: r.date,
-                shift: r.shift,
-                status: r.status,
-                clock_in: r.clock_in,
-                clock_out: r.clock_out,
-                worked_min: r.worked_min,
-                break_min: r.break_min,
-                payable_min: r.payable_min,
-                scheduled_min: r.scheduled_min,
-                overtime_min: r.overtime_min,
-                late_min: r.late_min,
-                early_min: r.early_min,
-                duplicates: r.duplicates,
-                flags: r.flags,
-                is_final: r.final_,
-                reason: r.reason,
-            })
-            .collect(),
+        records: output.records.into_iter().map(Into::into).collect(),
         unassigned: output.unassigned.into_iter().map(|u| model::Unassigned { time: u.time, date: u.date }).collect(),
         review: output.review.into_iter().map(|r| model::Review { time: r.time, reason: r.reason }).collect(),
     }
 }
 
 pub(super) fn crm_day(day: &model::CrmDay) -> crm::CrmDay {
-    let r = &day.day;
     crm::CrmDay {
         user_id: day.user_id.clone(),
         employee_name: day.employee_name.clone(),
-        day: crm::AttendanceRecord {
-            date: r.date.clone(),
-            shift: r.shift.clone(),
-            status: r.status.clone(),
-            clock_in: r.clock_in.clone(),
-            clock_out: r.clock_out.clone(),
-            worked_min: r.worked_min,
-            break_min: r.break_min,
-            payable_min: r.payable_min,
-            scheduled_min: r.scheduled_min,
-            overtime_min: r.overtime_min,
-            late_min: r.late_min,
-            early_min: r.early_min,
-            duplicates: r.duplicates,
-            flags: r.flags.clone(),
-            final_: r.is_final,
-            reason: r.reason.clone(),
-        },
+        day: day.day.clone().into(),
         revision: day.revision,
         rule_plugin: day.rule_plugin.clone(),
         rule_version: day.rule_version.clone(),
@@ -91,7 +66,8 @@ mod borrowed {
     /// Why not bindgen's `RulesInput`: it owns its strings, so building one copied every punch's device
     /// and time and every roster date (hundreds of allocations per employee) only for wasmtime to copy
     /// them again into the plugin's memory. Lowering from borrowed `&str` copies once. The field names
-    /// and types must match `plugin-sdk/wit/v1/plugin.wit`; wasmtime type-checks them against the
+    /// and types must match `plugin-sdk/wit/v1/plugin.wit` (a field without `#[component(name)]` is
+    /// named as in Rust); wasmtime type-checks them against the
     /// component before each call, so a mismatch is an error, never a wrong value.
     #[derive(wasmtime::component::ComponentType, wasmtime::component::Lower)]
     #[component(record)]
@@ -100,49 +76,34 @@ mod borrowed {
         pub user_id: &'a str,
         #[component(name = "site-tz")]
         pub site_tz: &'a str,
-        #[component(name = "now")]
         pub now: &'a str,
-        #[component(name = "devices")]
         pub devices: Vec<DeviceRef<'a>>,
-        #[component(name = "templates")]
         pub templates: Vec<TemplateRef<'a>>,
-        #[component(name = "roster")]
         pub roster: Vec<RosterEntryRef<'a>>,
-        #[component(name = "weekly")]
         pub weekly: Option<WeeklyRef<'a>>,
         #[component(name = "default-shift")]
         pub default_shift: Option<&'a str>,
-        #[component(name = "holidays")]
         pub holidays: &'a [String],
-        #[component(name = "punches")]
         pub punches: Vec<PunchRef<'a>>,
-        #[component(name = "config")]
         pub config: String,
     }
 
     #[derive(wasmtime::component::ComponentType, wasmtime::component::Lower)]
     #[component(record)]
     pub struct PunchRef<'a> {
-        #[component(name = "device")]
         pub device: &'a str,
-        #[component(name = "seq")]
         pub seq: i64,
-        #[component(name = "time")]
         pub time: &'a str,
-        #[component(name = "state")]
         pub state: u8,
     }
 
     #[derive(wasmtime::component::ComponentType, wasmtime::component::Lower)]
     #[component(record)]
     pub struct DeviceRef<'a> {
-        #[component(name = "id")]
         pub id: &'a str,
-        #[component(name = "tz")]
         pub tz: &'a str,
         #[component(name = "valid-from")]
         pub valid_from: Option<&'a str>,
-        #[component(name = "watermark")]
         pub watermark: Option<&'a str>,
         #[component(name = "clock-offset-s")]
         pub clock_offset_s: i64,
@@ -153,18 +114,14 @@ mod borrowed {
     pub struct RoundingRef<'a> {
         #[component(name = "interval-min")]
         pub interval_min: u32,
-        #[component(name = "mode")]
         pub mode: &'a str,
     }
 
     #[derive(wasmtime::component::ComponentType, wasmtime::component::Lower)]
     #[component(record)]
     pub struct TemplateRef<'a> {
-        #[component(name = "code")]
         pub code: &'a str,
-        #[component(name = "start")]
         pub start: &'a str,
-        #[component(name = "end")]
         pub end: &'a str,
         #[component(name = "early-in-window-min")]
         pub early_in_window_min: u32,
@@ -188,7 +145,6 @@ mod borrowed {
         pub absent_below_min: u32,
         #[component(name = "half-day-below-min")]
         pub half_day_below_min: u32,
-        #[component(name = "rounding")]
         pub rounding: Option<RoundingRef<'a>>,
         #[component(name = "settle-min")]
         pub settle_min: u32,
@@ -199,18 +155,14 @@ mod borrowed {
     #[derive(wasmtime::component::ComponentType, wasmtime::component::Lower)]
     #[component(record)]
     pub struct RosterEntryRef<'a> {
-        #[component(name = "date")]
         pub date: &'a str,
-        #[component(name = "shift")]
         pub shift: Option<&'a str>,
     }
 
     #[derive(wasmtime::component::ComponentType, wasmtime::component::Lower)]
     #[component(record)]
     pub struct WeeklyRef<'a> {
-        #[component(name = "days")]
         pub days: &'a [String],
-        #[component(name = "shift")]
         pub shift: &'a str,
     }
 }
@@ -238,24 +190,14 @@ pub(super) fn rules_input_ref(input: &model::RulesInput) -> RulesInputRef<'_> {
         templates: input
             .templates
             .iter()
-            .map(|(code, t)| TemplateRef {
-                code,
-                start: &t.start,
-                end: &t.end,
-                early_in_window_min: t.early_in_window_min,
-                late_out_window_min: t.late_out_window_min,
-                late_in_outlier_min: t.late_in_outlier_min,
-                early_out_outlier_min: t.early_out_outlier_min,
-                late_grace_min: t.late_grace_min,
-                early_grace_min: t.early_grace_min,
-                dedup_window_s: t.dedup_window_s,
-                min_span_min: t.min_span_min,
-                overtime_min_min: t.overtime_min_min,
-                absent_below_min: t.absent_below_min,
-                half_day_below_min: t.half_day_below_min,
-                rounding: t.rounding.as_ref().map(|r| RoundingRef { interval_min: r.interval_min, mode: &r.mode }),
-                settle_min: t.settle_min,
-                unscheduled_day_boundary: &t.unscheduled_day_boundary,
+            .map(|(code, t)| {
+                shared_fields!(template: TemplateRef {
+                    code,
+                    start: &t.start,
+                    end: &t.end,
+                    rounding: t.rounding.as_ref().map(|r| RoundingRef { interval_min: r.interval_min, mode: &r.mode }),
+                    unscheduled_day_boundary: &t.unscheduled_day_boundary,
+                } from t)
             })
             .collect(),
         roster: input.roster.iter().map(|r| RosterEntryRef { date: &r.date, shift: r.shift.as_deref() }).collect(),

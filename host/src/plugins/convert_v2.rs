@@ -4,6 +4,7 @@
 //! `v2::text`, natively, before and after the call.
 
 use attendance_plugin_sdk::v2::{model as typed, wire};
+use attendance_plugin_sdk::{__same_variants as same_variants, __shared_fields as shared_fields};
 
 use super::bindings::v2::typed_shift_rules::attendance::plugin::types as wit;
 
@@ -27,31 +28,17 @@ pub(super) fn rules_input(input: &typed::RulesInput) -> wit::RulesInput {
         templates: input
             .templates
             .iter()
-            .map(|t| wit::Template {
-                code: t.code.clone(),
-                start_min: wire::minute_of_day(t.start),
-                end_min: wire::minute_of_day(t.end),
-                early_in_window_min: t.early_in_window_min,
-                late_out_window_min: t.late_out_window_min,
-                late_in_outlier_min: t.late_in_outlier_min,
-                early_out_outlier_min: t.early_out_outlier_min,
-                late_grace_min: t.late_grace_min,
-                early_grace_min: t.early_grace_min,
-                dedup_window_s: t.dedup_window_s,
-                min_span_min: t.min_span_min,
-                overtime_min_min: t.overtime_min_min,
-                absent_below_min: t.absent_below_min,
-                half_day_below_min: t.half_day_below_min,
-                rounding: t.rounding.map(|r| wit::Rounding {
-                    interval_min: r.interval_min,
-                    mode: match r.mode {
-                        typed::RoundingMode::NearestHalfUp => wit::RoundingMode::NearestHalfUp,
-                        typed::RoundingMode::Up => wit::RoundingMode::Up,
-                        typed::RoundingMode::Down => wit::RoundingMode::Down,
-                    },
-                }),
-                settle_min: t.settle_min,
-                unscheduled_day_boundary_min: wire::minute_of_day(t.unscheduled_day_boundary),
+            .map(|t| {
+                shared_fields!(template: wit::Template {
+                    code: t.code.clone(),
+                    start_min: wire::minute_of_day(t.start),
+                    end_min: wire::minute_of_day(t.end),
+                    rounding: t.rounding.map(|r| wit::Rounding {
+                        interval_min: r.interval_min,
+                        mode: same_variants!(rounding_mode: r.mode, typed::RoundingMode => wit::RoundingMode),
+                    }),
+                    unscheduled_day_boundary_min: wire::minute_of_day(t.unscheduled_day_boundary),
+                } from t)
             })
             .collect(),
         roster: input.roster.iter().map(|r| wit::RosterEntry { date: wire::day_number(r.date), shift: r.shift }).collect(),
@@ -69,15 +56,7 @@ pub(super) fn rules_input(input: &typed::RulesInput) -> wit::RulesInput {
 }
 
 fn weekday(day: chrono::Weekday) -> wit::Weekday {
-    match day {
-        chrono::Weekday::Mon => wit::Weekday::Mon,
-        chrono::Weekday::Tue => wit::Weekday::Tue,
-        chrono::Weekday::Wed => wit::Weekday::Wed,
-        chrono::Weekday::Thu => wit::Weekday::Thu,
-        chrono::Weekday::Fri => wit::Weekday::Fri,
-        chrono::Weekday::Sat => wit::Weekday::Sat,
-        chrono::Weekday::Sun => wit::Weekday::Sun,
-    }
+    same_variants!(weekday: day, chrono::Weekday => wit::Weekday)
 }
 
 /// The plugin's output, checked: every time and date must be representable.
@@ -89,33 +68,18 @@ pub(super) fn rules_output(output: wit::RulesOutput) -> Result<typed::RulesOutpu
         .records
         .into_iter()
         .map(|r| {
-            Ok(typed::AttendanceRecord {
+            Ok(shared_fields!(record: typed::AttendanceRecord {
                 date: wire::date(r.date)?,
                 shift: r.shift,
-                status: match r.status {
-                    wit::Status::Present => typed::Status::Present,
-                    wit::Status::Absent => typed::Status::Absent,
-                    wit::Status::Incomplete => typed::Status::Incomplete,
-                    wit::Status::HalfDay => typed::Status::HalfDay,
-                    wit::Status::OffDayWork => typed::Status::OffDayWork,
-                    wit::Status::UnscheduledWork => typed::Status::UnscheduledWork,
-                },
+                status: same_variants!(status: r.status, wit::Status => typed::Status),
                 clock_in: local_time(r.clock_in)?,
                 clock_out: local_time(r.clock_out)?,
-                worked_min: r.worked_min,
-                break_min: r.break_min,
-                payable_min: r.payable_min,
-                scheduled_min: r.scheduled_min,
-                overtime_min: r.overtime_min,
-                late_min: r.late_min,
-                early_min: r.early_min,
-                duplicates: r.duplicates,
                 // The WIT flags and `Flag` share one bit order (both alphabetical).
                 flags: typed::Flags::from_bits(r.flags.as_array()[0]),
                 extra_flags: Vec::new(),
                 is_final: r.final_,
                 reason: r.reason,
-            })
+            } from r))
         })
         .collect::<Result<Vec<_>, String>>()?;
     for flag in output.extra_flags {
@@ -135,10 +99,7 @@ pub(super) fn rules_output(output: wit::RulesOutput) -> Result<typed::RulesOutpu
         .map(|r| {
             Ok(typed::Review {
                 time: wire::local_time(r.time.utc, r.time.offset_s)?,
-                reason: match r.reason {
-                    wit::ReviewReason::InvalidTimestamp => typed::ReviewReason::InvalidTimestamp,
-                    wit::ReviewReason::FutureTimestamp => typed::ReviewReason::FutureTimestamp,
-                },
+                reason: same_variants!(review_reason: r.reason, wit::ReviewReason => typed::ReviewReason),
             })
         })
         .collect::<Result<Vec<_>, String>>()?;

@@ -13,47 +13,13 @@ impl From<model::PluginInfo> for wit::PluginInfo {
 
 impl From<model::AttendanceRecord> for wit::AttendanceRecord {
     fn from(r: model::AttendanceRecord) -> Self {
-        wit::AttendanceRecord {
-            date: r.date,
-            shift: r.shift,
-            status: r.status,
-            clock_in: r.clock_in,
-            clock_out: r.clock_out,
-            worked_min: r.worked_min,
-            break_min: r.break_min,
-            payable_min: r.payable_min,
-            scheduled_min: r.scheduled_min,
-            overtime_min: r.overtime_min,
-            late_min: r.late_min,
-            early_min: r.early_min,
-            duplicates: r.duplicates,
-            flags: r.flags,
-            final_: r.is_final,
-            reason: r.reason,
-        }
+        crate::__shared_fields!(v1_record: wit::AttendanceRecord { final_: r.is_final } from r)
     }
 }
 
 impl From<wit::AttendanceRecord> for model::AttendanceRecord {
     fn from(r: wit::AttendanceRecord) -> Self {
-        model::AttendanceRecord {
-            date: r.date,
-            shift: r.shift,
-            status: r.status,
-            clock_in: r.clock_in,
-            clock_out: r.clock_out,
-            worked_min: r.worked_min,
-            break_min: r.break_min,
-            payable_min: r.payable_min,
-            scheduled_min: r.scheduled_min,
-            overtime_min: r.overtime_min,
-            late_min: r.late_min,
-            early_min: r.early_min,
-            duplicates: r.duplicates,
-            flags: r.flags,
-            is_final: r.final_,
-            reason: r.reason,
-        }
+        crate::__shared_fields!(v1_record: model::AttendanceRecord { is_final: r.final_ } from r)
     }
 }
 
@@ -92,25 +58,13 @@ pub mod rules {
                 .templates
                 .into_iter()
                 .map(|t| {
-                    let template = model::Template {
+                    let template = crate::__shared_fields!(template: model::Template {
                         code: t.code.clone(),
                         start: t.start,
                         end: t.end,
-                        early_in_window_min: t.early_in_window_min,
-                        late_out_window_min: t.late_out_window_min,
-                        late_in_outlier_min: t.late_in_outlier_min,
-                        early_out_outlier_min: t.early_out_outlier_min,
-                        late_grace_min: t.late_grace_min,
-                        early_grace_min: t.early_grace_min,
-                        dedup_window_s: t.dedup_window_s,
-                        min_span_min: t.min_span_min,
-                        overtime_min_min: t.overtime_min_min,
-                        absent_below_min: t.absent_below_min,
-                        half_day_below_min: t.half_day_below_min,
                         rounding: t.rounding.map(|r| model::Rounding { interval_min: r.interval_min, mode: r.mode }),
-                        settle_min: t.settle_min,
                         unscheduled_day_boundary: t.unscheduled_day_boundary,
-                    };
+                    } from t);
                     (t.code, template)
                 })
                 .collect(),

@@ -38,24 +38,7 @@ pub trait CrmMapping {
     fn map_day(day: CrmDay) -> crate::Result<CrmRequest>;
 }
 
-/// Interface 1's `host.log` (what [`crate::log`] calls in a version-1 component).
-#[doc(hidden)]
-pub fn host_log(level: crate::Level, message: &str) {
-    #[cfg(target_arch = "wasm32")]
-    {
-        use crate::shift_rules_bindings::attendance::plugin::host::{Level as L, log};
-        let level = match level {
-            crate::Level::Trace => L::Trace,
-            crate::Level::Debug => L::Debug,
-            crate::Level::Info => L::Info,
-            crate::Level::Warn => L::Warn,
-            crate::Level::Error => L::Error,
-        };
-        log(level, message);
-    }
-    #[cfg(not(target_arch = "wasm32"))]
-    let _ = (level, message);
-}
+crate::logging::host_log_for!(crate::shift_rules_bindings::attendance::plugin::host);
 
 /// Exports a version-1 [`ShiftRules`] implementation as the component's `shift-rules` world.
 /// Use it as `attendance_plugin_sdk::v1::shift_rules_plugin!(MyRules);`.

@@ -1,7 +1,7 @@
 //! Between the generated WIT records of interface 2 and [`super::model`] (plumbing for
 //! [`crate::shift_rules_plugin!`]). Only numbers change shape here; no text is parsed.
 
-use chrono::{DateTime, FixedOffset, Weekday};
+use chrono::{DateTime, FixedOffset};
 
 use super::model as typed;
 use super::wire::{self, date, day_number as day, time_of_day as minute_of_day, utc_time as utc, wall_time as wall};
@@ -38,10 +38,7 @@ pub fn process(
             .into_iter()
             .map(|r| wit::ReviewPunch {
                 time: local_time(r.time),
-                reason: match r.reason {
-                    typed::ReviewReason::InvalidTimestamp => wit::ReviewReason::InvalidTimestamp,
-                    typed::ReviewReason::FutureTimestamp => wit::ReviewReason::FutureTimestamp,
-                },
+                reason: crate::__same_variants!(review_reason: r.reason, typed::ReviewReason => wit::ReviewReason),
             })
             .collect(),
     })
@@ -72,43 +69,19 @@ fn input_from_wit(input: wit::RulesInput) -> Result<typed::RulesInput, String> {
         .templates
         .into_iter()
         .map(|t| {
-            Ok(typed::Template {
+            Ok(crate::__shared_fields!(template: typed::Template {
                 code: t.code,
                 start: minute_of_day(t.start_min)?,
                 end: minute_of_day(t.end_min)?,
-                early_in_window_min: t.early_in_window_min,
-                late_out_window_min: t.late_out_window_min,
-                late_in_outlier_min: t.late_in_outlier_min,
-                early_out_outlier_min: t.early_out_outlier_min,
-                late_grace_min: t.late_grace_min,
-                early_grace_min: t.early_grace_min,
-                dedup_window_s: t.dedup_window_s,
-                min_span_min: t.min_span_min,
-                overtime_min_min: t.overtime_min_min,
-                absent_below_min: t.absent_below_min,
-                half_day_below_min: t.half_day_below_min,
                 rounding: t.rounding.map(|r| typed::Rounding {
                     interval_min: r.interval_min,
-                    mode: match r.mode {
-                        wit::RoundingMode::NearestHalfUp => typed::RoundingMode::NearestHalfUp,
-                        wit::RoundingMode::Up => typed::RoundingMode::Up,
-                        wit::RoundingMode::Down => typed::RoundingMode::Down,
-                    },
+                    mode: crate::__same_variants!(rounding_mode: r.mode, wit::RoundingMode => typed::RoundingMode),
                 }),
-                settle_min: t.settle_min,
                 unscheduled_day_boundary: minute_of_day(t.unscheduled_day_boundary_min)?,
-            })
+            } from t))
         })
         .collect::<Result<Vec<_>, String>>()?;
-    let weekday = |d: wit::Weekday| match d {
-        wit::Weekday::Mon => Weekday::Mon,
-        wit::Weekday::Tue => Weekday::Tue,
-        wit::Weekday::Wed => Weekday::Wed,
-        wit::Weekday::Thu => Weekday::Thu,
-        wit::Weekday::Fri => Weekday::Fri,
-        wit::Weekday::Sat => Weekday::Sat,
-        wit::Weekday::Sun => Weekday::Sun,
-    };
+    let weekday = |d: wit::Weekday| crate::__same_variants!(weekday: d, wit::Weekday => chrono::Weekday);
     let wit::Punches { device, seq, time, state } = input.punches;
     if seq.len() != device.len() || time.len() != device.len() || state.len() != device.len() {
         return Err(format!("the punch columns differ in length (device {}, seq {}, time {}, state {})", device.len(), seq.len(), time.len(), state.len()));
@@ -135,29 +108,14 @@ fn input_from_wit(input: wit::RulesInput) -> Result<typed::RulesInput, String> {
 }
 
 fn record_to_wit(r: typed::AttendanceRecord) -> wit::AttendanceRecord {
-    wit::AttendanceRecord {
+    crate::__shared_fields!(record: wit::AttendanceRecord {
         date: day(r.date),
         shift: r.shift,
-        status: match r.status {
-            typed::Status::Present => wit::Status::Present,
-            typed::Status::Absent => wit::Status::Absent,
-            typed::Status::Incomplete => wit::Status::Incomplete,
-            typed::Status::HalfDay => wit::Status::HalfDay,
-            typed::Status::OffDayWork => wit::Status::OffDayWork,
-            typed::Status::UnscheduledWork => wit::Status::UnscheduledWork,
-        },
+        status: crate::__same_variants!(status: r.status, typed::Status => wit::Status),
         clock_in: r.clock_in.map(local_time),
         clock_out: r.clock_out.map(local_time),
-        worked_min: r.worked_min,
-        break_min: r.break_min,
-        payable_min: r.payable_min,
-        scheduled_min: r.scheduled_min,
-        overtime_min: r.overtime_min,
-        late_min: r.late_min,
-        early_min: r.early_min,
-        duplicates: r.duplicates,
         flags: wit::DayFlags::from_bits_retain(r.flags.bits()),
         final_: r.is_final,
         reason: r.reason,
-    }
+    } from r)
 }

@@ -42,25 +42,8 @@ pub trait ShiftRules {
     fn process(input: RulesInput) -> crate::Result<RulesOutput>;
 }
 
-/// Interface 2's own `host.log` (what [`crate::log`] calls in a version-2 component): a
-/// version-2 plugin imports nothing of version 1.
-#[doc(hidden)]
-pub fn host_log(level: crate::Level, message: &str) {
-    #[cfg(target_arch = "wasm32")]
-    {
-        use crate::shift_rules_v2_bindings::attendance::plugin::host::{Level as L, log};
-        let level = match level {
-            crate::Level::Trace => L::Trace,
-            crate::Level::Debug => L::Debug,
-            crate::Level::Info => L::Info,
-            crate::Level::Warn => L::Warn,
-            crate::Level::Error => L::Error,
-        };
-        log(level, message);
-    }
-    #[cfg(not(target_arch = "wasm32"))]
-    let _ = (level, message);
-}
+// Interface 2's own `host.log`: a version-2 plugin imports nothing of version 1.
+crate::logging::host_log_for!(crate::shift_rules_v2_bindings::attendance::plugin::host);
 
 /// Runs typed rules on a text input (a fixture's, or interface 1's) and writes the output as text:
 /// what the host does around a version-2 plugin.

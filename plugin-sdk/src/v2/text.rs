@@ -100,21 +100,10 @@ pub fn input_from_text(input: &text::RulesInput) -> Result<typed::RulesInput, St
 
 fn template_from_text(code: &str, t: &text::Template) -> Result<typed::Template, String> {
     let time = |text: &str, what: &str| NaiveTime::parse_from_str(text, "%H:%M").map_err(|_| format!("bad {what} {text:?} in {code}"));
-    Ok(typed::Template {
+    Ok(crate::__shared_fields!(template: typed::Template {
         code: code.to_owned(),
         start: time(&t.start, "start")?,
         end: time(&t.end, "end")?,
-        early_in_window_min: t.early_in_window_min,
-        late_out_window_min: t.late_out_window_min,
-        late_in_outlier_min: t.late_in_outlier_min,
-        early_out_outlier_min: t.early_out_outlier_min,
-        late_grace_min: t.late_grace_min,
-        early_grace_min: t.early_grace_min,
-        dedup_window_s: t.dedup_window_s,
-        min_span_min: t.min_span_min,
-        overtime_min_min: t.overtime_min_min,
-        absent_below_min: t.absent_below_min,
-        half_day_below_min: t.half_day_below_min,
         rounding: t.rounding.as_ref().map(|r| typed::Rounding {
             interval_min: r.interval_min,
             mode: match r.mode.as_str() {
@@ -123,10 +112,9 @@ fn template_from_text(code: &str, t: &text::Template) -> Result<typed::Template,
                 _ => typed::RoundingMode::NearestHalfUp,
             },
         }),
-        settle_min: t.settle_min,
         unscheduled_day_boundary: NaiveTime::parse_from_str(&t.unscheduled_day_boundary, "%H:%M")
             .unwrap_or_else(|_| NaiveTime::from_hms_opt(4, 0, 0).unwrap_or_default()),
-    })
+    } from t))
 }
 
 fn weekday(name: &str) -> Option<Weekday> {
@@ -168,24 +156,16 @@ pub fn output_to_text(output: typed::RulesOutput, templates: &[String]) -> Resul
                 flags.sort();
                 flags.dedup();
             }
-            Ok(text::AttendanceRecord {
+            Ok(crate::__shared_fields!(record: text::AttendanceRecord {
                 date: date_text(r.date),
                 shift,
                 status: r.status.name().to_owned(),
                 clock_in: r.clock_in.map(time_text),
                 clock_out: r.clock_out.map(time_text),
-                worked_min: r.worked_min,
-                break_min: r.break_min,
-                payable_min: r.payable_min,
-                scheduled_min: r.scheduled_min,
-                overtime_min: r.overtime_min,
-                late_min: r.late_min,
-                early_min: r.early_min,
-                duplicates: r.duplicates,
                 flags,
                 is_final: r.is_final,
                 reason: r.reason,
-            })
+            } from r))
         })
         .collect::<Result<Vec<_>, String>>()?;
     Ok(text::RulesOutput {

@@ -347,7 +347,8 @@ fn build_instances<'a>(input: &'a RulesInput, site: &mut Zone, punches: &[Punch]
     Ok(instances)
 }
 
-/// R5–R10 for one instance; `None` when it produces no record.
+/// R5–R10 for one instance; `None` when it produces no record. Each step is a function below,
+/// named as in `shift-rules.md` §6.2.
 fn evaluate<'p>(
     input: &RulesInput,
     site: &mut Zone,
@@ -357,46 +358,82 @@ fn evaluate<'p>(
     kept: &mut Vec<&'p Punch>,
 ) -> Option<AttendanceRecord> {
     let t = instance.template;
-    let final_ = now >= instance.window_end + min_s(t.settle_min)
-        && input.devices.iter().filter(|d| d.listed).all(|d| d.watermark.is_some_and(|w| w.timestamp() >= instance.window_end));
-    let scheduled_min = minutes(instance.end - instance.start);
+    let is_final = finalized(input, now, instance.window_end, t.settle_min);
     let mut flags = Flags::empty();
     if instance.outlier {
         flags.insert(Flag::OutlierPunches);
     }
+    if assigned.clone().next().is_none() {
+        return absent(instance, is_final, flags);
+    }
     if site.offset_at(instance.start) != site.offset_at(instance.end) {
         flags.insert(Flag::DstTransition);
     }
-    let mut record = AttendanceRecord {
+    punch_flags(assigned.clone(), &mut flags);
+    let duplicates = dedup(assigned, t.dedup_window_s, kept, &mut flags);
+    let (clock_in, clock_out) = in_out(kept, instance, &mut flags);
+    let both = clock_in.zip(clock_out);
+    let break_seconds = both.map_or(0, |(cin, cout)| breaks(kept, cin, cout, &mut flags));
+    let metrics = both.map(|(cin, cout)| metrics(site, instance, cin, cout, break_seconds, &mut flags));
+    let (late_min, early_min) = if instance.off { (None, None) } else { punctuality(instance, clock_in, clock_out, &mut flags) };
+    let status = status(instance, clock_in, clock_out, metrics.map(|m| m.worked_min), &mut flags);
+    Some(AttendanceRecord {
         date: instance.date,
         shift: Some(instance.shift),
-        status: Status::Present,
+        status,
+        clock_in: clock_in.map(|p| site.zoned(p.at)),
+        clock_out: clock_out.map(|p| site.zoned(p.at)),
+        worked_min: metrics.map(|m| m.worked_min),
+        break_min: metrics.map(|m| m.break_min),
+        payable_min: metrics.map(|m| m.payable_min),
+        scheduled_min: Some(minutes(instance.end - instance.start)),
+        overtime_min: metrics.map(|m| m.overtime_min),
+        late_min,
+        early_min,
+        duplicates,
+        flags,
+        extra_flags: Vec::new(),
+        is_final,
+        reason: reason(t),
+    })
+}
+
+/// R10: a day is final once `settle_min` has passed after `end` and every listed device has
+/// delivered up to `end`.
+fn finalized(input: &RulesInput, now: Instant, end: Instant, settle_min: u32) -> bool {
+    now >= end + min_s(settle_min) && input.devices.iter().filter(|d| d.listed).all(|d| d.watermark.is_some_and(|w| w.timestamp() >= end))
+}
+
+/// R9 for a workday with no punch: absent, emitted only when final (R10); off-days and days
+/// only a weekly pattern names produce no record.
+fn absent(instance: &Instance<'_>, is_final: bool, flags: Flags) -> Option<AttendanceRecord> {
+    if instance.off || !instance.explicit || !is_final {
+        return None;
+    }
+    Some(AttendanceRecord {
+        date: instance.date,
+        shift: Some(instance.shift),
+        status: Status::Absent,
         clock_in: None,
         clock_out: None,
         worked_min: None,
         break_min: None,
         payable_min: None,
-        scheduled_min: Some(scheduled_min),
+        scheduled_min: Some(minutes(instance.end - instance.start)),
         overtime_min: None,
         late_min: None,
         early_min: None,
         duplicates: 0,
-        flags: Flags::empty(),
+        flags,
         extra_flags: Vec::new(),
-        is_final: final_,
-        reason: String::new(),
-    };
-    if assigned.clone().next().is_none() {
-        if instance.off || !instance.explicit || !final_ {
-            return None;
-        }
-        record.status = Status::Absent;
-        record.reason = "no punch in the shift window".into();
-        flags.remove(Flag::DstTransition);
-        record.flags = flags;
-        return Some(record);
-    }
-    for p in assigned.clone() {
+        is_final,
+        reason: "no punch in the shift window".into(),
+    })
+}
+
+/// R1, R2 carried to the day: DST-resolved and clock-suspect punches flag it.
+fn punch_flags<'p>(assigned: impl Iterator<Item = &'p Punch>, flags: &mut Flags) {
+    for p in assigned {
         match p.resolved {
             Resolved::Gap => flags.insert(Flag::DstGap),
             Resolved::Fold => flags.insert(Flag::DstAmbiguous),
@@ -406,20 +443,30 @@ fn evaluate<'p>(
             flags.insert(Flag::ClockSuspect);
         }
     }
-    // R5: anchor-based bounce dedup across devices.
+}
+
+/// R5: anchor-based bounce dedup across devices: a punch within `window_s` of the last kept one
+/// is dropped. Leaves the kept punches in `kept`; returns how many were dropped.
+fn dedup<'p>(punches: impl Iterator<Item = &'p Punch>, window_s: u32, kept: &mut Vec<&'p Punch>, flags: &mut Flags) -> u32 {
     kept.clear();
-    for p in assigned {
+    let mut duplicates = 0;
+    for p in punches {
         match kept.last() {
-            Some(last) if p.at - last.at <= i64::from(t.dedup_window_s) => record.duplicates += 1,
+            Some(last) if p.at - last.at <= i64::from(window_s) => duplicates += 1,
             _ => kept.push(p),
         }
     }
-    if record.duplicates > 0 {
+    if duplicates > 0 {
         flags.insert(Flag::Duplicate);
     }
-    // R6: first/last, or one event when the span is too short.
+    duplicates
+}
+
+/// R6: first and last kept punch, or one event (in or out, whichever end of the shift is nearer)
+/// when the span is too short. `kept` is not empty.
+fn in_out<'p>(kept: &[&'p Punch], instance: &Instance<'_>, flags: &mut Flags) -> (Option<&'p Punch>, Option<&'p Punch>) {
     let (first, last) = (kept[0], kept[kept.len() - 1]);
-    let (clock_in, clock_out) = if last.at - first.at < min_s(t.min_span_min) {
+    let (clock_in, clock_out) = if last.at - first.at < min_s(instance.template.min_span_min) {
         if kept.len() > 1 {
             flags.insert(Flag::ShortSpan);
         }
@@ -436,100 +483,122 @@ fn evaluate<'p>(
     if clock_in.is_some_and(|p| p.state == 1 || p.state == 5) || clock_out.is_some_and(|p| p.state == 0 || p.state == 4) {
         flags.insert(Flag::StateMismatch);
     }
-    record.clock_in = clock_in.map(|p| site.zoned(p.at));
-    record.clock_out = clock_out.map(|p| site.zoned(p.at));
-    // R7: breaks between clock-in and clock-out.
-    let mut break_seconds = 0;
-    if let (Some(cin), Some(cout)) = (clock_in, clock_out) {
-        let mut open: Option<Instant> = None;
-        for p in kept.iter().filter(|p| p.at > cin.at && p.at < cout.at) {
-            match p.state {
-                2 if open.is_some() => flags.insert(Flag::UnpairedBreak),
-                2 => open = Some(p.at),
-                3 => match open.take() {
-                    Some(started) => break_seconds += p.at - started,
-                    None => flags.insert(Flag::UnpairedBreak),
-                },
-                _ => {}
-            }
-        }
-        if open.is_some() {
-            flags.insert(Flag::UnpairedBreak);
+    (clock_in, clock_out)
+}
+
+/// R7: seconds of paired breaks (state 2 … state 3) between clock-in and clock-out.
+fn breaks(kept: &[&Punch], clock_in: &Punch, clock_out: &Punch, flags: &mut Flags) -> i64 {
+    let mut seconds = 0;
+    let mut open: Option<Instant> = None;
+    for p in kept.iter().filter(|p| p.at > clock_in.at && p.at < clock_out.at) {
+        match p.state {
+            2 if open.is_some() => flags.insert(Flag::UnpairedBreak),
+            2 => open = Some(p.at),
+            3 => match open.take() {
+                Some(started) => seconds += p.at - started,
+                None => flags.insert(Flag::UnpairedBreak),
+            },
+            _ => {}
         }
     }
-    // R8: metrics.
-    if let (Some(cin), Some(cout)) = (clock_in, clock_out) {
-        let worked = minutes(cout.at - cin.at - break_seconds);
-        record.worked_min = Some(worked);
-        record.break_min = Some(minutes(break_seconds));
-        let (payable, out_for_overtime) = match &t.rounding {
-            Some(r) if r.interval_min > 0 => {
-                let rin = round_wall(site.local(cin.at), r.interval_min, r.mode);
-                let rout = round_wall(site.local(cout.at), r.interval_min, r.mode);
-                (minutes((rout - rin).num_seconds() - break_seconds), site.instant(rout))
-            }
-            _ => (worked, cout.at),
-        };
-        record.payable_min = Some(payable);
-        if instance.off {
-            record.overtime_min = Some(worked);
-        } else {
-            let post = minutes((out_for_overtime - instance.end).max(0));
-            let overtime = if post >= i32::try_from(t.overtime_min_min).unwrap_or(i32::MAX) { post } else { 0 };
-            if overtime > 0 {
-                flags.insert(Flag::Overtime);
-            }
-            record.overtime_min = Some(overtime);
+    if open.is_some() {
+        flags.insert(Flag::UnpairedBreak);
+    }
+    seconds
+}
+
+/// R8's figures of a day with both a clock-in and a clock-out.
+#[derive(Clone, Copy)]
+struct Metrics {
+    worked_min: i32,
+    break_min: i32,
+    payable_min: i32,
+    overtime_min: i32,
+}
+
+/// R8: worked, break, payable (from rounded wall times) and overtime minutes.
+fn metrics(site: &mut Zone, instance: &Instance<'_>, clock_in: &Punch, clock_out: &Punch, break_seconds: i64, flags: &mut Flags) -> Metrics {
+    let t = instance.template;
+    let worked_min = minutes(clock_out.at - clock_in.at - break_seconds);
+    let (payable_min, out_for_overtime) = match &t.rounding {
+        Some(r) if r.interval_min > 0 => {
+            let rin = round_wall(site.local(clock_in.at), r.interval_min, r.mode);
+            let rout = round_wall(site.local(clock_out.at), r.interval_min, r.mode);
+            (minutes((rout - rin).num_seconds() - break_seconds), site.instant(rout))
+        }
+        _ => (worked_min, clock_out.at),
+    };
+    let overtime_min = if instance.off {
+        worked_min
+    } else {
+        let post = minutes((out_for_overtime - instance.end).max(0));
+        let overtime = if post >= i32::try_from(t.overtime_min_min).unwrap_or(i32::MAX) { post } else { 0 };
+        if overtime > 0 {
+            flags.insert(Flag::Overtime);
+        }
+        overtime
+    };
+    Metrics { worked_min, break_min: minutes(break_seconds), payable_min, overtime_min }
+}
+
+/// R8 on workdays: lateness and early exit, each evaluated even when the other side is missing.
+/// Returns `(late_min, early_min)`.
+fn punctuality(instance: &Instance<'_>, clock_in: Option<&Punch>, clock_out: Option<&Punch>, flags: &mut Flags) -> (Option<i32>, Option<i32>) {
+    let t = instance.template;
+    let (mut late_min, mut early_min) = (None, None);
+    if let Some(cin) = clock_in {
+        if cin.at > instance.start + min_s(t.late_grace_min) {
+            flags.insert(Flag::Late);
+            late_min = Some(minutes(cin.at - instance.start));
+        }
+        if cin.at > instance.start + min_s(t.late_in_outlier_min) {
+            flags.insert(Flag::InOutlier);
         }
     }
-    if !instance.off {
-        if let Some(cin) = clock_in {
-            if cin.at > instance.start + min_s(t.late_grace_min) {
-                flags.insert(Flag::Late);
-                record.late_min = Some(minutes(cin.at - instance.start));
-            }
-            if cin.at > instance.start + min_s(t.late_in_outlier_min) {
-                flags.insert(Flag::InOutlier);
-            }
+    if let Some(cout) = clock_out {
+        if cout.at < instance.end - min_s(t.early_grace_min) {
+            flags.insert(Flag::EarlyExit);
+            early_min = Some(minutes(instance.end - cout.at));
         }
-        if let Some(cout) = clock_out {
-            if cout.at < instance.end - min_s(t.early_grace_min) {
-                flags.insert(Flag::EarlyExit);
-                record.early_min = Some(minutes(instance.end - cout.at));
-            }
-            if cout.at < instance.end - min_s(t.early_out_outlier_min) {
-                flags.insert(Flag::OutOutlier);
-            }
+        if cout.at < instance.end - min_s(t.early_out_outlier_min) {
+            flags.insert(Flag::OutOutlier);
         }
     }
-    // R9: status.
-    record.status = if instance.off {
+    (late_min, early_min)
+}
+
+/// R9: the status of a day with punches; thresholds apply to complete workdays only.
+fn status(instance: &Instance<'_>, clock_in: Option<&Punch>, clock_out: Option<&Punch>, worked_min: Option<i32>, flags: &mut Flags) -> Status {
+    let t = instance.template;
+    if instance.off {
         flags.insert(Flag::OffDay);
         if instance.holiday {
             flags.insert(Flag::Holiday);
         }
-        Status::OffDayWork
-    } else if clock_in.is_none() || clock_out.is_none() {
-        Status::Incomplete
+        return Status::OffDayWork;
+    }
+    if clock_in.is_none() || clock_out.is_none() {
+        return Status::Incomplete;
+    }
+    let worked = worked_min.unwrap_or(0);
+    if t.absent_below_min > 0 && worked < i32::try_from(t.absent_below_min).unwrap_or(i32::MAX) {
+        flags.insert(Flag::BelowAbsentThreshold);
+        Status::Absent
+    } else if t.half_day_below_min > 0 && worked < i32::try_from(t.half_day_below_min).unwrap_or(i32::MAX) {
+        Status::HalfDay
     } else {
-        let worked = record.worked_min.unwrap_or(0);
-        if t.absent_below_min > 0 && worked < i32::try_from(t.absent_below_min).unwrap_or(i32::MAX) {
-            flags.insert(Flag::BelowAbsentThreshold);
-            Status::Absent
-        } else if t.half_day_below_min > 0 && worked < i32::try_from(t.half_day_below_min).unwrap_or(i32::MAX) {
-            Status::HalfDay
-        } else {
-            Status::Present
-        }
-    };
-    // Built by hand: `format!` is slow inside the sandbox, and this runs for every day.
+        Status::Present
+    }
+}
+
+/// The reason of a day with punches. Built by hand: `format!` is slow inside the sandbox, and
+/// this runs for every day.
+fn reason(t: &Template) -> String {
     let mut reason = String::with_capacity(t.code.len() + 32);
     reason.push_str("first/last punch in the ");
     reason.push_str(&t.code);
     reason.push_str(" window");
-    record.reason = reason;
-    record.flags = flags;
-    Some(record)
+    reason
 }
 
 /// Rounds a wall time to `interval` minutes.
@@ -558,17 +627,8 @@ fn unscheduled(input: &RulesInput, site: &mut Zone, now: Instant, punches: &[Pun
         .into_iter()
         .map(|(date, group)| {
             let mut kept: Vec<&Punch> = Vec::new();
-            let mut duplicates = 0;
-            for p in group {
-                match kept.last() {
-                    Some(last) if p.at - last.at <= i64::from(defaults.dedup_window_s) => duplicates += 1,
-                    _ => kept.push(p),
-                }
-            }
             let mut flags = Flags::empty();
-            if duplicates > 0 {
-                flags.insert(Flag::Duplicate);
-            }
+            let duplicates = dedup(group.into_iter(), defaults.dedup_window_s, &mut kept, &mut flags);
             let (first, last) = (kept[0], kept[kept.len() - 1]);
             let short = last.at - first.at < min_s(defaults.min_span_min);
             if short {
@@ -578,8 +638,7 @@ fn unscheduled(input: &RulesInput, site: &mut Zone, now: Instant, punches: &[Pun
                 }
             }
             let day_end = site.instant(date.succ_opt().unwrap_or(date).and_time(boundary));
-            let final_ = now >= day_end + min_s(defaults.settle_min)
-                && input.devices.iter().filter(|d| d.listed).all(|d| d.watermark.is_some_and(|w| w.timestamp() >= day_end));
+            let is_final = finalized(input, now, day_end, defaults.settle_min);
             let worked = (!short).then(|| minutes(last.at - first.at));
             AttendanceRecord {
                 date,
@@ -597,7 +656,7 @@ fn unscheduled(input: &RulesInput, site: &mut Zone, now: Instant, punches: &[Pun
                 duplicates,
                 flags,
                 extra_flags: Vec::new(),
-                is_final: final_,
+                is_final,
                 reason: "no schedule: first and last punch of the day".into(),
             }
         })
