@@ -19,7 +19,7 @@ pub mod scheduler;
 
 use std::sync::Arc;
 
-pub use scheduler::{Job, JobError, JobFuture, Scheduler};
+pub use scheduler::{Heartbeat, Job, JobError, JobFuture, Scheduler};
 
 use crate::config::Config;
 use crate::store::Store;
