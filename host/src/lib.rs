@@ -15,6 +15,7 @@
 pub mod auth;
 pub mod domain;
 pub mod hmac;
+pub mod metrics;
 pub mod notify;
 pub mod pipeline;
 pub mod plugins;

@@ -42,11 +42,14 @@ pub async fn serve(
     }
     let registry = pipeline::plugin_registry(&config)?;
     let stop_jobs = CancellationToken::new();
+    let mut heartbeat = None;
     let jobs = config.role.runs_jobs().then(|| {
         let instance = instance_name();
         let scheduler = pipeline::standard_jobs(&store, &config, &instance, &registry)
             .into_iter()
             .fold(Scheduler::new(store.clone(), instance.clone(), config.time_zone.0), Scheduler::with_job);
+        // A healthy loop looks every few seconds; a minute of silence means it is stuck or gone.
+        heartbeat = Some((scheduler.heartbeat(), scheduler.look_every_period() * 3 + std::time::Duration::from_secs(60)));
         let live = pipeline::live::LiveSupervisor::new(store.clone(), &config, &instance);
         let stop = stop_jobs.clone();
         tokio::spawn(async move {
@@ -59,7 +62,11 @@ pub async fn serve(
     let runs_web = config.role.runs_web();
     let push_listen = config.push.listen;
     let limits = web::listener::HttpLimits::from_settings(&config.http);
-    let state = AppState(Arc::new(App::new(config, store)));
+    let mut app = App::new(config, store);
+    if let Some((beat, stale)) = heartbeat {
+        app = app.with_scheduler(beat, stale);
+    }
+    let state = AppState(Arc::new(app));
 
     // One shutdown signal for every listener.
     let stop_http = CancellationToken::new();

@@ -73,6 +73,10 @@ pub struct Config {
     pub web: WebSettings,
     /// WebAssembly plugins (shift rules, CRM mapping).
     pub plugins: PluginSettings,
+    /// Who may read `/metrics`.
+    pub metrics: MetricsSettings,
+    /// Operational alert e-mails (devices silent, deliveries failed, plugins failing, CRM down).
+    pub alerts: AlertSettings,
     /// Accepted so an old `.env` keeps working, and ignored: scheduling is built in (`CELERY_BROKER_URL`).
     pub celery_broker_url: Option<String>,
 }
@@ -100,6 +104,8 @@ impl Default for Config {
             http: HttpSettings::default(),
             web: WebSettings::default(),
             plugins: PluginSettings::default(),
+            metrics: MetricsSettings::default(),
+            alerts: AlertSettings::default(),
             celery_broker_url: None,
         }
     }
@@ -372,6 +378,49 @@ impl Default for WebSettings {
             session_absolute_hours: 7 * 24,
             login_max_failures: 10,
             login_window_minutes: 15,
+        }
+    }
+}
+
+/// Access to `/metrics`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// Bearer token a scraper on another machine presents (`METRICS_TOKEN`). Requests from this
+    /// machine (loopback, not forwarded by a proxy) need none; without a token, other clients get 403.
+    pub token: Option<SecretString>,
+}
+
+/// Operational alerts by e-mail: one message when a problem starts and one when it ends.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertSettings {
+    /// Send alert e-mails at all (`ALERT_EMAILS`).
+    pub enabled: bool,
+    /// Who receives them (`ALERT_EMAIL_RECIPIENTS`, comma-separated); empty means the outlier recipients.
+    pub recipients: CommaList,
+    /// How often the conditions are checked, seconds (`ALERT_CHECK_SECONDS`).
+    pub check_seconds: u32,
+    /// A device is silent after this many polling intervals without a successful download
+    /// (`ALERT_DEVICE_SILENT_INTERVALS`).
+    pub device_silent_intervals: u32,
+    /// A plugin is failing after this many failed runs in a row of the job calling it
+    /// (`ALERT_PLUGIN_FAILED_RUNS`).
+    pub plugin_failed_runs: u32,
+    /// The CRM is unreachable after this many minutes without a successful delivery while deliveries
+    /// are waiting and the last attempts failed (`ALERT_CRM_UNREACHABLE_MINUTES`).
+    pub crm_unreachable_minutes: u32,
+}
+
+impl Default for AlertSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            recipients: CommaList::default(),
+            check_seconds: 60,
+            device_silent_intervals: 3,
+            plugin_failed_runs: 3,
+            crm_unreachable_minutes: 30,
         }
     }
 }

@@ -81,11 +81,18 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("PLUGIN_RUN_BUDGET_SECONDS", "plugins.run_budget_seconds"),
     ("PLUGIN_FUEL", "plugins.fuel"),
     ("PLUGIN_MEMORY_MB", "plugins.memory_mb"),
+    ("METRICS_TOKEN", "metrics.token"),
+    ("ALERT_EMAILS", "alerts.enabled"),
+    ("ALERT_EMAIL_RECIPIENTS", "alerts.recipients"),
+    ("ALERT_CHECK_SECONDS", "alerts.check_seconds"),
+    ("ALERT_DEVICE_SILENT_INTERVALS", "alerts.device_silent_intervals"),
+    ("ALERT_PLUGIN_FAILED_RUNS", "alerts.plugin_failed_runs"),
+    ("ALERT_CRM_UNREACHABLE_MINUTES", "alerts.crm_unreachable_minutes"),
     ("CELERY_BROKER_URL", "celery_broker_url"),
 ];
 
 /// Keys whose values are secrets: an error about them never repeats the value.
-pub const SECRET_KEYS: &[&str] = &["secret_key", "crm.api_token", "crm.signing_secret", "email.host_password", "database_url"];
+pub const SECRET_KEYS: &[&str] = &["secret_key", "crm.api_token", "crm.signing_secret", "email.host_password", "database_url", "metrics.token"];
 
 /// The flat variable names that feed `key`, in precedence order.
 pub fn env_names_for(key: &str) -> Vec<&'static str> {

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart, header::ContentType};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use minijinja::{Environment, context};
@@ -16,6 +16,22 @@ use secrecy::ExposeSecret as _;
 use serde::Serialize;
 
 use crate::config::{EmailBackend, EmailSettings};
+
+pub mod alerts;
+
+/// A file attached to a message.
+#[derive(Debug, Clone)]
+pub struct FileAttachment {
+    /// File name shown to the reader (`daily-attendance_2025-06-02.xlsx`).
+    pub name: String,
+    /// MIME type.
+    pub content_type: String,
+    /// The bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// The MIME type of an XLSX workbook.
+pub const XLSX_TYPE: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
 /// Why a message could not be built or sent.
 #[derive(Debug, thiserror::Error)]
@@ -139,6 +155,43 @@ impl Mailer {
             EmailBackend::Disabled => Transport::Disabled,
         };
         Ok(Self { transport, from, recipients })
+    }
+
+    /// Sends a plain-text message (with an optional attachment) to `recipients`. Returns whether a
+    /// message went out (not with no recipients or the disabled backend).
+    ///
+    /// # Errors
+    /// [`NotifyError`] for an unusable address, or when sending fails.
+    pub async fn send_text(&self, recipients: &[String], subject: &str, text: &str, attachment: Option<FileAttachment>) -> Result<bool, NotifyError> {
+        if recipients.is_empty() || matches!(self.transport, Transport::Disabled) {
+            return Ok(false);
+        }
+        let mut builder = Message::builder().from(self.from.clone()).subject(subject);
+        for to in recipients {
+            builder = builder.to(to.parse::<Mailbox>().map_err(|_| NotifyError::Address(to.clone()))?);
+        }
+        let message = match attachment {
+            None => builder.singlepart(SinglePart::plain(text.to_owned()))?,
+            Some(file) => {
+                let content_type = ContentType::parse(&file.content_type).unwrap_or(ContentType::TEXT_PLAIN);
+                builder.multipart(
+                    MultiPart::mixed()
+                        .singlepart(SinglePart::plain(text.to_owned()))
+                        .singlepart(Attachment::new(file.name).body(file.bytes, content_type)),
+                )?
+            }
+        };
+        match &self.transport {
+            Transport::Smtp(smtp) => {
+                smtp.send(message).await?;
+            }
+            Transport::File(file) => {
+                file.send(message).await?;
+            }
+            Transport::Console => tracing::info!(%subject, "e-mail (console e-mail backend):\n{text}"),
+            Transport::Disabled => return Ok(false),
+        }
+        Ok(true)
     }
 
     /// Sends one digest of `outliers` to the outlier recipients. Returns whether a message went out

@@ -175,7 +175,10 @@ impl LiveSupervisor {
             match next {
                 Ok(Some(record)) => match poll::to_punch(device.id, tz, &self.window, chrono::Utc::now(), &record) {
                     Ok(punch) => match punches::insert(&self.store, &[punch]).await {
-                        Ok(stored) => tracing::debug!(device = %device.name, user = %record.user_id.0, time = %record.time.0, stored, "live punch"),
+                        Ok(stored) => {
+                            crate::metrics::punches_stored(device.id, crate::metrics::PunchSource::Live, stored);
+                            tracing::debug!(device = %device.name, user = %record.user_id.0, time = %record.time.0, stored, "live punch");
+                        }
                         // Still in the device's log: the next poll stores it.
                         Err(e) => tracing::warn!(device = %device.name, error = %e, "live punch not stored; the next poll will store it"),
                     },

@@ -3,6 +3,7 @@
 //! [`scheduler`] decides *when* a job runs (once per tick across every instance sharing the database);
 //! each job decides *what* it does.
 
+pub mod alerts;
 pub mod checked_batch;
 pub mod cleanup;
 pub mod fixture_gate;
@@ -19,7 +20,7 @@ pub mod scheduler;
 
 use std::sync::Arc;
 
-pub use scheduler::{Job, JobError, JobFuture, Scheduler};
+pub use scheduler::{Heartbeat, Job, JobError, JobFuture, Scheduler};
 
 use crate::config::Config;
 use crate::store::Store;
@@ -32,6 +33,7 @@ pub fn standard_jobs(store: &Store, config: &Config, instance: &str, registry: &
         Arc::new(process::ProcessAttendance::new(store.clone(), Arc::clone(registry), config.clone())),
         Arc::new(crm_sync::SyncToCrm::new(store.clone(), Arc::clone(registry), config.clone(), instance)),
         Arc::new(crm_sync::RetryFailedSyncs::new(store.clone())),
+        Arc::new(alerts::CheckAlerts::new(store.clone(), config.clone())),
     ]
 }
 
@@ -46,7 +48,8 @@ pub fn plugin_registry(config: &Config) -> Result<Arc<crate::plugins::Registry>,
     Ok(Arc::new(crate::plugins::Registry::new(runtime, Some(config.plugins_dir())).with_configs(config.plugins.config.clone())))
 }
 
-/// Applies the configured polling interval (`POLLING_INTERVAL_MINUTES`) to the `poll_devices` schedule.
+/// Applies the configured polling interval (`POLLING_INTERVAL_MINUTES`) to the `poll_devices` schedule,
+/// and `ALERT_CHECK_SECONDS` to `check_alerts`.
 ///
 /// Run at start-up: `jobs set-interval` changes last until the next restart, the configuration is
 /// what a restart comes back to.
@@ -54,12 +57,15 @@ pub fn plugin_registry(config: &Config) -> Result<Arc<crate::plugins::Registry>,
 /// # Errors
 /// When the schedule cannot be written.
 pub async fn apply_configured_intervals(store: &Store, config: &Config) -> Result<(), crate::store::StoreError> {
-    let seconds = config.devices.polling_interval_minutes.saturating_mul(60);
     let current = crate::store::jobs::list(store).await?;
-    let unchanged = current.iter().any(|s| s.name == "poll_devices" && s.interval_seconds == i32::try_from(seconds).ok());
-    if unchanged {
-        return Ok(());
+    let configured = [("poll_devices", config.devices.polling_interval_minutes.saturating_mul(60)), ("check_alerts", config.alerts.check_seconds.max(1))];
+    for (job, seconds) in configured {
+        let unchanged = current.iter().any(|s| s.name == job && s.interval_seconds == i32::try_from(seconds).ok());
+        if unchanged || !current.iter().any(|s| s.name == job) {
+            continue;
+        }
+        let change = crate::store::jobs::ScheduleChange { interval_seconds: Some(seconds), ..Default::default() };
+        crate::store::jobs::update_schedule(store, job, &change).await?;
     }
-    let change = crate::store::jobs::ScheduleChange { interval_seconds: Some(seconds), ..Default::default() };
-    crate::store::jobs::update_schedule(store, "poll_devices", &change).await
+    Ok(())
 }

@@ -93,6 +93,7 @@ pub async fn poll_device(
         return Ok(PollReport::default());
     }
     let result = download_and_store(store, device, site_tz, timeout, filter).await;
+    crate::metrics::device_polled(device.id, result.is_ok());
     if let Err(e) = &result {
         let _ = devices::record_sync(store, device.id, Utc::now(), Some(&e.to_string())).await;
     }
@@ -139,6 +140,7 @@ async fn download_and_store(
         tracing::warn!(device = %device.name, refused = refused.len(), first = %first, "records with impossible times were not stored");
     }
     let stored = punches::insert(store, &punches).await?;
+    crate::metrics::punches_stored(device.id, crate::metrics::PunchSource::Poll, stored);
     if filter.since.is_none() {
         // Everything on the device is stored now (a --since poll left older records out on purpose).
         let tail = records.last().map(|r| devices::log_mark(&r.user_id.0, r.time.0, r.state));

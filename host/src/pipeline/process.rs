@@ -422,6 +422,7 @@ async fn process_round(
                 Ok(Ok(stored)) => {
                     report.employees += 1;
                     report.days_written += stored.days_written;
+                    crate::metrics::DAYS_PROCESSED.inc_by(&[], stored.days_written as f64);
                     report.no_result += stored.no_result;
                     report.new_outliers.extend(stored.new_outliers);
                     done(day_list.len() as u64);

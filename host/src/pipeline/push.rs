@@ -214,6 +214,9 @@ impl PushIngest {
                 } else {
                     punches::insert_held(&self.store, &punches).await?
                 };
+                if device.approved {
+                    crate::metrics::punches_stored(device.id, crate::metrics::PunchSource::Push, upload.stored);
+                }
                 upload.accepted = punches.len();
                 upload.rejected = rejected;
                 Some(StampTable::AttLog)

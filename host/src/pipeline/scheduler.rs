@@ -47,8 +47,26 @@ const LEASE: TimeDelta = TimeDelta::seconds(120);
 /// How often a running job's lease is renewed.
 const RENEW_EVERY: Duration = Duration::from_secs(30);
 
+/// When the scheduler loop last looked at the schedules, shared with `/readyz` so a process whose
+/// scheduler task died (or hangs) stops reporting ready.
+#[derive(Debug, Clone, Default)]
+pub struct Heartbeat(Arc<std::sync::atomic::AtomicI64>);
+
+impl Heartbeat {
+    fn beat(&self) {
+        self.0.store(Utc::now().timestamp_millis(), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// How long ago the loop last looked; `None` before its first look.
+    pub fn age(&self) -> Option<Duration> {
+        let at = self.0.load(std::sync::atomic::Ordering::Relaxed);
+        (at != 0).then(|| Duration::from_millis(u64::try_from(Utc::now().timestamp_millis() - at).unwrap_or(0)))
+    }
+}
+
 /// Runs jobs for one instance.
 pub struct Scheduler {
+    heartbeat: Heartbeat,
     store: Store,
     instance: String,
     site_tz: chrono_tz::Tz,
@@ -59,7 +77,14 @@ pub struct Scheduler {
 impl Scheduler {
     /// A scheduler for `instance` (a name unique among the instances sharing the database).
     pub fn new(store: Store, instance: impl Into<String>, site_tz: chrono_tz::Tz) -> Self {
-        Self { store, instance: instance.into(), site_tz, jobs: BTreeMap::new(), look_every: Duration::from_secs(5) }
+        Self {
+            heartbeat: Heartbeat::default(),
+            store,
+            instance: instance.into(),
+            site_tz,
+            jobs: BTreeMap::new(),
+            look_every: Duration::from_secs(5),
+        }
     }
 
     /// Registers `job`; jobs without a stored schedule are never run.
@@ -76,11 +101,22 @@ impl Scheduler {
         self
     }
 
+    /// The loop's heartbeat, for the readiness probe.
+    pub fn heartbeat(&self) -> Heartbeat {
+        self.heartbeat.clone()
+    }
+
+    /// The longest pause between two looks at the schedules of a healthy loop.
+    pub fn look_every_period(&self) -> Duration {
+        self.look_every
+    }
+
     /// Runs until `shutdown` is cancelled, then waits for jobs in progress to finish.
     pub async fn run(self, shutdown: CancellationToken) {
         let this = Arc::new(self);
         let mut running = tokio::task::JoinSet::new();
         loop {
+            this.heartbeat.beat();
             match this.claim_due().await {
                 Ok(claimed) => {
                     for job in claimed {
@@ -132,6 +168,7 @@ impl Scheduler {
                 None
             }
         };
+        let started = std::time::Instant::now();
         let mut work = tokio::spawn(job.run());
         let mut renew = tokio::time::interval(RENEW_EVERY);
         renew.tick().await;
@@ -151,6 +188,10 @@ impl Scheduler {
             Err(join) if join.is_panic() => (serde_json::json!({}), Some("the job panicked".to_owned())),
             Err(join) => (serde_json::json!({}), Some(join.to_string())),
         };
+        crate::metrics::JOB_SECONDS.observe(&[name], started.elapsed().as_secs_f64());
+        if error.is_some() {
+            crate::metrics::JOB_FAILURES.inc(&[name]);
+        }
         match &error {
             None => tracing::info!(job = name, %counts, "job finished"),
             Some(e) => tracing::warn!(job = name, error = %e, "job failed; it runs again at its next tick"),

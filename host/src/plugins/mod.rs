@@ -134,3 +134,23 @@ pub enum PluginError {
         message: String,
     },
 }
+
+impl PluginError {
+    /// A short word for the kind of failure (the `kind` label of the plugin-failure metric).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PluginError::Invalid { .. } => "invalid",
+            PluginError::WrongWorld { .. } => "wrong_world",
+            PluginError::TimeLimit { .. } => "time_limit",
+            PluginError::OutOfMemory { .. } => "out_of_memory",
+            PluginError::Sandbox { .. } => "sandbox",
+            PluginError::Trap { .. } => "trap",
+            PluginError::Panicked { .. } => "panicked",
+            PluginError::Contract(_) => "contract",
+            PluginError::Deferred { .. } => "deferred",
+            PluginError::Guest { .. } => "guest",
+            PluginError::NotFound(_) => "not_found",
+            PluginError::Io { .. } => "io",
+        }
+    }
+}

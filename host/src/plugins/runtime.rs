@@ -541,6 +541,7 @@ impl PluginRuntime {
                 results.push(Err(PluginError::Deferred { plugin: plugin.name.clone(), reason: self.time_limit_reason(plugin) }));
                 continue;
             }
+            let called = std::time::Instant::now();
             let result = (|| {
                 if live.is_none() {
                     let mut store = self.store(&plugin.name)?;
@@ -565,6 +566,11 @@ impl PluginRuntime {
                 }
             })();
             timed_out = matches!(result, Err(PluginError::TimeLimit { .. }));
+            crate::metrics::PLUGIN_CALLS.inc(&[&plugin.name]);
+            crate::metrics::PLUGIN_SECONDS.observe(&[&plugin.name], called.elapsed().as_secs_f64());
+            if let Err(e) = &result {
+                crate::metrics::PLUGIN_FAILURES.inc(&[&plugin.name, e.kind()]);
+            }
             results.push(result);
         }
         results

@@ -37,6 +37,7 @@
 //! ```
 
 pub mod attendance;
+pub mod alerts;
 pub mod audit;
 pub mod closed_set;
 mod connect;

@@ -265,11 +265,44 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    alert_states (alert_key) {
+        alert_key -> Text,
+        active -> Bool,
+        started_at -> Nullable<Timestamp>,
+        ended_at -> Nullable<Timestamp>,
+        detail -> Nullable<Text>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    report_subscriptions (id) {
+        id -> BigInt,
+        report -> Text,
+        recipients -> Text,
+        created_at -> Timestamp,
+        created_by -> Text,
+    }
+}
+
+diesel::table! {
+    report_sends (subscription_id, period) {
+        subscription_id -> BigInt,
+        period -> Text,
+        instance -> Text,
+        claimed_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+        error -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(raw_punches -> devices (device_id));
 diesel::joinable!(crm_outbox -> processed_attendance (attendance_id));
 diesel::joinable!(device_commands -> devices (device_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(report_sends -> report_subscriptions (subscription_id));
 diesel::allow_tables_to_appear_in_same_query!(
     devices,
     raw_punches,
@@ -288,4 +321,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     settings,
     sessions,
     login_failures,
+    alert_states,
+    report_subscriptions,
+    report_sends,
 );

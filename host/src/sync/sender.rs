@@ -154,13 +154,29 @@ enum Outcome {
 
 impl RunReport {
     fn add(&mut self, outcome: Outcome) {
-        match outcome {
-            Outcome::Delivered => self.delivered += 1,
-            Outcome::Retried => self.retried += 1,
-            Outcome::Failed => self.failed += 1,
-            Outcome::Skipped => self.skipped += 1,
-            Outcome::LeaseLost => self.lease_lost += 1,
-        }
+        let label = match outcome {
+            Outcome::Delivered => {
+                self.delivered += 1;
+                "delivered"
+            }
+            Outcome::Retried => {
+                self.retried += 1;
+                "retry"
+            }
+            Outcome::Failed => {
+                self.failed += 1;
+                "failed"
+            }
+            Outcome::Skipped => {
+                self.skipped += 1;
+                "skipped"
+            }
+            Outcome::LeaseLost => {
+                self.lease_lost += 1;
+                "lease_lost"
+            }
+        };
+        crate::metrics::DELIVERIES.inc(&[label]);
     }
 }
 

@@ -36,10 +36,10 @@ const MAX_FORM_BYTES: usize = 1 << 20;
 /// State-changing paths a viewer may call: signing out only.
 const VIEWER_MAY_CHANGE: &[&str] = &["/logout"];
 
-/// Paths served without any sign-in and without a database look-up: health probes and the push
-/// endpoints terminals call.
+/// Paths served without any sign-in and without a database look-up: health probes, the push
+/// endpoints terminals call, and `/metrics` (which checks its own loopback-or-token rule).
 pub fn is_open(path: &str) -> bool {
-    matches!(path, "/healthz" | "/readyz" | "/livez") || path.starts_with("/iclock/") || path.starts_with("/static/")
+    matches!(path, "/healthz" | "/readyz" | "/livez" | "/metrics") || path.starts_with("/iclock/") || path.starts_with("/static/")
 }
 
 /// Paths anyone may reach to sign in.
@@ -177,7 +177,7 @@ mod tests {
 
     #[test]
     fn open_and_api_paths() {
-        for open in ["/healthz", "/readyz", "/livez", "/iclock/cdata", "/iclock/getrequest"] {
+        for open in ["/healthz", "/readyz", "/livez", "/metrics", "/iclock/cdata", "/iclock/getrequest"] {
             assert!(is_open(open), "{open}");
         }
         for closed in ["/", "/login", "/api/v1/me", "/iclock", "/healthz/", "/readyz/x", "/iclockx/cdata"] {

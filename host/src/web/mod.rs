@@ -39,13 +39,22 @@ pub struct App {
     pub store: Store,
     /// Ingestion from push terminals.
     pub push: crate::pipeline::push::PushIngest,
+    /// The scheduler's heartbeat and how stale it may get, when this process runs jobs (`/readyz`).
+    pub scheduler: Option<(crate::pipeline::Heartbeat, std::time::Duration)>,
 }
 
 impl App {
     /// The shared parts, built from configuration and an open store.
     pub fn new(config: Config, store: Store) -> Self {
         let push = crate::pipeline::push::PushIngest::new(store.clone(), &config);
-        Self { config, store, push }
+        Self { config, store, push, scheduler: None }
+    }
+
+    /// Lets `/readyz` watch the scheduler loop: not ready when its last look is older than `stale`.
+    #[must_use]
+    pub fn with_scheduler(mut self, heartbeat: crate::pipeline::Heartbeat, stale: std::time::Duration) -> Self {
+        self.scheduler = Some((heartbeat, stale));
+        self
     }
 }
 
@@ -56,14 +65,18 @@ impl std::ops::Deref for AppState {
     }
 }
 
-/// Only `/healthz` and `/readyz`: what a `worker` process answers so supervisors can watch it.
+/// Only the probes and `/metrics`: what a `worker` process answers so supervisors can watch it.
 pub fn probes_only(state: AppState) -> Router {
-    Router::new().merge(health::router()).with_state(state)
+    Router::new().merge(health::router()).layer(axum::middleware::from_fn(crate::metrics::http::track)).with_state(state)
 }
 
 /// Only the push endpoints (and probes), for a listener exposed to devices alone (`PUSH_LISTEN`).
 pub fn push_only(state: AppState) -> Router {
-    Router::new().merge(health::router()).merge(iclock::router(&state)).with_state(state)
+    Router::new()
+        .merge(health::probes())
+        .merge(iclock::router(&state))
+        .layer(axum::middleware::from_fn(crate::metrics::http::track))
+        .with_state(state)
 }
 
 /// The whole HTTP application, without a socket (tests may drive it with `tower::ServiceExt::oneshot`).
@@ -87,5 +100,7 @@ pub fn app(state: AppState) -> Router {
         // which runs before the sign-in check (a wrong host name gets 400, not a redirect).
         .layer(axum::middleware::from_fn_with_state(state.clone(), hosts::check_host))
         .layer(tower_http::trace::TraceLayer::new_for_http())
+        // Outermost: counts every answer, refusals by the layers above included.
+        .layer(axum::middleware::from_fn(crate::metrics::http::track))
         .with_state(state)
 }
