@@ -97,7 +97,9 @@ impl Group {
 
     /// Whether `now` (site wall time) falls in this shift's punching window on a rostered day.
     fn on_shift(&self, now: NaiveDateTime) -> bool {
-        let (before, after) = (TimeDelta::hours(1), TimeDelta::hours(1));
+        // An hour before the start (within the early clock-in window) to two after the end (within
+        // the late clock-out window): the live punches of the people on shift, never an outlier.
+        let (before, after) = (TimeDelta::hours(1), TimeDelta::hours(2));
         [now.date() - TimeDelta::days(1), now.date()].into_iter().any(|date| {
             let start = date.and_time(self.start());
             let end = if self.overnight() { (date + TimeDelta::days(1)).and_time(self.end()) } else { date.and_time(self.end()) };
@@ -330,7 +332,7 @@ pub(super) async fn run(args: DemoArgs) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     println!("==> polling the devices, processing the punches into days and sending them to the CRM (once)");
-    let figures = first_pass(&store, &config).await?;
+    first_pass(&store, &config).await?;
 
     // From now on the scheduler keeps it going on short intervals.
     for job in ["process_attendance", "sync_to_crm"] {
@@ -339,7 +341,7 @@ pub(super) async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let live = tokio::spawn(live_punches(sims.clone(), terminal.clone(), stop.clone()));
 
     let counts = store::stats::counts(&store).await?;
-    print_banner(&base, &data_dir, &state, &crm, &figures, &counts);
+    print_banner(&base, &data_dir, &state, &crm, &counts);
     let result = finish(server, signal, terminal_task, &sims).await;
     live.abort();
     println!("demo stopped; the data stays in {} (run again to continue, --fresh to start over)", data_dir.display());
@@ -530,38 +532,28 @@ async fn ensure_logins(store: &Store, state: &DemoState) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// What the first pass did, for the banner.
-struct FirstPass {
-    stored: usize,
-    days: usize,
-    delivered: u64,
-}
-
-/// Polls every pulled device, processes every pending day and syncs once, as the jobs would.
-async fn first_pass(store: &Store, config: &Config) -> anyhow::Result<FirstPass> {
+/// Polls every pulled device, processes every pending day and syncs once, as the jobs would (the
+/// server's scheduler may be doing the same at this moment: leases make each piece of work run once).
+async fn first_pass(store: &Store, config: &Config) -> anyhow::Result<()> {
     let options = pipeline::poll::PollOptions { since: None, correct_clock_above_s: None, window: config.devices.punch_window() };
     let instance = format!("demo:{}", std::process::id());
-    let mut stored = 0;
     for (device, outcome) in pipeline::poll::poll_all(store, config.time_zone.0, &instance, Duration::from_secs(30), None, options).await? {
-        match outcome {
-            Ok(report) => stored += report.stored,
-            Err(e) => tracing::warn!(device = device.name, error = %e, "demo: first poll failed"),
+        if let Err(e) = outcome {
+            tracing::warn!(device = device.name, error = %e, "demo: first poll failed");
         }
     }
     let registry = pipeline::plugin_registry(config)?;
-    let report = pipeline::process::run_processing(store, &registry, config).await.map_err(|e| anyhow::anyhow!("processing: {e}"))?;
-    let mut delivered = 0;
+    pipeline::process::run_processing(store, &registry, config).await.map_err(|e| anyhow::anyhow!("processing: {e}"))?;
     if let Some(sender) = pipeline::crm_sync::configured_sender(store, &registry, config, &instance)? {
         // Several rounds: one run sends at most a batch.
         for _ in 0..50 {
             let run = sender.run_once(None).await?;
-            delivered += run.delivered;
             if run.delivered == 0 {
                 break;
             }
         }
     }
-    Ok(FirstPass { stored, days: report.days_written, delivered: u64::try_from(delivered).unwrap_or(0) })
+    Ok(())
 }
 
 /// Waits until the server answers `/readyz` (or the demo is stopped).
@@ -629,7 +621,7 @@ async fn finish(
     served?
 }
 
-fn print_banner(base: &str, data_dir: &Path, state: &DemoState, crm: &MockCrm, first: &FirstPass, counts: &store::stats::Counts) {
+fn print_banner(base: &str, data_dir: &Path, state: &DemoState, crm: &MockCrm, counts: &store::stats::Counts) {
     let addresses: Vec<String> = GROUPS
         .iter()
         .take(3)
@@ -645,8 +637,8 @@ fn print_banner(base: &str, data_dir: &Path, state: &DemoState, crm: &MockCrm, f
   ------------------------------------------------------------------------------------------
   Devices:    {devices}
               and the push terminal Lobby (push) ({serial}); a live punch every few seconds
-  First pass: {stored} punches downloaded, {days} days processed, {delivered} days delivered to the CRM
-  Now:        {days_total} attendance days, {outliers} outliers, {synced} synced
+  Stored:     {punches} punches of {employees} employees
+  Processed:  {days_total} attendance days, {outliers} outliers, {synced} synced to the CRM
   Jobs:       poll every minute, process and sync every {every} s
   Mock CRM:   http://{crm}/_stats  (what it received; duplicates = 0)
   Data:       {data}  (logins in {state_file}; run again to continue, --fresh to start over)
@@ -658,9 +650,8 @@ fn print_banner(base: &str, data_dir: &Path, state: &DemoState, crm: &MockCrm, f
         viewer = state.viewer_password,
         devices = addresses.join(", "),
         serial = PUSH_SERIAL,
-        stored = first.stored,
-        days = first.days,
-        delivered = first.delivered,
+        punches = counts.raw_punches,
+        employees = counts.employees,
         days_total = counts.processed_days,
         outliers = counts.outliers,
         synced = counts.synced,
