@@ -16,6 +16,7 @@ bridge_e2e::on_both_backends!(
     a_queued_clock_set_reaches_the_device_and_its_result_comes_back,
     a_malformed_line_is_named_and_the_others_are_stored,
     new_punches_arrive_live_and_switching_transport_adds_no_duplicates,
+    a_push_terminal_s_stored_upload_is_its_last_sync,
 );
 
 /// `n` punches for ten employees over consecutive minutes from 2025-06-02 07:00.
@@ -44,6 +45,32 @@ async fn stored_for(store: &Store, serial: &str) -> usize {
         Some(device) => punches::list_for_device(store, device.id).await.expect("list").len(),
         None => 0,
     }
+}
+
+/// A terminal that only polls for commands has been seen, not synced; once its attendance upload is
+/// stored, its last sync is that moment (it used to show "never synced" whatever it uploaded).
+async fn a_push_terminal_s_stored_upload_is_its_last_sync(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let store = app.db.store().await;
+    let device = devices::insert(&store, &NewDevice::push("Lobby (push)", "SYNCSN01", true)).await.expect("device");
+    let before = chrono::Utc::now().naive_utc() - TimeDelta::seconds(1);
+
+    let handshake = reqwest::get(format!("{}/iclock/cdata?SN=SYNCSN01&options=all", app.base_url)).await.expect("handshake");
+    assert_eq!(handshake.status(), 200);
+    let seen = devices::get(&store, device.id).await.expect("device");
+    assert!(seen.last_seen_at.is_some(), "the handshake is recorded as contact");
+    assert_eq!(seen.last_sync_at, None, "a handshake uploads nothing: no sync yet");
+
+    let terminal = PushTerminal::new(PushConfig::new("SYNCSN01", &app.base_url), punches_for(12));
+    let stop = CancellationToken::new();
+    let running = tokio::spawn(terminal.clone().run(stop.clone()));
+    wait_until("the punches are stored", Duration::from_secs(20), async || stored_for(&store, "SYNCSN01").await == 12).await;
+    stop.cancel();
+    running.await.expect("terminal");
+
+    let synced = devices::get(&store, device.id).await.expect("device");
+    let at = synced.last_sync_at.expect("a stored upload is the terminal's last sync");
+    assert!(at >= before, "last sync {at} is the upload's time (after {before})");
 }
 
 async fn unknown_serial_stays_pending_until_approved(backend: Backend) {

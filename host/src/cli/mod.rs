@@ -4,6 +4,7 @@
 //! line on stderr and a non-zero exit, never a panic), sets up logging, and dispatches.
 
 mod accounts;
+mod demo;
 mod device_tools;
 mod devices;
 mod import_django;
@@ -91,6 +92,9 @@ enum Command {
     TestCrm(sync::TestCrmArgs),
     /// Run a local mock CRM for tests and demos (can be told to fail)
     MockCrm(sync::MockCrmArgs),
+    /// Run the whole bridge on loopback with simulated devices, a mock CRM and a few weeks of history;
+    /// prints the dashboard URL and two logins
+    Demo(demo::DemoArgs),
     /// Import the original Django bridge's database (devices, employees, punches, delivered days);
     /// safe to run again
     ImportDjango(import_django::ImportDjangoArgs),
@@ -106,7 +110,9 @@ pub fn run() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    init_logging(&loaded.config);
+    // The demo prints a banner to read; its log shows warnings only unless RUST_LOG asks for more.
+    let quiet = matches!(cli.command, Command::Demo(_));
+    init_logging(&loaded.config, quiet);
     for notice in &loaded.notices {
         tracing::warn!("{notice}");
     }
@@ -153,6 +159,8 @@ async fn dispatch(command: Command, loaded: Loaded) -> anyhow::Result<()> {
         Command::TestCrm(args) => sync::test_crm(&config, args).await,
         Command::MockCrm(args) => sync::mock_crm(args).await,
         Command::ImportDjango(args) => import_django::run(&config, args).await,
+        // The demo brings its own settings: a developer's `.env` must not change what it shows.
+        Command::Demo(args) => demo::run(args).await,
     }
 }
 
@@ -222,8 +230,8 @@ fn check_config(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn init_logging(config: &Config) {
-    let default_level = if config.debug { "debug" } else { "info" };
+fn init_logging(config: &Config, quiet: bool) {
+    let default_level = if quiet { "warn" } else if config.debug { "debug" } else { "info" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{default_level},tower_http=warn,hyper=warn")));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());

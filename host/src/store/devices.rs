@@ -30,7 +30,7 @@ pub struct Device {
     pub enabled: bool,
     /// IANA zone overriding the site zone for this device's wall times.
     pub time_zone: Option<String>,
-    /// When the last download finished, UTC.
+    /// When the last download finished (pulled) or the last attendance upload was stored (push), UTC.
     pub last_sync_at: Option<NaiveDateTime>,
     /// The last failure, cleared by a successful download.
     pub last_error: Option<String>,
@@ -569,6 +569,11 @@ pub enum StampTable {
 /// Records a push device's request: when it was seen, from where, and, after a table upload was
 /// stored, its stamp. A failed download leaves the stamp alone, so the device sends the same records again.
 ///
+/// A stored attendance (ATTLOG) upload is a push terminal's sync: it sets `last_sync_at` as a
+/// completed download does for a pulled device, so the device lists, the API and the dashboard say
+/// when its punches last arrived instead of "never synced". A command poll or handshake is only
+/// `last_seen_at`: the terminal is alive, but nothing new reached the bridge.
+///
 /// # Errors
 /// When the query fails.
 pub async fn record_push(
@@ -588,7 +593,7 @@ pub async fn record_push(
         }
         match stamp {
             Some((StampTable::AttLog, stamp)) => {
-                diesel::update(target).set(devices::attlog_stamp.eq(stamp)).execute(conn).await?;
+                diesel::update(target).set((devices::attlog_stamp.eq(stamp), devices::last_sync_at.eq(now))).execute(conn).await?;
             }
             Some((StampTable::OperLog, stamp)) => {
                 diesel::update(target).set(devices::operlog_stamp.eq(stamp)).execute(conn).await?;
