@@ -207,6 +207,16 @@ struct ColumnView {
     sorted: Option<&'static str>,
 }
 
+/// Extra layout by column: names stay on one line, long texts get room to wrap.
+fn column_class(key: &str, base: &'static str) -> &'static str {
+    match (key, base) {
+        ("name", _) => "nowrap name",
+        ("flags", _) => "long flags",
+        ("reason" | "punches" | "devices", _) => "long",
+        _ => base,
+    }
+}
+
 fn cell_class(kind: ColumnKind, cell: &Cell) -> &'static str {
     match (kind, cell) {
         (ColumnKind::Code, Cell::Code(code)) => match code.as_str() {
@@ -241,7 +251,7 @@ fn cell_text(cell: &Cell, row_date: Option<NaiveDate>, show_offset: bool) -> Str
             }
             text
         }
-        Cell::Date(d) => d.format("%a %Y-%m-%d").to_string(),
+        Cell::Date(d) => d.format("%Y-%m-%d").to_string(),
         other => other.display(),
     }
 }
@@ -332,7 +342,16 @@ async fn page(
             .collect();
         let show_offset = offsets.len() > 1;
         let offset_list: Vec<String> = if offsets.is_empty() {
-            vec![chrono::Utc::now().with_timezone(&zone).format("%:z").to_string()]
+            // No times in the table: the offsets of the period's days.
+            let at = |d: NaiveDate| {
+                use chrono::TimeZone as _;
+                zone.from_utc_datetime(&d.and_time(chrono::NaiveTime::from_hms_opt(12, 0, 0).unwrap_or_default())).format("%:z").to_string()
+            };
+            let mut list = vec![at(table.from)];
+            if at(table.to) != list[0] {
+                list.push(at(table.to));
+            }
+            list
         } else {
             offsets.into_iter().collect()
         };
@@ -359,6 +378,7 @@ async fn page(
                     ColumnKind::Code => "code",
                     _ => "",
                 };
+                let class = column_class(&c.key, class);
                 ColumnView { key: c.key.clone(), title: c.title.clone(), sub, class, href: link(kind.slug(), &q), sorted }
             })
             .collect();
@@ -366,7 +386,7 @@ async fn page(
             let row_date = date_col.and_then(|i| if let Some(Cell::Date(d)) = row.get(i) { Some(*d) } else { None });
             row.iter()
                 .zip(&table.columns)
-                .map(|(cell, column)| CellView { text: cell_text(cell, row_date, show_offset), class: cell_class(column.kind, cell) })
+                .map(|(cell, column)| CellView { text: cell_text(cell, row_date, show_offset), class: column_class(&column.key, cell_class(column.kind, cell)) })
                 .collect()
         };
         let rows: Vec<Vec<CellView>> = table.rows.iter().map(view_row).collect();
