@@ -399,7 +399,7 @@ fn punches_by_day<'a>(ctx: &Context, punches: &'a [PunchRow]) -> BTreeMap<(Strin
     grouped
 }
 
-/// A day's punches as one cell: `08:02 Front door · 17:31 Back door`.
+/// A day's punches as one cell, one punch a line: `08:02 Front door\n17:31 Back door`.
 fn punch_list(ctx: &Context, punches: &[&PunchRow]) -> Cell {
     if punches.is_empty() {
         return Cell::Empty;
@@ -409,7 +409,7 @@ fn punch_list(ctx: &Context, punches: &[&PunchRow]) -> Cell {
             .iter()
             .map(|p| format!("{} {}", ctx.zone.from_utc_datetime(&p.utc_time).format("%H:%M"), p.device_name))
             .collect::<Vec<_>>()
-            .join(" · "),
+            .join("\n"),
     )
 }
 

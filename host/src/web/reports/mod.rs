@@ -212,7 +212,8 @@ fn column_class(key: &str, base: &'static str) -> &'static str {
     match (key, base) {
         ("name", _) => "nowrap name",
         ("flags", _) => "long flags",
-        ("reason" | "punches" | "devices", _) => "long",
+        ("punches", _) => "long punches",
+        ("reason" | "devices", _) => "long",
         _ => base,
     }
 }
