@@ -413,23 +413,55 @@ fn punch_list(ctx: &Context, punches: &[&PunchRow]) -> Cell {
     )
 }
 
-/// The punches behind a processed day: those of its local date, and those between its clock-in and
-/// clock-out (an overnight shift's morning punches).
-fn punches_of_day<'a>(ctx: &Context, day: &ProcessedDay, grouped: &BTreeMap<(String, NaiveDate), Vec<&'a PunchRow>>) -> Vec<&'a PunchRow> {
-    let mut found: Vec<&PunchRow> = grouped.get(&(day.user_id.clone(), day.work_date)).cloned().unwrap_or_default();
-    if let (Some(start), Some(end)) = (day.clock_in_utc, day.clock_out_utc)
-        && ctx.local_date(end) != day.work_date
-        && let Some(next) = grouped.get(&(day.user_id.clone(), ctx.local_date(end)))
-    {
-        found.extend(next.iter().filter(|p| p.utc_time >= start && p.utc_time <= end));
+/// Which day each punch belongs to when it lies between a day's clock-in and clock-out (an
+/// overnight shift's morning punch belongs to the evening before, not to its own date).
+fn claimed_punches(ctx: &Context, days: &[ProcessedDay], grouped: &BTreeMap<(String, NaiveDate), Vec<&PunchRow>>) -> HashMap<i64, NaiveDate> {
+    let mut claimed = HashMap::new();
+    for day in days {
+        let (Some(start), Some(end)) = (day.clock_in_utc, day.clock_out_utc) else { continue };
+        let dates = [ctx.local_date(start), ctx.local_date(end)];
+        for date in dates.iter().copied().collect::<std::collections::BTreeSet<_>>() {
+            for p in grouped.get(&(day.user_id.clone(), date)).into_iter().flatten() {
+                if p.utc_time >= start && p.utc_time <= end {
+                    claimed.insert(p.id, day.work_date);
+                }
+            }
+        }
     }
-    found
+    claimed
+}
+
+/// The punches behind a processed day: those between its clock-in and clock-out, and those of its
+/// local date no other day claims.
+fn punches_of_day<'a>(
+    ctx: &Context,
+    day: &ProcessedDay,
+    grouped: &BTreeMap<(String, NaiveDate), Vec<&'a PunchRow>>,
+    claimed: &HashMap<i64, NaiveDate>,
+) -> Vec<&'a PunchRow> {
+    let mut dates = vec![day.work_date];
+    if let Some(end) = day.clock_out_utc
+        && ctx.local_date(end) != day.work_date
+    {
+        dates.push(ctx.local_date(end));
+    }
+    dates
+        .into_iter()
+        .flat_map(|date| grouped.get(&(day.user_id.clone(), date)).into_iter().flatten().copied())
+        .filter(|p| claimed.get(&p.id).map_or(p_date_is(ctx, p, day.work_date), |owner| *owner == day.work_date))
+        .collect()
+}
+
+/// Whether an unclaimed punch falls on `date` (the display zone's local date).
+fn p_date_is(ctx: &Context, punch: &PunchRow, date: NaiveDate) -> bool {
+    ctx.local_date(punch.utc_time) == date
 }
 
 pub(super) async fn missing(store: &Store, ctx: &Context, request: &ReportRequest, filter: &PeriodFilter) -> Result<Body, ReportError> {
     let days = queries::days_between(store, request.from, request.to, filter).await?;
     let punches = ctx.punches(store, request).await?;
     let grouped = punches_by_day(ctx, &punches);
+    let claimed = claimed_punches(ctx, &days, &grouped);
     let columns = vec![
         col("date", "Date", ColumnKind::Date),
         col("weekday", "Day", ColumnKind::Text),
@@ -445,11 +477,11 @@ pub(super) async fn missing(store: &Store, ctx: &Context, request: &ReportReques
     let mut rows = Vec::new();
     for d in &days {
         let flags = flags_of(d);
-        let behind = punches_of_day(ctx, d, &grouped);
+        let behind = punches_of_day(ctx, d, &grouped, &claimed);
         let missing = match (d.clock_in_utc.is_some(), d.clock_out_utc.is_some()) {
-            _ if behind.len() == 1 => "Single punch",
             (true, false) => "Clock-out",
             (false, true) => "Clock-in",
+            _ if behind.len() == 1 => "Single punch",
             _ if flags.iter().any(|f| f == "missing_out") => "Clock-out",
             _ if flags.iter().any(|f| f == "missing_in") => "Clock-in",
             _ if d.status == "incomplete" => "Clock-in or out",
@@ -479,6 +511,7 @@ pub(super) async fn outliers(store: &Store, ctx: &Context, request: &ReportReque
     let days = queries::days_between(store, request.from, request.to, filter).await?;
     let punches = ctx.punches(store, request).await?;
     let grouped = punches_by_day(ctx, &punches);
+    let claimed = claimed_punches(ctx, &days, &grouped);
     let columns = vec![
         col("date", "Date", ColumnKind::Date),
         col("code", "Code", ColumnKind::Text),
@@ -495,7 +528,7 @@ pub(super) async fn outliers(store: &Store, ctx: &Context, request: &ReportReque
         .iter()
         .filter(|d| is_outlier(&flags_of(d)))
         .map(|d| {
-            let behind = punches_of_day(ctx, d, &grouped);
+            let behind = punches_of_day(ctx, d, &grouped, &claimed);
             vec![
                 Cell::Date(d.work_date),
                 Cell::Text(d.user_id.clone()),
@@ -621,6 +654,7 @@ pub(super) async fn history(store: &Store, ctx: &Context, request: &ReportReques
     let days = queries::days_between(store, request.from, request.to, filter).await?;
     let punches = ctx.punches(store, request).await?;
     let grouped = punches_by_day(ctx, &punches);
+    let claimed = claimed_punches(ctx, &days, &grouped);
     let columns = vec![
         col("date", "Date", ColumnKind::Date),
         col("weekday", "Day", ColumnKind::Text),
@@ -660,7 +694,7 @@ pub(super) async fn history(store: &Store, ctx: &Context, request: &ReportReques
                         minutes(d.early_min),
                         Cell::Text(status_label(&d.status)),
                         flags_label(&flags_of(d)),
-                        punch_list(ctx, &punches_of_day(ctx, d, &grouped)),
+                        punch_list(ctx, &punches_of_day(ctx, d, &grouped, &claimed)),
                     ]);
                 }
             }
@@ -670,7 +704,9 @@ pub(super) async fn history(store: &Store, ctx: &Context, request: &ReportReques
                 row[1] = weekday(date);
                 row[2] = if holiday { Cell::Code("H".into()) } else { Cell::Empty };
                 row[10] = Cell::Text(ctx.holidays.get(&date).map_or_else(|| "No record".into(), |name| format!("Holiday: {name}")));
-                row[12] = punch_list(ctx, grouped.get(&(employee.0.clone(), date)).map(Vec::as_slice).unwrap_or_default());
+                let unclaimed: Vec<&PunchRow> =
+                    grouped.get(&(employee.0.clone(), date)).into_iter().flatten().copied().filter(|p| !claimed.contains_key(&p.id)).collect();
+                row[12] = punch_list(ctx, &unclaimed);
                 rows.push(row);
             }
             None => {}
@@ -697,4 +733,70 @@ pub fn month_of(date: NaiveDate) -> (NaiveDate, NaiveDate) {
         NaiveDate::from_ymd_opt(first.year(), first.month() + 1, 1)
     };
     (first, next.and_then(|n| n.pred_opt()).unwrap_or(first))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(status: &str, flags: &str, late: Option<i32>, clock_in: bool) -> ProcessedDay {
+        let at = NaiveDate::from_ymd_opt(2026, 10, 21).and_then(|d| d.and_hms_opt(7, 0, 0)).expect("time");
+        ProcessedDay {
+            id: 1,
+            user_id: "1001".into(),
+            work_date: at.date(),
+            shift_code: "DAY".into(),
+            status: status.into(),
+            clock_in_local: clock_in.then_some(at),
+            clock_in_utc: clock_in.then_some(at),
+            clock_out_local: None,
+            clock_out_utc: None,
+            worked_min: None,
+            break_min: None,
+            payable_min: None,
+            scheduled_min: None,
+            overtime_min: None,
+            late_min: late,
+            early_min: None,
+            duplicates: 0,
+            flags: flags.into(),
+            is_final: true,
+            reason: None,
+            revision: 1,
+            rule_plugin: "standard".into(),
+            rule_version: "1".into(),
+            manual_override: false,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    #[test]
+    fn timesheet_codes_follow_status_and_flags() {
+        assert_eq!(day_code(&day("present", "[]", Some(0), true), false), "P");
+        assert_eq!(day_code(&day("present", "[\"late\"]", Some(12), true), false), "L");
+        assert_eq!(day_code(&day("absent", "[]", None, false), false), "A");
+        assert_eq!(day_code(&day("absent", "[\"holiday\"]", None, false), false), "H");
+        assert_eq!(day_code(&day("absent", "[]", None, false), true), "H", "a holiday date without the flag");
+        assert_eq!(day_code(&day("absent", "[\"off_day\"]", None, false), false), "O");
+        assert_eq!(day_code(&day("incomplete", "[\"missing_out\"]", None, true), false), "M");
+        assert_eq!(day_code(&day("half_day", "[]", None, true), false), "HD");
+        assert_eq!(day_code(&day("off_day_work", "[\"off_day\"]", Some(0), true), false), "P", "worked on an off day");
+    }
+
+    #[test]
+    fn labels_read_as_words() {
+        assert_eq!(status_label("half_day"), "Half day");
+        assert_eq!(status_label(""), "");
+        assert_eq!(punch_state_label(1), "Check-out");
+        assert_eq!(verify_label(15), "Face");
+        assert_eq!(verify_label(99), "Type 99");
+    }
+
+    #[test]
+    fn months_end_on_their_last_day() {
+        let d = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).expect("date");
+        assert_eq!(month_of(d(2026, 2, 14)), (d(2026, 2, 1), d(2026, 2, 28)));
+        assert_eq!(month_of(d(2026, 12, 31)), (d(2026, 12, 1), d(2026, 12, 31)));
+    }
 }

@@ -315,3 +315,25 @@ fn compare(a: &Cell, b: &Cell) -> std::cmp::Ordering {
         _ => a.display().cmp(&b.display()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_sort_as_their_kind_with_empty_cells_last() {
+        use std::cmp::Ordering::*;
+        assert_eq!(compare(&Cell::Minutes(9), &Cell::Minutes(10)), Less, "numbers as numbers, not text");
+        assert_eq!(compare(&Cell::Text("anna".into()), &Cell::Text("Bert".into())), Less, "case does not matter");
+        assert_eq!(compare(&Cell::Empty, &Cell::Minutes(0)), Greater);
+        assert_eq!(compare(&Cell::Hours(1.5), &Cell::Hours(1.25)), Greater);
+    }
+
+    #[test]
+    fn every_kind_round_trips_through_its_slug() {
+        for kind in ReportKind::ALL {
+            assert_eq!(ReportKind::from_slug(kind.slug()), Some(kind));
+        }
+        assert_eq!(ReportKind::from_slug("nope"), None);
+    }
+}
