@@ -223,7 +223,7 @@ pub(super) async fn daily(store: &Store, ctx: &Context, request: &ReportRequest,
             }
         }
     }
-    let totals = totals_row(columns.len(), format!("Total ({} rows)", rows.len()), &rows, &[8, 9, 10, 11, 12, 13]);
+    let totals = totals_row(columns.len(), "Total".to_owned(), &rows, &[8, 9, 10, 11, 12, 13]);
     Ok(Body { title: ReportKind::DailyAttendance.title().into(), columns, rows, totals: Some(totals), default_sort: vec!["code", "date"] })
 }
 
@@ -300,7 +300,7 @@ pub(super) async fn timesheet(store: &Store, ctx: &Context, request: &ReportRequ
         ]);
         rows.push(row);
     }
-    let mut totals = vec![Cell::Text(format!("Total ({} employees)", rows.len())), Cell::Empty];
+    let mut totals = vec![Cell::Text("Total".to_owned()), Cell::Empty];
     totals.extend(present_per_day.into_iter().map(Cell::Integer));
     for c in first_total..columns.len() {
         totals.push(match columns[c].kind {
@@ -351,7 +351,7 @@ pub(super) async fn late_early(store: &Store, ctx: &Context, request: &ReportReq
             ]
         })
         .collect();
-    let totals = totals_row(columns.len(), format!("Total ({} days)", rows.len()), &rows, &[7, 10]);
+    let totals = totals_row(columns.len(), "Total".to_owned(), &rows, &[7, 10]);
     Ok(Body { title: ReportKind::LateEarly.title().into(), columns, rows, totals: Some(totals), default_sort: vec!["date", "code"] })
 }
 
@@ -386,7 +386,7 @@ pub(super) async fn absent(store: &Store, ctx: &Context, request: &ReportRequest
             ]
         })
         .collect();
-    let totals = totals_row(columns.len(), format!("Total ({} days)", rows.len()), &rows, &[7]);
+    let totals = totals_row(columns.len(), "Total".to_owned(), &rows, &[7]);
     Ok(Body { title: ReportKind::Absent.title().into(), columns, rows, totals: Some(totals), default_sort: vec!["date", "code"] })
 }
 
@@ -503,7 +503,7 @@ pub(super) async fn missing(store: &Store, ctx: &Context, request: &ReportReques
             punch_list(ctx, &behind),
         ]);
     }
-    let totals = Some(totals_row(columns.len(), format!("Total ({} days)", rows.len()), &rows, &[]));
+    let totals = Some(totals_row(columns.len(), "Total".to_owned(), &rows, &[]));
     Ok(Body { title: ReportKind::MissingPunches.title().into(), columns, rows, totals, default_sort: vec!["date", "code"] })
 }
 
@@ -543,7 +543,7 @@ pub(super) async fn outliers(store: &Store, ctx: &Context, request: &ReportReque
             ]
         })
         .collect();
-    let totals = Some(totals_row(columns.len(), format!("Total ({} days)", rows.len()), &rows, &[]));
+    let totals = None;
     Ok(Body { title: ReportKind::Outliers.title().into(), columns, rows, totals, default_sort: vec!["date", "code"] })
 }
 
@@ -585,7 +585,7 @@ pub(super) async fn first_last(store: &Store, ctx: &Context, request: &ReportReq
             Cell::Text(devices.join(", ")),
         ]);
     }
-    let totals = Some(totals_row(columns.len(), format!("Total ({} days)", rows.len()), &rows, &[6, 7]));
+    let totals = Some(totals_row(columns.len(), "Total".to_owned(), &rows, &[6, 7]));
     Ok(Body { title: ReportKind::FirstLastPunch.title().into(), columns, rows, totals, default_sort: vec!["date", "code"] })
 }
 
@@ -643,7 +643,7 @@ pub(super) async fn punch_details(store: &Store, ctx: &Context, request: &Report
             ]
         })
         .collect();
-    let totals = Some(totals_row(columns.len(), format!("Total ({} punches)", rows.len()), &rows, &[]));
+    let totals = None;
     Ok(Body { title: ReportKind::PunchDetails.title().into(), columns, rows, totals, default_sort: vec!["time", "code"] })
 }
 
@@ -713,7 +713,7 @@ pub(super) async fn history(store: &Store, ctx: &Context, request: &ReportReques
         }
         date += TimeDelta::days(1);
     }
-    let totals = totals_row(columns.len(), format!("Total ({} days)", rows.len()), &rows, &[6, 7, 8, 9]);
+    let totals = totals_row(columns.len(), "Total".to_owned(), &rows, &[6, 7, 8, 9]);
     let name = ctx.names.get(&employee.0).filter(|n| !n.is_empty()).map_or_else(|| employee.0.clone(), |n| format!("{n} ({})", employee.0));
     Ok(Body {
         title: format!("{} · {name}", ReportKind::EmployeeHistory.title()),
