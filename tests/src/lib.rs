@@ -15,6 +15,7 @@ pub mod crm;
 pub mod db;
 pub mod plugins;
 pub mod pyzk;
+pub mod report_seed;
 pub mod smtp_sink;
 pub mod web;
 

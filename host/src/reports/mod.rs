@@ -8,8 +8,11 @@
 //! Times are shown in the site's display zone ([`crate::config::Config::display_zone`]) with their
 //! offset kept in [`Cell::DateTime`], so a night shift across a DST change shows both offsets.
 
+mod build;
 pub mod csv;
 pub mod xlsx;
+
+pub use build::{MAX_DAYS, day_code, month_of, punch_state_label, status_label, verify_label};
 
 use chrono::{DateTime, FixedOffset, NaiveDate};
 
@@ -239,12 +242,98 @@ impl Table {
 
 /// Builds the report `request` asks for, as of now, for `generated_by`.
 ///
+/// Times are in the display zone (`DISPLAY_TIMEZONE`); rows are sorted by `request.sort` (a column
+/// key; unknown keys fall back to the report's own order) and always come in the same order for
+/// the same data, so a page, its CSV and its XLSX match row for row.
+///
 /// # Errors
 /// [`ReportError::Invalid`] for a bad request, [`ReportError::Store`] when the database fails.
 pub async fn build(store: &Store, config: &crate::config::Config, request: &ReportRequest, generated_by: &str) -> Result<Table, ReportError> {
     if request.to < request.from {
         return Err(ReportError::Invalid("the period ends before it starts".into()));
     }
-    let _ = (store, config, generated_by);
-    Err(ReportError::Invalid(format!("the {} report is not available yet", request.kind.title())))
+    if (request.to - request.from).num_days() >= MAX_DAYS {
+        return Err(ReportError::Invalid(format!("a report covers at most {MAX_DAYS} days")));
+    }
+    let zone = config.display_zone();
+    let ctx = build::Context::load(store, zone, request).await?;
+    let filter = crate::store::reports::PeriodFilter { employee: request.employee.as_ref().map(|e| e.0.clone()), shift: request.shift.clone() };
+    let body = match request.kind {
+        ReportKind::DailyAttendance => build::daily(store, &ctx, request, &filter).await?,
+        ReportKind::MonthlyTimesheet => build::timesheet(store, &ctx, request, &filter).await?,
+        ReportKind::LateEarly => build::late_early(store, &ctx, request, &filter).await?,
+        ReportKind::Absent => build::absent(store, &ctx, request, &filter).await?,
+        ReportKind::MissingPunches => build::missing(store, &ctx, request, &filter).await?,
+        ReportKind::Outliers => build::outliers(store, &ctx, request, &filter).await?,
+        ReportKind::FirstLastPunch => build::first_last(store, &ctx, request).await?,
+        ReportKind::PunchDetails => build::punch_details(store, &ctx, request).await?,
+        ReportKind::EmployeeHistory => build::history(store, &ctx, request, &filter).await?,
+    };
+    let mut rows = body.rows;
+    let mut keys: Vec<usize> = Vec::new();
+    if let Some(i) = request.sort.as_deref().and_then(|key| body.columns.iter().position(|c| c.key == key)) {
+        keys.push(i);
+    }
+    keys.extend(body.default_sort.iter().filter_map(|key| body.columns.iter().position(|c| c.key == *key)));
+    let descending = request.descending && request.sort.is_some();
+    rows.sort_by(|a, b| {
+        for (n, &i) in keys.iter().enumerate() {
+            let order = compare(&a[i], &b[i]);
+            let order = if n == 0 && descending { order.reverse() } else { order };
+            if order.is_ne() {
+                return order;
+            }
+        }
+        std::cmp::Ordering::Equal
+    });
+    Ok(Table {
+        kind: request.kind,
+        title: body.title,
+        from: request.from,
+        to: request.to,
+        columns: body.columns,
+        rows,
+        totals: body.totals,
+        generated_at: chrono::Utc::now().with_timezone(&zone).fixed_offset(),
+        generated_by: generated_by.to_owned(),
+        company: config.company_name.clone(),
+    })
+}
+
+/// How two cells of one column sort: empty cells last, text without regard to case, numbers as numbers.
+fn compare(a: &Cell, b: &Cell) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    match (a, b) {
+        (Cell::Empty, Cell::Empty) => Ordering::Equal,
+        (Cell::Empty, _) => Ordering::Greater,
+        (_, Cell::Empty) => Ordering::Less,
+        (Cell::Text(x) | Cell::Code(x), Cell::Text(y) | Cell::Code(y)) => x.to_lowercase().cmp(&y.to_lowercase()).then_with(|| x.cmp(y)),
+        (Cell::Date(x), Cell::Date(y)) => x.cmp(y),
+        (Cell::DateTime(x), Cell::DateTime(y)) => x.cmp(y),
+        (Cell::Minutes(x) | Cell::Integer(x), Cell::Minutes(y) | Cell::Integer(y)) => x.cmp(y),
+        (Cell::Hours(x), Cell::Hours(y)) => x.total_cmp(y),
+        _ => a.display().cmp(&b.display()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_sort_as_their_kind_with_empty_cells_last() {
+        use std::cmp::Ordering::*;
+        assert_eq!(compare(&Cell::Minutes(9), &Cell::Minutes(10)), Less, "numbers as numbers, not text");
+        assert_eq!(compare(&Cell::Text("anna".into()), &Cell::Text("Bert".into())), Less, "case does not matter");
+        assert_eq!(compare(&Cell::Empty, &Cell::Minutes(0)), Greater);
+        assert_eq!(compare(&Cell::Hours(1.5), &Cell::Hours(1.25)), Greater);
+    }
+
+    #[test]
+    fn every_kind_round_trips_through_its_slug() {
+        for kind in ReportKind::ALL {
+            assert_eq!(ReportKind::from_slug(kind.slug()), Some(kind));
+        }
+        assert_eq!(ReportKind::from_slug("nope"), None);
+    }
 }

@@ -56,6 +56,7 @@ pub mod login_failures;
 pub mod outbox;
 pub mod pending;
 pub mod punches;
+pub mod reports;
 pub mod rosters;
 pub mod schema;
 pub mod sessions;

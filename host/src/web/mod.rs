@@ -15,6 +15,7 @@ mod iclock;
 pub mod listener;
 mod login;
 mod pages;
+mod reports;
 pub mod view;
 
 use std::sync::Arc;
@@ -90,6 +91,7 @@ pub fn app(state: AppState) -> Router {
         .merge(iclock::router(&state))
         .merge(view::router())
         .merge(pages::router())
+        .merge(reports::router())
         .merge(login::router())
         .nest("/api", api::router())
         .nest("/api/v1", api::router())
