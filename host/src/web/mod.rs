@@ -8,13 +8,13 @@ mod api;
 pub mod auth;
 mod client;
 mod cookies;
+mod dashboard;
 mod error;
 mod health;
 mod hosts;
 mod iclock;
 pub mod listener;
 mod login;
-mod pages;
 pub mod view;
 
 use std::sync::Arc;
@@ -76,7 +76,7 @@ pub fn app(state: AppState) -> Router {
         .merge(health::router())
         .merge(iclock::router(&state))
         .merge(view::router())
-        .merge(pages::router())
+        .merge(dashboard::router())
         .merge(login::router())
         .nest("/api", api::router())
         .nest("/api/v1", api::router())
