@@ -117,6 +117,31 @@ pub struct DashboardFigures {
     pub newest_punch: Option<NaiveDateTime>,
     /// When the figures were read, UTC.
     pub read_at: NaiveDateTime,
+    /// The first [`ATTENTION_LIMIT`] days of the date HR has to look at (open or with outliers).
+    pub attention: Vec<AttentionDay>,
+}
+
+/// How many days the "needs attention" list names (the cards give the totals).
+pub const ATTENTION_LIMIT: i64 = 8;
+
+/// A day HR has to look at: `incomplete` (a punch is missing) or with an outlier flag.
+#[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
+pub struct AttentionDay {
+    /// The employee code.
+    #[diesel(sql_type = Text)]
+    pub user_id: String,
+    /// The employee's name, when known.
+    #[diesel(sql_type = Nullable<Text>)]
+    pub name: Option<String>,
+    /// The day's status.
+    #[diesel(sql_type = Text)]
+    pub status: String,
+    /// The day's flags, a JSON array.
+    #[diesel(sql_type = Text)]
+    pub flags: String,
+    /// The first punch in, UTC.
+    #[diesel(sql_type = Nullable<Timestamp>)]
+    pub clock_in_utc: Option<NaiveDateTime>,
 }
 
 #[derive(QueryableByName)]
@@ -198,6 +223,7 @@ pub async fn figures(store: &Store, date: NaiveDate, zone: chrono_tz::Tz, interv
             .load(conn)
             .await?;
         let stored = stored_between(conn, day_start, day_end).await?;
+        let attention = needs_attention(conn, date).await?;
         let sync = queue(conn).await?;
         let newest_punch: Option<NaiveDateTime> =
             raw_punches::table.select(diesel::dsl::max(raw_punches::utc_time)).first(conn).await?;
@@ -255,6 +281,7 @@ pub async fn figures(store: &Store, date: NaiveDate, zone: chrono_tz::Tz, interv
             sync,
             newest_punch,
             read_at: now,
+            attention,
         })
     })
 }
@@ -303,6 +330,18 @@ async fn waiting_for_crm<C: Dialect>(conn: &mut C, dates: &[NaiveDate]) -> Query
         sql.bind(*d);
     }
     sql.push(") GROUP BY p.work_date");
+    sql.load(conn).await
+}
+
+/// The first [`ATTENTION_LIMIT`] open or outlier days of `date`, by employee code.
+async fn needs_attention<C: Dialect>(conn: &mut C, date: NaiveDate) -> QueryResult<Vec<AttentionDay>> {
+    let mut sql = Sql::<C>::new(
+        "SELECT p.user_id AS user_id, e.name AS name, p.status AS status, p.flags AS flags, p.clock_in_utc AS clock_in_utc \
+         FROM processed_attendance p LEFT JOIN employees e ON e.employee_code = p.user_id WHERE p.work_date = ",
+    );
+    sql.bind(date)
+        .push(" AND (p.status = 'incomplete' OR p.flags LIKE '%outlier%') ORDER BY p.user_id LIMIT ")
+        .bind(ATTENTION_LIMIT);
     sql.load(conn).await
 }
 

@@ -122,6 +122,8 @@ async fn today(
             read_at => clock.time(figures.read_at),
             trend_svg => charts::trend(&figures.trend, date),
             arrivals_svg => charts::arrivals(&figures.arrivals_by_hour),
+            attention => minijinja::value::Serde(&attention(&figures, &clock)),
+            attention_more => figures.day.missing_out + figures.day.outliers > figures.attention.len() as i64,
             arrivals_total => figures.arrivals_by_hour.iter().sum::<i64>(),
             ..frame(&state, &principal, Nav::Today)
         },
@@ -162,6 +164,46 @@ fn age(delta: TimeDelta) -> String {
         60..=2879 => format!("{} h {} min", minutes / 60, minutes % 60),
         _ => format!("{} days", minutes / 1440),
     }
+}
+
+/// An employee day to look at, as the page lists it.
+#[derive(Debug, Serialize)]
+struct AttentionRow {
+    code: String,
+    name: Option<String>,
+    /// "Missing punch-out", "Outlier punches", ...
+    problem: String,
+    clock_in: Option<String>,
+}
+
+fn attention(figures: &DashboardFigures, clock: &Clock) -> Vec<AttentionRow> {
+    figures
+        .attention
+        .iter()
+        .map(|day| {
+            let flags: Vec<String> = serde_json::from_str(&day.flags).unwrap_or_default();
+            let mut problems: Vec<&str> = flags
+                .iter()
+                .filter_map(|f| match f.as_str() {
+                    "missing_out" => Some("Missing punch-out"),
+                    "missing_in" => Some("Missing punch-in"),
+                    "outlier_punches" => Some("Punches outside the shift"),
+                    "in_outlier" => Some("Arrival far off the shift"),
+                    "out_outlier" => Some("Departure far off the shift"),
+                    _ => None,
+                })
+                .collect();
+            if problems.is_empty() {
+                problems.push(if day.status == "incomplete" { "Incomplete" } else { "Outlier" });
+            }
+            AttentionRow {
+                code: day.user_id.clone(),
+                name: day.name.clone(),
+                problem: problems.join(", "),
+                clock_in: day.clock_in_utc.map(|t| dashboard::in_zone(t, clock.zone).format("%H:%M").to_string()),
+            }
+        })
+        .collect()
 }
 
 /// The number cards, each against the same weekday a week before.
@@ -212,7 +254,7 @@ fn device_card(health: &DeviceHealth, clock: &Clock, is_admin: bool) -> DeviceCa
         ("ok", "Online".to_owned())
     };
     // Error texts can name addresses; viewers see that there is one, admins what it says.
-    let last_error = device.last_error.as_ref().map(|e| if is_admin { e.clone() } else { "The last download failed (details for admins)".to_owned() });
+    let last_error = device.last_error.as_ref().map(|e| if is_admin { shorten(e) } else { "The last download failed (details for admins)".to_owned() });
     let drift = device.clock_offset_s.map(|s| match s {
         0 => "in step".to_owned(),
         s if s.abs() < 120 => format!("{s:+} s"),
@@ -230,6 +272,14 @@ fn device_card(health: &DeviceHealth, clock: &Clock, is_admin: bool) -> DeviceCa
         drift,
         drift_warn: device.clock_offset_s.is_some_and(|s| s.abs() >= 60),
         stored_today: health.stored_today,
+    }
+}
+
+/// At most 240 characters of an error text (the devices page shows all of it).
+fn shorten(text: &str) -> String {
+    match text.char_indices().nth(240) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
     }
 }
 
@@ -258,6 +308,7 @@ mod tests {
             sync: dashboard::SyncQueue::default(),
             newest_punch: None,
             read_at: NaiveDateTime::default(),
+            attention: Vec::new(),
         };
         let cards = cards(&figures);
         assert_eq!((cards[0].trend, cards[0].delta.as_str()), ("better", "+2 vs a week ago (8)"));
