@@ -42,6 +42,7 @@ pub mod audit;
 pub mod closed_set;
 mod connect;
 pub mod corrections;
+pub mod dashboard;
 pub mod device_commands;
 pub mod device_failover;
 pub mod devices;

@@ -8,13 +8,13 @@ mod api;
 pub mod auth;
 mod client;
 mod cookies;
+mod dashboard;
 mod error;
 mod health;
 mod hosts;
 mod iclock;
 pub mod listener;
 mod login;
-mod pages;
 mod reports;
 pub mod view;
 
@@ -90,7 +90,7 @@ pub fn app(state: AppState) -> Router {
         .merge(health::router())
         .merge(iclock::router(&state))
         .merge(view::router())
-        .merge(pages::router())
+        .merge(dashboard::router())
         .merge(reports::router())
         .merge(login::router())
         .nest("/api", api::router())

@@ -25,11 +25,10 @@ const SHARED: &[(&str, &str)] = &[
     ("web/base.html", include_str!("../../../templates/web/base.html")),
     ("web/errors/error.html", include_str!("../../../templates/web/errors/error.html")),
     ("web/auth/login.html", include_str!("../../../templates/web/auth/login.html")),
-    ("web/index.html", include_str!("../../../templates/web/index.html")),
 ];
 
 /// Every area's templates. Add an area's slice here.
-const AREAS: &[&[(&str, &str)]] = &[&[(&str, &str)]] = &[SHARED, super::api::openapi::TEMPLATES, super::reports::TEMPLATES];
+const AREAS: &[&[(&str, &str)]] = &[SHARED, super::api::openapi::TEMPLATES, super::reports::TEMPLATES, super::dashboard::TEMPLATES];
 
 /// The page templates, parsed once.
 static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
