@@ -4,6 +4,7 @@
 //! Each area has its own module with a `router()`; [`app`] merges them. [`crate::serve`] runs it.
 
 pub mod access;
+mod admin;
 mod api;
 pub mod auth;
 mod client;
@@ -77,6 +78,7 @@ pub fn app(state: AppState) -> Router {
         .merge(iclock::router(&state))
         .merge(view::router())
         .merge(pages::router())
+        .merge(admin::router())
         .merge(login::router())
         .nest("/api", api::router())
         .nest("/api/v1", api::router())
