@@ -131,4 +131,27 @@ mod tests {
         assert_eq!(p.next.as_deref(), Some("/admin/punches?user_id=7&page=3"));
         assert_eq!((p.first_row, p.last_row), (51, 100));
     }
+
+    /// Templates are checked only when rendered (an unknown filter is a 500): render the list
+    /// pages with rows in them.
+    #[test]
+    fn list_pages_render_with_rows() {
+        use minijinja::context;
+        let pager = Pager::new("/admin/punches", &[("device", Some("1".into()))], 1, 50, true, 120);
+        let frame = context! { user => context! { username => "a", role => "admin", is_admin => true }, csrf_token => "t" };
+        let punch = context! { id => 1, user_id => "7", employee_link => "/admin/punches?user_id=7", device => "Gate", device_time => "x", instant => "y", state => "check in", verify => "card", received => "z" };
+        let page = crate::web::view::render(
+            "web/admin/punches.html",
+            context! { rows => vec![punch], pager => minijinja::value::Serde(&pager), q => context! { device => "1" }, errors => context! {}, devices => vec![context! { id => "1", name => "Gate" }], zone => "UTC", ..frame.clone() },
+        );
+        let page = page.unwrap_or_else(|e| panic!("{e}")).0;
+        assert!(page.contains("punches?user_id=7") && page.contains("selected"));
+        let day = context! { id => 3, user_id => "7", date => "2025-06-02", weekday => "Mon", status => "half_day", clock_in => "08:00", flags => vec!["outlier_late"], manual => true, sync => "failed", sync_tone => "bad", sync_error => "HTTP 422" };
+        let page = crate::web::view::render(
+            "web/admin/days.html",
+            context! { rows => vec![day], pager => minijinja::value::Serde(&pager), q => context! { outliers => "on" }, errors => context! {}, statuses => ["present", "half_day"], ..frame },
+        );
+        let page = page.unwrap_or_else(|e| panic!("{e}")).0;
+        assert!(page.contains("outlier late") && page.contains("manual"));
+    }
 }

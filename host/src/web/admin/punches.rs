@@ -90,6 +90,7 @@ async fn list(_: AdminOnly, State(state): State<AppState>, Extension(principal):
             context! {
                 id => r.id,
                 user_id => r.user_id.clone(),
+                employee_link => format!("/admin/punches?{}", url::form_urlencoded::Serializer::new(String::new()).append_pair("user_id", &r.user_id).finish()),
                 device => names.get(&r.device_id).cloned().unwrap_or_else(|| format!("#{}", r.device_id)),
                 device_time => r.local_time.format("%Y-%m-%d %H:%M:%S").to_string(),
                 instant => shown(Some(r.utc_time), zone),
