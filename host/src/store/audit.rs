@@ -141,3 +141,22 @@ pub async fn page(store: &Store, offset: i64, limit: i64) -> Result<(Vec<AuditEn
         Ok((rows, count))
     })
 }
+
+/// The latest entries about one thing (a day, a device), newest first; `audit_log_by_target`
+/// answers it.
+///
+/// # Errors
+/// When the query fails.
+pub async fn for_target(store: &Store, target_type: &str, target_id: &str, limit: i64) -> Result<Vec<AuditEntry>, StoreError> {
+    crate::with_conn!(store, |conn| {
+        audit_log::table
+            .filter(audit_log::target_type.eq(target_type))
+            .filter(audit_log::target_id.eq(target_id))
+            .order((audit_log::at.desc(), audit_log::id.desc()))
+            .limit(limit)
+            .select(AuditEntry::as_select())
+            .load(conn)
+            .await
+            .map_err(StoreError::from)
+    })
+}

@@ -115,6 +115,40 @@ pub async fn correct_day(store: &Store, id: i64, correction: &Correction) -> Res
     })
 }
 
+/// Undoes a manual correction: the day is handed back to the rules (`manual_override` cleared and
+/// the day marked for processing, which writes the rules' result as a new revision when it differs
+/// and sends that to the CRM), with an audit entry by `actor` saying why; all in one transaction.
+///
+/// # Errors
+/// [`StoreError::NotFound`] for an unknown day, [`StoreError::Invalid`] when it was not corrected.
+pub async fn undo_correction(store: &Store, id: i64, actor: &str, reason: &str) -> Result<ProcessedDay, StoreError> {
+    let now = now_utc();
+    crate::with_conn!(store, |conn| {
+        conn.transaction::<ProcessedDay, StoreError, _>(async |conn| {
+            // Write first (see `correct_day`).
+            let found = diesel::update(pa::table.find(id)).set(pa::updated_at.eq(now)).execute(conn).await?;
+            if found == 0 {
+                return Err(StoreError::NotFound(format!("processed day {id}")));
+            }
+            let day: ProcessedDay = pa::table.find(id).select(ProcessedDay::as_select()).first(conn).await?;
+            if !day.manual_override {
+                return Err(StoreError::Invalid("this day has no manual correction to undo".into()));
+            }
+            diesel::update(pa::table.find(id)).set(pa::manual_override.eq(false)).execute(conn).await?;
+            super::pending::mark_days(conn, [(crate::domain::EmployeeId(day.user_id.clone()), day.work_date)], now).await?;
+            let updated: ProcessedDay = pa::table.find(id).select(ProcessedDay::as_select()).first(conn).await?;
+            let mut entry = NewAuditEntry::now(actor, "attendance.uncorrect", "processed_attendance", Some(id.to_string()));
+            entry.at = now;
+            entry.old_value = Some(day_json(&day).to_string());
+            entry.new_value = Some(day_json(&updated).to_string());
+            entry.reason = Some(reason.to_owned());
+            audit::record(conn, &entry).await?;
+            Ok(updated)
+        })
+        .await
+    })
+}
+
 /// What an admin changes on a device; `None` fields stay as they are.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeviceChange {

@@ -552,3 +552,21 @@ pub async fn for_day(store: &Store, attendance_id: i64) -> Result<Vec<Delivery>,
             .map_err(StoreError::from)
     })
 }
+
+/// The deliveries in one state, newest first, at most `limit` (the sync page's queue); the
+/// `crm_outbox_due` index (status first) answers it.
+///
+/// # Errors
+/// When the query fails.
+pub async fn by_status(store: &Store, status: OutboxStatus, limit: i64) -> Result<Vec<Delivery>, StoreError> {
+    crate::with_conn!(store, |conn| {
+        crm_outbox::table
+            .filter(crm_outbox::status.eq(status))
+            .order(crm_outbox::id.desc())
+            .limit(limit)
+            .select(Delivery::as_select())
+            .load(conn)
+            .await
+            .map_err(StoreError::from)
+    })
+}

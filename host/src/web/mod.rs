@@ -4,6 +4,7 @@
 //! Each area has its own module with a `router()`; [`app`] merges them. [`crate::serve`] runs it.
 
 pub mod access;
+mod admin;
 mod api;
 pub mod auth;
 mod client;
@@ -92,6 +93,7 @@ pub fn app(state: AppState) -> Router {
         .merge(view::router())
         .merge(dashboard::router())
         .merge(reports::router())
+        .merge(admin::router())
         .merge(login::router())
         .nest("/api", api::router())
         .nest("/api/v1", api::router())
