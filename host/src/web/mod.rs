@@ -14,7 +14,9 @@ mod hosts;
 mod iclock;
 pub mod listener;
 mod login;
+mod multipart;
 mod pages;
+mod settings;
 pub mod view;
 
 use std::sync::Arc;
@@ -78,6 +80,7 @@ pub fn app(state: AppState) -> Router {
         .merge(view::router())
         .merge(pages::router())
         .merge(login::router())
+        .merge(settings::router())
         .nest("/api", api::router())
         .nest("/api/v1", api::router())
         // Inside the guard, so error pages know who is signed in.

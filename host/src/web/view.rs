@@ -29,7 +29,7 @@ const SHARED: &[(&str, &str)] = &[
 ];
 
 /// Every area's templates. Add an area's slice here.
-const AREAS: &[&[(&str, &str)]] = &[SHARED];
+const AREAS: &[&[(&str, &str)]] = &[SHARED, super::settings::TEMPLATES];
 
 /// The page templates, parsed once.
 static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
