@@ -71,7 +71,7 @@ async fn an_admin_edits_a_shift_then_tries_activates_and_rolls_back_a_plugin() {
     // Employees: the list and one person's page.
     chrome.open("/admin/employees").await;
     let text = chrome.page_text().await;
-    assert!(text.contains("Ada Baker") && text.contains("DAY on Mon, Tue"), "{text}");
+    assert!(text.contains("Ada Baker") && text.contains("DAY every day"), "{text}");
     chrome.screenshot("admin-employees").await;
     chrome.open("/admin/employees/1001").await;
     chrome.screenshot("admin-employee").await;
@@ -255,6 +255,16 @@ async fn viewers_csrf_and_audit(backend: Backend) {
     admin.absorb(&refused);
     let page = admin.get("/admin/plugins").await.text().await.expect("page");
     assert!(page.contains("x.wasm was refused and not kept"), "{page}");
+
+    // Roster changes say how many days they mark (none here: no punches).
+    let next_week = (Utc::now() + TimeDelta::days(7)).date_naive().to_string();
+    let set = admin.post_form("/admin/employees/1001/roster", &[("csrf_token", &csrf), ("date", &next_week), ("shift", "off")], &[]).await;
+    assert_eq!(set.status(), 303);
+    let page = admin.get("/admin/employees/1001").await.text().await.expect("page");
+    assert!(page.contains(&format!("1001 on {next_week}: a day off. 0 days marked for re-processing.")), "{page}");
+    let holiday = admin.post_form("/admin/shifts/holidays", &[("csrf_token", &csrf), ("date", "2025-12-25"), ("name", "Christmas Day")], &[]).await;
+    assert_eq!(holiday.status(), 303);
+    assert!(admin.get("/admin/shifts").await.text().await.expect("page").contains("Christmas Day"));
 
     // Account changes are audited: create, reset, token create and revoke.
     let created = admin.post_form("/admin/users", &[("csrf_token", &csrf), ("username", "clerk"), ("role", "viewer"), ("password", "clerk password")], &[]).await;

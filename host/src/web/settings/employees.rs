@@ -37,16 +37,20 @@ fn href(code: &EmployeeId) -> String {
     format!("/admin/employees/{}", segment.replace('+', "%20"))
 }
 
-/// "DAY Mon–Fri · otherwise DAY", or "Unscheduled".
+/// "DAY on Mon–Fri · otherwise DAY", or "Unscheduled".
 fn pattern(e: &Employee) -> String {
     let days: Vec<&str> = e.weekly_days.split(',').filter(|d| !d.is_empty()).collect();
     let day_names = |days: &[&str]| -> String {
         let shown: Vec<&str> = WEEKDAYS.iter().filter(|(k, _)| days.contains(k)).map(|(_, l)| *l).collect();
-        if shown == ["Mon", "Tue", "Wed", "Thu", "Fri"] { "Mon–Fri".to_owned() } else { shown.join(", ") }
+        match shown.as_slice() {
+            ["Mon", "Tue", "Wed", "Thu", "Fri"] => "on Mon–Fri".to_owned(),
+            ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"] => "every day".to_owned(),
+            _ => format!("on {}", shown.join(", ")),
+        }
     };
     match (&e.weekly_shift, &e.default_shift) {
-        (Some(w), Some(d)) if w != d => format!("{w} on {} · other days grouped as {d}", day_names(&days)),
-        (Some(w), _) => format!("{w} on {}", day_names(&days)),
+        (Some(w), Some(d)) if w != d => format!("{w} {} · other days grouped as {d}", day_names(&days)),
+        (Some(w), _) => format!("{w} {}", day_names(&days)),
         (None, Some(d)) => format!("grouped as {d}, no weekly shift"),
         (None, None) => "Unscheduled".to_owned(),
     }
