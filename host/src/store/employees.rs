@@ -130,10 +130,10 @@ pub async fn set_pattern(
 /// longer than [`MAX_DEVICE_NAME_CHARS`] or holding control characters.
 pub async fn update(store: &Store, code: &EmployeeId, name: Option<&str>, active: bool) -> Result<Employee, StoreError> {
     let name = name.map(str::trim).filter(|n| !n.is_empty());
-    if let Some(name) = name {
-        if name.chars().count() > MAX_DEVICE_NAME_CHARS || name.chars().any(char::is_control) {
-            return Err(StoreError::Invalid(format!("a name has at most {MAX_DEVICE_NAME_CHARS} printable characters")));
-        }
+    if let Some(name) = name
+        && (name.chars().count() > MAX_DEVICE_NAME_CHARS || name.chars().any(char::is_control))
+    {
+        return Err(StoreError::Invalid(format!("a name has at most {MAX_DEVICE_NAME_CHARS} printable characters")));
     }
     let now = now_utc();
     crate::with_conn!(store, |conn| {
