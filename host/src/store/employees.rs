@@ -122,6 +122,31 @@ pub async fn set_pattern(
     })
 }
 
+/// Sets a person's name (an admin's edit: devices never overwrite it afterwards, see
+/// [`upsert_names`]) and whether they are processed. Returns the employee as changed.
+///
+/// # Errors
+/// [`StoreError::NotFound`] when there is no such employee; [`StoreError::Invalid`] for a name
+/// longer than [`MAX_DEVICE_NAME_CHARS`] or holding control characters.
+pub async fn update(store: &Store, code: &EmployeeId, name: Option<&str>, active: bool) -> Result<Employee, StoreError> {
+    let name = name.map(str::trim).filter(|n| !n.is_empty());
+    if let Some(name) = name
+        && (name.chars().count() > MAX_DEVICE_NAME_CHARS || name.chars().any(char::is_control))
+    {
+        return Err(StoreError::Invalid(format!("a name has at most {MAX_DEVICE_NAME_CHARS} printable characters")));
+    }
+    let now = now_utc();
+    crate::with_conn!(store, |conn| {
+        diesel::update(employees::table.filter(employees::employee_code.eq(code)))
+            .set((employees::name.eq(name), employees::active.eq(active), employees::updated_at.eq(now)))
+            .returning(Employee::as_returning())
+            .get_result(conn)
+            .await
+            .optional()?
+            .ok_or_else(|| StoreError::NotFound(format!("employee {code}")))
+    })
+}
+
 /// The names of the given employees (those without a name are left out).
 ///
 /// # Errors

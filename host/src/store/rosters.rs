@@ -8,7 +8,7 @@ use chrono::{NaiveDate, NaiveTime};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use super::schema::{holidays, roster_entries, shift_templates};
+use super::schema::{employees, holidays, processed_attendance, raw_punches, roster_entries, shift_templates};
 use super::{Store, StoreError, now_utc};
 use crate::domain::EmployeeId;
 
@@ -260,5 +260,92 @@ pub async fn remove_holiday(store: &Store, date: NaiveDate) -> Result<(), StoreE
 pub async fn list_holidays(store: &Store) -> Result<Vec<(NaiveDate, String)>, StoreError> {
     crate::with_conn!(store, |conn| {
         holidays::table.order(holidays::holiday_date).select((holidays::holiday_date, holidays::name)).load(conn).await.map_err(StoreError::from)
+    })
+}
+
+/// Which employee-days a roster change can alter, for [`mark_affected`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Affected {
+    /// Everyone working the template (weekly pattern, default, a per-date entry, or a stored day).
+    Template(String),
+    /// All of one person's days (a new weekly pattern, activated again).
+    Employee(EmployeeId),
+    /// One person's day (a per-date entry).
+    EmployeeDay(EmployeeId, NaiveDate),
+    /// Everyone's day (a holiday added or removed).
+    Day(NaiveDate),
+}
+
+/// Marks for re-processing the employee-days a roster change can alter and returns how many: the
+/// days with punches (a punch's date and the day before, as new punches mark them: a night shift
+/// ends the next morning) and the days already stored. The next processing run applies the change.
+///
+/// # Errors
+/// When the database fails.
+pub async fn mark_affected(store: &Store, affected: &Affected) -> Result<usize, StoreError> {
+    let now = now_utc();
+    crate::with_conn!(store, |conn| {
+        let (people, dates): (Option<Vec<String>>, Option<(NaiveDate, NaiveDate)>) = match affected {
+            Affected::Template(code) => {
+                let mut people: Vec<String> = employees::table
+                    .filter(employees::default_shift.eq(code).or(employees::weekly_shift.eq(code)))
+                    .select(employees::employee_code)
+                    .load(conn)
+                    .await?;
+                people.extend(
+                    roster_entries::table
+                        .filter(roster_entries::shift_code.eq(code))
+                        .select(roster_entries::employee_code)
+                        .distinct()
+                        .load::<String>(conn)
+                        .await?,
+                );
+                people.extend(
+                    processed_attendance::table
+                        .filter(processed_attendance::shift_code.eq(code))
+                        .select(processed_attendance::user_id)
+                        .distinct()
+                        .load::<String>(conn)
+                        .await?,
+                );
+                people.sort();
+                people.dedup();
+                (Some(people), None)
+            }
+            Affected::Employee(e) => (Some(vec![e.0.clone()]), None),
+            Affected::EmployeeDay(e, d) => (Some(vec![e.0.clone()]), Some((*d, *d))),
+            Affected::Day(d) => (None, Some((*d, *d))),
+        };
+        if people.as_ref().is_some_and(Vec::is_empty) {
+            return Ok(0);
+        }
+        let mut punches = raw_punches::table.select((raw_punches::device_user_id, raw_punches::local_time)).into_boxed();
+        let mut stored = processed_attendance::table.select((processed_attendance::user_id, processed_attendance::work_date)).into_boxed();
+        if let Some(people) = &people {
+            punches = punches.filter(raw_punches::device_user_id.eq_any(people.clone()));
+            stored = stored.filter(processed_attendance::user_id.eq_any(people.clone()));
+        }
+        if let Some((from, to)) = dates {
+            // A day's shift can end the next morning: its punches run to the end of the day after.
+            let start = from.and_hms_opt(0, 0, 0).unwrap_or_default();
+            let end = to.checked_add_days(chrono::Days::new(2)).unwrap_or(to).and_hms_opt(0, 0, 0).unwrap_or_default();
+            punches = punches.filter(raw_punches::local_time.ge(start)).filter(raw_punches::local_time.lt(end));
+            stored = stored.filter(processed_attendance::work_date.between(from, to));
+        }
+        let rows: Vec<(String, crate::domain::WallTime)> = punches.load(conn).await?;
+        let kept: Vec<(String, NaiveDate)> = stored.load(conn).await?;
+        let in_range = |d: &NaiveDate| dates.is_none_or(|(from, to)| (from..=to).contains(d));
+        let mut days: std::collections::BTreeSet<(EmployeeId, NaiveDate)> = rows
+            .into_iter()
+            .flat_map(|(e, t)| {
+                let day = t.0.date();
+                [Some(day), day.pred_opt()].into_iter().flatten().map(move |d| (EmployeeId(e.clone()), d))
+            })
+            .filter(|(_, d)| in_range(d))
+            .collect();
+        days.extend(kept.into_iter().map(|(e, d)| (EmployeeId(e), d)));
+        let count = days.len();
+        super::pending::mark_days(conn, days, now).await?;
+        Ok(count)
     })
 }

@@ -144,6 +144,54 @@ pub async fn find_by_username(store: &Store, username: &str) -> Result<Option<Us
     })
 }
 
+/// Every account, by login name.
+///
+/// # Errors
+/// When the query fails.
+pub async fn list(store: &Store) -> Result<Vec<User>, StoreError> {
+    crate::with_conn!(store, |conn| {
+        users::table.order(users::username).select(User::as_select()).load(conn).await.map_err(StoreError::from)
+    })
+}
+
+/// Replaces an account's password hash (a reset by an admin, or the owner's own change).
+///
+/// # Errors
+/// [`StoreError::NotFound`] when there is no such account.
+pub async fn set_password_hash(store: &Store, user: UserId, password_hash: &str) -> Result<(), StoreError> {
+    let changed = crate::with_conn!(store, |conn| {
+        diesel::update(users::table.find(user)).set(users::password_hash.eq(password_hash)).execute(conn).await.map_err(StoreError::from)
+    })?;
+    if changed == 0 { Err(StoreError::NotFound(format!("user {}", user.0))) } else { Ok(()) }
+}
+
+/// Allows or stops an account's sign-in (and with it its tokens: [`find_by_token_hash`] needs an
+/// active owner). Returns the account as changed.
+///
+/// # Errors
+/// [`StoreError::NotFound`] when there is no such account.
+pub async fn set_active(store: &Store, user: UserId, active: bool) -> Result<User, StoreError> {
+    crate::with_conn!(store, |conn| {
+        diesel::update(users::table.find(user))
+            .set(users::is_active.eq(active))
+            .returning(User::as_returning())
+            .get_result(conn)
+            .await
+            .optional()?
+            .ok_or_else(|| StoreError::NotFound(format!("user {}", user.0)))
+    })
+}
+
+/// One account by id.
+///
+/// # Errors
+/// When the query fails.
+pub async fn get(store: &Store, user: UserId) -> Result<Option<User>, StoreError> {
+    crate::with_conn!(store, |conn| {
+        users::table.find(user).select(User::as_select()).first(conn).await.optional().map_err(StoreError::from)
+    })
+}
+
 /// Stores a new token's hash for `user`.
 ///
 /// # Errors

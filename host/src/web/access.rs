@@ -12,7 +12,7 @@
 //! For a signed-in request the layer also enforces, before any handler runs:
 //! - **CSRF**: a state-changing request (anything but GET, HEAD, OPTIONS) authenticated by a session
 //!   cookie must carry the session's CSRF token, in the `X-CSRF-Token` header or the `csrf_token`
-//!   field of a urlencoded form, else `403`. Token-authenticated calls need none: a browser never
+//!   field of a urlencoded or multipart form, else `403`. Token-authenticated calls need none: a browser never
 //!   attaches an `Authorization` header to a cross-site request on its own.
 //! - **read-only viewers**: a viewer's state-changing request is refused with `403` (except signing
 //!   out), so a handler that forgets [`super::AdminOnly`] still cannot let a viewer change anything.
@@ -33,8 +33,10 @@ use crate::store::sessions;
 pub const LOGIN_PATH: &str = "/login";
 /// Largest urlencoded form body read to find a `csrf_token` field.
 const MAX_FORM_BYTES: usize = 1 << 20;
-/// State-changing paths a viewer may call: signing out only.
-const VIEWER_MAY_CHANGE: &[&str] = &["/logout"];
+/// State-changing paths a viewer may call: signing out, and changing their own password.
+const VIEWER_MAY_CHANGE: &[&str] = &["/logout", "/account/password"];
+/// Largest `multipart/form-data` body read to find its `csrf_token` field (a plugin upload).
+pub const MAX_MULTIPART_BYTES: usize = 16 << 20;
 
 /// Paths served without any sign-in and without a database look-up: health probes, the push
 /// endpoints terminals call, and `/metrics` (which checks its own loopback-or-token rule).
@@ -146,6 +148,20 @@ async fn check_csrf(request: Request, expected: &str) -> Result<Request, Respons
     };
     if let Some(sent) = request.headers().get("x-csrf-token").and_then(|v| v.to_str().ok()) {
         return if cookies::secrets_match(sent.trim(), expected) { Ok(request) } else { Err(refuse()) };
+    }
+    let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    if let Some(boundary) = super::multipart::boundary(&content_type) {
+        let (parts, body) = request.into_parts();
+        let Ok(bytes) = axum::body::to_bytes(body, MAX_MULTIPART_BYTES).await else {
+            return Err((StatusCode::PAYLOAD_TOO_LARGE, "upload too large\n").into_response());
+        };
+        let sent = super::multipart::parse(&bytes, &boundary)
+            .ok()
+            .and_then(|fields| fields.into_iter().find(|f| f.name == "csrf_token").map(|f| String::from_utf8_lossy(f.data).into_owned()));
+        return match sent {
+            Some(sent) if cookies::secrets_match(&sent, expected) => Ok(Request::from_parts(parts, Body::from(bytes))),
+            _ => Err(refuse()),
+        };
     }
     let is_form = request
         .headers()

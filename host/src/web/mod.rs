@@ -17,6 +17,8 @@ mod iclock;
 pub mod listener;
 mod login;
 mod reports;
+mod multipart;
+mod settings;
 pub mod view;
 
 use std::sync::Arc;
@@ -95,6 +97,7 @@ pub fn app(state: AppState) -> Router {
         .merge(reports::router())
         .merge(admin::router())
         .merge(login::router())
+        .merge(settings::router())
         .nest("/api", api::router())
         .nest("/api/v1", api::router())
         // Inside the guard, so error pages know who is signed in.

@@ -28,7 +28,7 @@ const SHARED: &[(&str, &str)] = &[
 ];
 
 /// Every area's templates. Add an area's slice here.
-const AREAS: &[&[(&str, &str)]] = &[SHARED, super::api::openapi::TEMPLATES, super::reports::TEMPLATES, super::dashboard::TEMPLATES, super::admin::TEMPLATES];
+const AREAS: &[&[(&str, &str)]] = &[SHARED, super::api::openapi::TEMPLATES, super::reports::TEMPLATES, super::dashboard::TEMPLATES, super::admin::TEMPLATES, super::settings::TEMPLATES];
 
 /// The page templates, parsed once.
 static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
