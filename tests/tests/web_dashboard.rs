@@ -238,9 +238,9 @@ async fn the_cards_equal_the_api_for_the_same_date(backend: Backend) {
         for ((id, now), (_, then)) in expected.iter().zip(before) {
             let delta = by_id(&html, &format!("{id}-delta"));
             if *now == then {
-                assert_eq!(delta, "same as a week ago", "#{id} on {date}");
+                assert_eq!(delta, "same as last week", "#{id} on {date}");
             } else {
-                assert_eq!(delta, format!("{:+} vs a week ago ({then})", now - then), "#{id} on {date}");
+                assert_eq!(delta, format!("{:+} vs last week ({then})", now - then), "#{id} on {date}");
             }
         }
     }

@@ -43,7 +43,7 @@ struct Card {
     id: &'static str,
     label: &'static str,
     value: i64,
-    /// "+3 vs Tue 24 Nov", or "same as …".
+    /// "+3 vs last week (5)", or "same as last week".
     delta: String,
     /// `better`, `worse` or `same`: whether the change is good news (more present is, more late is not).
     trend: &'static str,
@@ -230,8 +230,8 @@ fn cards(figures: &DashboardFigures) -> Vec<Card> {
             _ => "worse",
         };
         let delta = match change {
-            0 => "same as a week ago".to_owned(),
-            c => format!("{c:+} vs a week ago ({previous})"),
+            0 => "same as last week".to_owned(),
+            c => format!("{c:+} vs last week ({previous})"),
         };
         Card { id, label, value, delta, trend, alert: alert_on_any && value > 0, help }
     };
@@ -242,7 +242,7 @@ fn cards(figures: &DashboardFigures) -> Vec<Card> {
         card("early-leave", "Early leave", |d| d.early_leave, false, false, "Left before shift end minus grace"),
         card("missing-out", "Missing punch-out", |d| d.missing_out, false, true, "Open days: a punch-out is needed"),
         card("outliers", "Outliers", |d| d.outliers, false, true, "Punches far outside the shift window"),
-        card("waiting-crm", "Waiting for the CRM", |d| d.waiting_crm, false, false, "Days of this date not yet delivered"),
+        card("waiting-crm", "Waiting for CRM", |d| d.waiting_crm, false, false, "Days of this date not yet delivered"),
     ]
 }
 
@@ -322,8 +322,8 @@ mod tests {
             attention: Vec::new(),
         };
         let cards = cards(&figures);
-        assert_eq!((cards[0].trend, cards[0].delta.as_str()), ("better", "+2 vs a week ago (8)"));
-        assert_eq!((cards[2].trend, cards[2].delta.as_str()), ("worse", "+2 vs a week ago (1)"));
+        assert_eq!((cards[0].trend, cards[0].delta.as_str()), ("better", "+2 vs last week (8)"));
+        assert_eq!((cards[2].trend, cards[2].delta.as_str()), ("worse", "+2 vs last week (1)"));
         assert_eq!(cards[1].trend, "same");
     }
 }
