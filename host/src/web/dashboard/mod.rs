@@ -240,7 +240,7 @@ fn cards(figures: &DashboardFigures) -> Vec<Card> {
         card("absent", "Absent", |d| d.absent, false, false, "Scheduled, no punch"),
         card("late", "Late", |d| d.late, false, false, "Arrived after shift start plus grace"),
         card("early-leave", "Early leave", |d| d.early_leave, false, false, "Left before shift end minus grace"),
-        card("missing-out", "Missing punch-out", |d| d.missing_out, false, true, "Open days: a punch-out is needed"),
+        card("missing-out", "No punch-out", |d| d.missing_out, false, true, "Open days: a punch-out is needed"),
         card("outliers", "Outliers", |d| d.outliers, false, true, "Punches far outside the shift window"),
         card("waiting-crm", "Waiting for CRM", |d| d.waiting_crm, false, false, "Days of this date not yet delivered"),
     ]
