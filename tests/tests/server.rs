@@ -15,7 +15,7 @@ async fn health_and_readiness(backend: Backend) {
     assert_eq!(overview.status(), 303, "the overview needs a sign-in");
     let store = app.db.store().await;
     let page = bridge_e2e::web::signed_in_page(&app.base_url, &store, "/").await;
-    assert!(page.contains("Stored punches"));
+    assert!(page.contains("Arrivals by hour"));
     let ready = app.get("/readyz").await;
     assert_eq!(ready.status(), 200);
     let body: serde_json::Value = ready.json().await.expect("json");

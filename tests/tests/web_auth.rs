@@ -117,7 +117,7 @@ async fn login_page_renders_and_sign_in_rotates_the_session(backend: Backend) {
     let overview = browser.get("/").await;
     assert_eq!(overview.status(), 200);
     let html = overview.text().await.expect("html");
-    assert!(html.contains("Stored punches") && html.contains("signed-in-user\">ada<") && html.contains("action=\"/logout\""), "{html}");
+    assert!(html.contains("Arrivals by hour") && html.contains("signed-in-user\">ada<") && html.contains("action=\"/logout\""), "{html}");
 
     // The session id is stored hashed only.
     let raw_ids = count(&app, &format!("SELECT COUNT(*) AS n FROM sessions WHERE id_hash = '{first}'")).await;

@@ -238,14 +238,16 @@ async fn the_cards_equal_the_api_for_the_same_date(backend: Backend) {
         for ((id, now), (_, then)) in expected.iter().zip(before) {
             let delta = by_id(&html, &format!("{id}-delta"));
             if *now == then {
-                assert_eq!(delta, "same as a week ago", "#{id} on {date}");
+                assert_eq!(delta, "same as last week", "#{id} on {date}");
             } else {
-                assert_eq!(delta, format!("{:+} vs a week ago ({then})", now - then), "#{id} on {date}");
+                assert_eq!(delta, format!("{:+} vs last week ({then})", now - then), "#{id} on {date}");
             }
         }
     }
 
     let html = browser.get("/").await.text().await.expect("html");
+    eprintln!("seeded home page: {} bytes", html.len());
+    assert!(html.len() < 40_000, "{} bytes", html.len());
     let today = api_counts(&mut browser, seeded.today).await;
     assert!(today.iter().all(|(_, v)| *v > 0), "the seed makes every card non-zero today: {today:?}");
     assert_eq!(number(&html, "waiting-crm"), 3, "three of today's days wait for the CRM");
@@ -288,6 +290,8 @@ async fn a_bad_date_is_reported_and_today_shown(backend: Backend) {
     assert!(by_id(&html, "date-error").contains("is not a date"), "{html}");
     assert_eq!(number(&html, "present"), 0, "an empty database shows zeros");
     assert!(html.contains("no punches stored yet"));
+    // `push_security` holds the home page of a one-device database under 20 kB.
+    assert!(html.len() < 16_000, "the empty page is small: {} bytes", html.len());
     app.stop().await.expect("stop");
 }
 

@@ -1,5 +1,7 @@
 //! The home page's charts, drawn on the server as inline SVG: no chart library or script in the
 //! browser, they print, and each bar's tooltip is an SVG `<title>` (shown by the browser on hover).
+//! Coordinates are whole units and classes one letter (styled in `static/dashboard.css`), so 30
+//! days of bars stay a few kilobytes.
 
 use std::fmt::Write as _;
 
@@ -7,14 +9,29 @@ use chrono::Datelike as _;
 
 use crate::store::dashboard::DayCounts;
 
-/// Width and height of the drawing (the SVG scales to its box through `viewBox`).
-const W: f64 = 720.0;
-const H: f64 = 220.0;
-/// Margins for the axes' labels.
-const LEFT: f64 = 34.0;
-const RIGHT: f64 = 8.0;
+/// A drawing area: the SVG's `viewBox` size and the margins kept for the axes' labels.
+#[derive(Clone, Copy)]
+struct Frame {
+    w: f64,
+    h: f64,
+}
+
+const LEFT: f64 = 30.0;
+const RIGHT: f64 = 6.0;
 const TOP: f64 = 12.0;
 const BOTTOM: f64 = 26.0;
+
+impl Frame {
+    fn plot_w(self) -> f64 {
+        self.w - LEFT - RIGHT
+    }
+    fn plot_h(self) -> f64 {
+        self.h - TOP - BOTTOM
+    }
+    fn base(self) -> f64 {
+        self.h - BOTTOM
+    }
+}
 
 /// Escapes text for SVG content and attributes.
 fn esc(text: &str) -> String {
@@ -31,50 +48,48 @@ fn axis(max: i64) -> (i64, i64) {
     ((max + step - 1) / step * step, step)
 }
 
-/// Horizontal grid lines and their labels.
-fn grid(out: &mut String, top: i64, step: i64) {
-    let plot_h = H - TOP - BOTTOM;
+/// The opening tag, the accessible title and the horizontal grid with its labels.
+fn open(f: Frame, id: &str, title: &str, top: i64, step: i64) -> String {
+    let mut out = format!(
+        r#"<svg viewBox="0 0 {w} {h}" width="100%" role="img" aria-labelledby="{id}-title" class="chart" id="{id}" xmlns="http://www.w3.org/2000/svg"><title id="{id}-title">{t}</title>"#,
+        w = f.w,
+        h = f.h,
+        t = esc(title)
+    );
     let mut v = 0;
     while v <= top {
-        let y = TOP + plot_h - plot_h * v as f64 / top as f64;
+        let y = f.base() - f.plot_h() * v as f64 / top as f64;
         let _ = write!(
             out,
-            r##"<line x1="{LEFT}" x2="{x2}" y1="{y:.1}" y2="{y:.1}" stroke="{stroke}" stroke-width="1"/><text x="{lx}" y="{ty:.1}" text-anchor="end" class="axis">{v}</text>"##,
-            x2 = W - RIGHT,
-            stroke = if v == 0 { "#9fb3c8" } else { "#e4e7eb" },
-            lx = LEFT - 6.0,
+            r#"<line x1="{LEFT}" x2="{x2:.0}" y1="{y:.0}" y2="{y:.0}" class="{c}"/><text x="{lx}" y="{ty:.0}" text-anchor="end">{v}</text>"#,
+            x2 = f.w - RIGHT,
+            c = if v == 0 { "g0" } else { "g" },
+            lx = LEFT - 5.0,
             ty = y + 4.0,
         );
         v += step;
     }
+    out
 }
 
 /// The 30-day attendance chart: one stacked bar per date (present, then absent), the chosen date
-/// emphasised, weekday initials and dates under the bars, a tooltip per date with every card figure.
+/// emphasised, weekday initials (weekends paler) and a date every week under the bars, and a
+/// tooltip per date with every card figure.
 pub fn trend(days: &[DayCounts], chosen: chrono::NaiveDate) -> String {
-    let top_value = days.iter().map(|d| d.present + d.absent).max().unwrap_or(0);
-    let (top, step) = axis(top_value);
-    let plot_w = W - LEFT - RIGHT;
-    let plot_h = H - TOP - BOTTOM;
-    let slot = plot_w / days.len().max(1) as f64;
+    let f = Frame { w: 720.0, h: 220.0 };
+    let (top, step) = axis(days.iter().map(|d| d.present + d.absent).max().unwrap_or(0));
+    let title = format!("Present and absent per day, last {} days", days.len());
+    let mut out = open(f, "trend-chart", &title, top, step);
+    let slot = f.plot_w() / days.len().max(1) as f64;
     let bar = (slot * 0.68).max(1.0);
-    let mut out = format!(
-        r##"<svg viewBox="0 0 {W} {H}" width="100%" role="img" aria-labelledby="trend-title" class="chart" id="trend-chart" xmlns="http://www.w3.org/2000/svg"><title id="trend-title">Present and absent per day, last {n} days</title>"##,
-        n = days.len()
-    );
-    grid(&mut out, top, step);
+    let scale = |n: i64| f.plot_h() * n as f64 / top as f64;
     for (i, day) in days.iter().enumerate() {
         let Some(date) = day.date else { continue };
         let x = LEFT + slot * i as f64 + (slot - bar) / 2.0;
-        let h_present = plot_h * day.present as f64 / top as f64;
-        let h_absent = plot_h * day.absent as f64 / top as f64;
-        let base = TOP + plot_h;
-        let is_chosen = date == chosen;
-        let weekend = matches!(date.weekday(), chrono::Weekday::Sat | chrono::Weekday::Sun);
+        let chosen_day = date == chosen;
         let tip = format!(
-            "{} {}: {} present, {} absent, {} late, {} early leave, {} missing punch-out, {} outliers",
-            date.format("%a"),
-            date.format("%Y-%m-%d"),
+            "{}: {} present, {} absent, {} late, {} early leave, {} missing punch-out, {} outliers",
+            date.format("%a %Y-%m-%d"),
             day.present,
             day.absent,
             day.late,
@@ -82,38 +97,37 @@ pub fn trend(days: &[DayCounts], chosen: chrono::NaiveDate) -> String {
             day.missing_out,
             day.outliers
         );
-        let _ = write!(out, r##"<g class="day{}"><title>{}</title>"##, if is_chosen { " chosen" } else { "" }, esc(&tip));
-        // A transparent full-height target, so the tooltip shows over empty days too.
-        let _ = write!(out, r##"<rect x="{x:.1}" y="{TOP}" width="{bar:.1}" height="{plot_h:.1}" fill="transparent"/>"##);
+        let (hp, ha) = (scale(day.present), scale(day.absent));
+        // The group spans the plot's height (a transparent rect), so every date has its tooltip.
         let _ = write!(
             out,
-            r##"<rect x="{x:.1}" y="{y:.1}" width="{bar:.1}" height="{h_present:.1}" rx="1.5" class="{}"/>"##,
-            if is_chosen { "present chosen" } else { "present" },
-            y = base - h_present,
+            r#"<g><title>{}</title><rect x="{x:.0}" y="{TOP}" width="{bar:.0}" height="{ph:.0}" fill="transparent"/>"#,
+            esc(&tip),
+            ph = f.plot_h(),
         );
-        if day.absent > 0 {
+        if day.present > 0 {
             let _ = write!(
                 out,
-                r##"<rect x="{x:.1}" y="{y:.1}" width="{bar:.1}" height="{h_absent:.1}" rx="1.5" class="absent"/>"##,
-                y = base - h_present - h_absent,
+                r#"<rect x="{x:.0}" y="{y:.0}" width="{bar:.0}" height="{hp:.0}" class="{c}"/>"#,
+                y = f.base() - hp,
+                c = if chosen_day { "p c" } else { "p" },
             );
         }
+        if day.absent > 0 {
+            let _ = write!(out, r#"<rect x="{x:.0}" y="{y:.0}" width="{bar:.0}" height="{ha:.0}" class="a"/>"#, y = f.base() - hp - ha);
+        }
         out.push_str("</g>");
+        let weekend = matches!(date.weekday(), chrono::Weekday::Sat | chrono::Weekday::Sun);
+        let class = if chosen_day { r#" class="s""# } else if weekend { r#" class="w""# } else { "" };
         let cx = x + bar / 2.0;
         let _ = write!(
             out,
-            r##"<text x="{cx:.1}" y="{y:.1}" text-anchor="middle" class="axis{}">{}</text>"##,
-            if is_chosen { " strong" } else if weekend { " weekend" } else { "" },
+            r#"<text x="{cx:.0}" y="{y:.0}" text-anchor="middle"{class}>{}</text>"#,
             &date.format("%a").to_string()[..1],
-            y = H - BOTTOM + 12.0,
+            y = f.base() + 12.0,
         );
         if i % 7 == (days.len() - 1) % 7 {
-            let _ = write!(
-                out,
-                r##"<text x="{cx:.1}" y="{y:.1}" text-anchor="middle" class="axis">{}</text>"##,
-                date.format("%d %b"),
-                y = H - BOTTOM + 23.0,
-            );
+            let _ = write!(out, r#"<text x="{cx:.0}" y="{y:.0}" text-anchor="middle">{}</text>"#, date.format("%d %b"), y = f.base() + 23.0);
         }
     }
     out.push_str("</svg>");
@@ -123,40 +137,39 @@ pub fn trend(days: &[DayCounts], chosen: chrono::NaiveDate) -> String {
 /// Arrivals by hour: one bar per hour of the display zone, from an hour before the first arrival (at
 /// latest 06:00) to an hour after the last (at least 11:00), so a normal morning fills the chart.
 pub fn arrivals(by_hour: &[i64; 24]) -> String {
+    let f = Frame { w: 380.0, h: 240.0 };
     let first = by_hour.iter().position(|n| *n > 0).map_or(6, |h| h.saturating_sub(1).min(6));
     let last = by_hour.iter().rposition(|n| *n > 0).map_or(11, |h| (h + 1).clamp(11, 23));
     let hours: Vec<usize> = (first..=last).collect();
     let (top, step) = axis(by_hour.iter().copied().max().unwrap_or(0));
-    let plot_w = W - LEFT - RIGHT;
-    let plot_h = H - TOP - BOTTOM;
-    let slot = plot_w / hours.len().max(1) as f64;
-    let bar = (slot * 0.72).max(1.0);
-    let mut out = format!(
-        r##"<svg viewBox="0 0 {W} {H}" width="100%" role="img" aria-labelledby="arrivals-title" class="chart" id="arrivals-chart" xmlns="http://www.w3.org/2000/svg"><title id="arrivals-title">Arrivals by hour</title>"##
-    );
-    grid(&mut out, top, step);
+    let mut out = open(f, "arrivals-chart", "Arrivals by hour", top, step);
     let total: i64 = by_hour.iter().sum();
+    let slot = f.plot_w() / hours.len().max(1) as f64;
+    let bar = (slot * 0.72).max(1.0);
+    let label_every = if hours.len() > 10 { 2 } else { 1 };
     for (i, hour) in hours.iter().enumerate() {
         let n = by_hour.get(*hour).copied().unwrap_or(0);
         let x = LEFT + slot * i as f64 + (slot - bar) / 2.0;
-        let h = plot_h * n as f64 / top as f64;
+        let h = f.plot_h() * n as f64 / top as f64;
         let share = if total > 0 { format!(" ({:.0} %)", n as f64 * 100.0 / total as f64) } else { String::new() };
         let tip = format!("{hour:02}:00–{hour:02}:59: {n} arrival{}{share}", if n == 1 { "" } else { "s" });
+        let cx = x + bar / 2.0;
         let _ = write!(
             out,
-            r##"<g class="hour"><title>{}</title><rect x="{x:.1}" y="{TOP}" width="{bar:.1}" height="{plot_h:.1}" fill="transparent"/><rect x="{x:.1}" y="{y:.1}" width="{bar:.1}" height="{h:.1}" rx="2" class="arrivals"/></g>"##,
+            r#"<g><title>{}</title><rect x="{x:.0}" y="{TOP}" width="{bar:.0}" height="{ph:.0}" fill="transparent"/>"#,
             esc(&tip),
-            y = TOP + plot_h - h,
+            ph = f.plot_h(),
         );
         if n > 0 {
-            let _ = write!(out, r##"<text x="{cx:.1}" y="{y:.1}" text-anchor="middle" class="value">{n}</text>"##, cx = x + bar / 2.0, y = TOP + plot_h - h - 4.0);
+            let _ = write!(out, r#"<rect x="{x:.0}" y="{y:.0}" width="{bar:.0}" height="{h:.0}" class="h"/>"#, y = f.base() - h);
         }
-        let _ = write!(
-            out,
-            r##"<text x="{cx:.1}" y="{y:.1}" text-anchor="middle" class="axis">{hour:02}:00</text>"##,
-            cx = x + bar / 2.0,
-            y = H - BOTTOM + 14.0,
-        );
+        out.push_str("</g>");
+        if n > 0 {
+            let _ = write!(out, r#"<text x="{cx:.0}" y="{y:.0}" text-anchor="middle" class="v">{n}</text>"#, y = f.base() - h - 4.0);
+        }
+        if i % label_every == 0 {
+            let _ = write!(out, r#"<text x="{cx:.0}" y="{y:.0}" text-anchor="middle">{hour:02}:00</text>"#, y = f.base() + 14.0);
+        }
     }
     out.push_str("</svg>");
     out

@@ -23,8 +23,17 @@ use crate::store::devices::Transport;
 pub(super) const TEMPLATES: &[(&str, &str)] =
     &[("web/dashboard/today.html", include_str!("../../../../templates/web/dashboard/today.html"))];
 
+/// The page's stylesheet, compiled in (kept out of the page so the page stays small).
+const DASHBOARD_CSS: &str = include_str!("../../../../static/dashboard.css");
+
 pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/", get(today))
+    Router::new().route("/", get(today)).route("/static/dashboard.css", get(stylesheet))
+}
+
+async fn stylesheet() -> axum::response::Response {
+    use axum::http::header;
+    use axum::response::IntoResponse as _;
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")], DASHBOARD_CSS).into_response()
 }
 
 /// One number card.
@@ -34,7 +43,7 @@ struct Card {
     id: &'static str,
     label: &'static str,
     value: i64,
-    /// "+3 vs Tue 24 Nov", or "same as …".
+    /// "+3 vs last week (5)", or "same as last week".
     delta: String,
     /// `better`, `worse` or `same`: whether the change is good news (more present is, more late is not).
     trend: &'static str,
@@ -82,7 +91,9 @@ async fn today(
     };
     let intervals = ExpectedIntervals {
         pull: TimeDelta::minutes(i64::from(state.config.devices.polling_interval_minutes.max(1))),
-        push: TimeDelta::seconds(i64::from(state.config.push.poll_delay_seconds.max(1))),
+        // Terminals wait `Delay` seconds between requests but are not punctual to the second: a
+        // minute's floor keeps a 10-second delay from raising an alarm after 21 seconds.
+        push: TimeDelta::seconds(i64::from(state.config.push.poll_delay_seconds.max(60))),
     };
     let figures = dashboard::figures(&state.store, date, zone, intervals).await?;
     let is_admin = Role::of(&principal.user) == Role::Admin;
@@ -158,7 +169,7 @@ impl Clock {
 fn age(delta: TimeDelta) -> String {
     let minutes = delta.num_minutes().max(0);
     match minutes {
-        0 => "under a minute".to_owned(),
+        0 => "<1 min".to_owned(),
         1..=59 => format!("{minutes} min"),
         60..=2879 if minutes % 60 == 0 => format!("{} h", minutes / 60),
         60..=2879 => format!("{} h {} min", minutes / 60, minutes % 60),
@@ -219,8 +230,8 @@ fn cards(figures: &DashboardFigures) -> Vec<Card> {
             _ => "worse",
         };
         let delta = match change {
-            0 => "same as a week ago".to_owned(),
-            c => format!("{c:+} vs a week ago ({previous})"),
+            0 => "same as last week".to_owned(),
+            c => format!("{c:+} vs last week ({previous})"),
         };
         Card { id, label, value, delta, trend, alert: alert_on_any && value > 0, help }
     };
@@ -229,9 +240,9 @@ fn cards(figures: &DashboardFigures) -> Vec<Card> {
         card("absent", "Absent", |d| d.absent, false, false, "Scheduled, no punch"),
         card("late", "Late", |d| d.late, false, false, "Arrived after shift start plus grace"),
         card("early-leave", "Early leave", |d| d.early_leave, false, false, "Left before shift end minus grace"),
-        card("missing-out", "Missing punch-out", |d| d.missing_out, false, true, "Open days: a punch-out is needed"),
+        card("missing-out", "No punch-out", |d| d.missing_out, false, true, "Open days: a punch-out is needed"),
         card("outliers", "Outliers", |d| d.outliers, false, true, "Punches far outside the shift window"),
-        card("waiting-crm", "Waiting for the CRM", |d| d.waiting_crm, false, false, "Days of this date not yet delivered"),
+        card("waiting-crm", "Waiting for CRM", |d| d.waiting_crm, false, false, "Days of this date not yet delivered"),
     ]
 }
 
@@ -289,7 +300,7 @@ mod tests {
 
     #[test]
     fn ages_read_like_speech() {
-        assert_eq!(age(TimeDelta::seconds(20)), "under a minute");
+        assert_eq!(age(TimeDelta::seconds(20)), "<1 min");
         assert_eq!(age(TimeDelta::minutes(59)), "59 min");
         assert_eq!(age(TimeDelta::minutes(125)), "2 h 5 min");
         assert_eq!(age(TimeDelta::hours(3)), "3 h");
@@ -311,8 +322,8 @@ mod tests {
             attention: Vec::new(),
         };
         let cards = cards(&figures);
-        assert_eq!((cards[0].trend, cards[0].delta.as_str()), ("better", "+2 vs a week ago (8)"));
-        assert_eq!((cards[2].trend, cards[2].delta.as_str()), ("worse", "+2 vs a week ago (1)"));
+        assert_eq!((cards[0].trend, cards[0].delta.as_str()), ("better", "+2 vs last week (8)"));
+        assert_eq!((cards[2].trend, cards[2].delta.as_str()), ("worse", "+2 vs last week (1)"));
         assert_eq!(cards[1].trend, "same");
     }
 }
