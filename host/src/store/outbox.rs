@@ -570,3 +570,22 @@ pub async fn by_status(store: &Store, status: OutboxStatus, limit: i64) -> Resul
             .map_err(StoreError::from)
     })
 }
+
+/// How many deliveries are in one state, counting at most `cap + 1` rows (the sync page shows
+/// "more than `cap`" past that): a bounded index range scan instead of a full count on a large
+/// outbox.
+///
+/// # Errors
+/// When the query fails.
+pub async fn count_capped(store: &Store, status: OutboxStatus, cap: i64) -> Result<i64, StoreError> {
+    let ids: Vec<i64> = crate::with_conn!(store, |conn| {
+        crm_outbox::table
+            .filter(crm_outbox::status.eq(status))
+            .select(crm_outbox::id)
+            .limit(cap + 1)
+            .load(conn)
+            .await
+            .map_err(StoreError::from)
+    })?;
+    Ok(i64::try_from(ids.len()).unwrap_or(i64::MAX))
+}

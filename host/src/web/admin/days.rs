@@ -160,14 +160,31 @@ fn flatten(prefix: &str, value: &Value, out: &mut BTreeMap<String, String>) {
 }
 
 /// What changed from one revision's payload to the next: `(field, before, after)`; the revision
-/// number itself and delivery bookkeeping are left out.
+/// number itself, the manual flag (the producer column says it) and delivery bookkeeping are left
+/// out.
 fn changes(before: &BTreeMap<String, String>, after: &BTreeMap<String, String>) -> Vec<(String, String, String)> {
     let keys: std::collections::BTreeSet<&String> = before.keys().chain(after.keys()).collect();
     keys.into_iter()
-        .filter(|k| !k.ends_with("revision") && !k.contains("idempotency"))
+        .filter(|k| !k.ends_with("revision") && !k.contains("idempotency") && !k.ends_with("manual_override"))
         .filter_map(|k| {
             let (b, a) = (before.get(k).cloned().unwrap_or_else(|| "—".into()), after.get(k).cloned().unwrap_or_else(|| "—".into()));
             (a != b).then(|| (k.clone(), b, a))
+        })
+        .collect()
+}
+
+/// A change as people read it: `clock in` rather than `day.clock_in`, `07:45` on 2025-06-11
+/// rather than an RFC 3339 instant (shown in the display zone).
+fn readable(changed: Vec<(String, String, String)>, zone: chrono_tz::Tz) -> Vec<minijinja::Value> {
+    let value = |v: String| match chrono::DateTime::parse_from_rfc3339(&v) {
+        Ok(t) => t.with_timezone(&zone).format("%Y-%m-%d %H:%M").to_string(),
+        Err(_) => v,
+    };
+    changed
+        .into_iter()
+        .map(|(f, b, a)| {
+            let field = f.rsplit('.').next().unwrap_or(&f).replace("_minutes", "").replace("_min", "").replace('_', " ");
+            context! { field, before => value(b), after => value(a) }
         })
         .collect()
 }
@@ -227,7 +244,7 @@ async fn day_page(
             context! {
                 device_time => p.local_time.format("%Y-%m-%d %H:%M:%S").to_string(),
                 device => device_names.get(&p.device_id).cloned().unwrap_or_else(|| format!("#{}", p.device_id)),
-                state => p.punch_state, used,
+                state => super::punches::punch_state(p.punch_state), used,
             }
         })
         .collect();
@@ -255,7 +272,7 @@ async fn day_page(
             }
             context! {
                 at => shown_exact(Some(e.at), zone), actor => e.actor, action => e.action, reason => e.reason,
-                changes => changed.into_iter().map(|(f, b, a)| context! { field => f, before => b, after => a }).collect::<Vec<_>>(),
+                changes => readable(changed, zone),
             }
         })
         .collect();
@@ -299,7 +316,7 @@ async fn day_page(
             first => index == 0,
             has_body => fields.is_some() || by_hand.is_some(),
             compared => previous.is_some() || by_hand.is_some(),
-            changes => changed.into_iter().map(|(f, b, a)| context! { field => f, before => b, after => a }).collect::<Vec<_>>(),
+            changes => readable(changed, zone),
         });
         if fields.is_some() {
             previous = fields;
