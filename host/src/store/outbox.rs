@@ -553,16 +553,17 @@ pub async fn for_day(store: &Store, attendance_id: i64) -> Result<Vec<Delivery>,
     })
 }
 
-/// The deliveries in one state, newest first, at most `limit` (the sync page's queue); the
-/// `crm_outbox_due` index (status first) answers it.
+/// The deliveries in one state by their next attempt (the next due first, or the latest first),
+/// at most `limit` (the sync page's queue); the `crm_outbox_due` index (status, next attempt)
+/// answers it without sorting.
 ///
 /// # Errors
 /// When the query fails.
-pub async fn by_status(store: &Store, status: OutboxStatus, limit: i64) -> Result<Vec<Delivery>, StoreError> {
+pub async fn by_status(store: &Store, status: OutboxStatus, latest_first: bool, limit: i64) -> Result<Vec<Delivery>, StoreError> {
     crate::with_conn!(store, |conn| {
-        crm_outbox::table
-            .filter(crm_outbox::status.eq(status))
-            .order(crm_outbox::id.desc())
+        let query = crm_outbox::table.filter(crm_outbox::status.eq(status)).into_boxed();
+        let query = if latest_first { query.order(crm_outbox::next_attempt_at.desc()) } else { query.order(crm_outbox::next_attempt_at.asc()) };
+        query
             .limit(limit)
             .select(Delivery::as_select())
             .load(conn)

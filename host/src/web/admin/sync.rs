@@ -89,9 +89,9 @@ async fn page(state: &AppState, principal: &Principal, test: Option<minijinja::V
         skipped: count(OutboxStatus::Skipped).await?,
         cap: COUNT_CAP,
     };
-    let failed = deliveries(state, outbox::by_status(&state.store, OutboxStatus::Failed, SHOWN).await?).await?;
-    let pending = deliveries(state, outbox::by_status(&state.store, OutboxStatus::Pending, SHOWN).await?).await?;
-    let in_flight = deliveries(state, outbox::by_status(&state.store, OutboxStatus::InFlight, SHOWN).await?).await?;
+    let failed = deliveries(state, outbox::by_status(&state.store, OutboxStatus::Failed, true, SHOWN).await?).await?;
+    let pending = deliveries(state, outbox::by_status(&state.store, OutboxStatus::Pending, false, SHOWN).await?).await?;
+    let in_flight = deliveries(state, outbox::by_status(&state.store, OutboxStatus::InFlight, false, SHOWN).await?).await?;
     let endpoint = state.config.crm.api_url.as_ref().map(crate::config::HttpUrl::redacted);
     render(
         "web/admin/sync.html",
