@@ -553,20 +553,40 @@ pub async fn for_day(store: &Store, attendance_id: i64) -> Result<Vec<Delivery>,
     })
 }
 
-/// The deliveries in one state, newest first, at most `limit` (the sync page's queue); the
-/// `crm_outbox_due` index (status first) answers it.
+/// The deliveries in one state by their next attempt (the next due first, or the latest first),
+/// at most `limit` (the sync page's queue); the `crm_outbox_due` index (status, next attempt)
+/// answers it without sorting.
 ///
 /// # Errors
 /// When the query fails.
-pub async fn by_status(store: &Store, status: OutboxStatus, limit: i64) -> Result<Vec<Delivery>, StoreError> {
+pub async fn by_status(store: &Store, status: OutboxStatus, latest_first: bool, limit: i64) -> Result<Vec<Delivery>, StoreError> {
     crate::with_conn!(store, |conn| {
-        crm_outbox::table
-            .filter(crm_outbox::status.eq(status))
-            .order(crm_outbox::id.desc())
+        let query = crm_outbox::table.filter(crm_outbox::status.eq(status)).into_boxed();
+        let query = if latest_first { query.order(crm_outbox::next_attempt_at.desc()) } else { query.order(crm_outbox::next_attempt_at.asc()) };
+        query
             .limit(limit)
             .select(Delivery::as_select())
             .load(conn)
             .await
             .map_err(StoreError::from)
     })
+}
+
+/// How many deliveries are in one state, counting at most `cap + 1` rows (the sync page shows
+/// "more than `cap`" past that): a bounded index range scan instead of a full count on a large
+/// outbox.
+///
+/// # Errors
+/// When the query fails.
+pub async fn count_capped(store: &Store, status: OutboxStatus, cap: i64) -> Result<i64, StoreError> {
+    let ids: Vec<i64> = crate::with_conn!(store, |conn| {
+        crm_outbox::table
+            .filter(crm_outbox::status.eq(status))
+            .select(crm_outbox::id)
+            .limit(cap + 1)
+            .load(conn)
+            .await
+            .map_err(StoreError::from)
+    })?;
+    Ok(i64::try_from(ids.len()).unwrap_or(i64::MAX))
 }

@@ -160,14 +160,31 @@ fn flatten(prefix: &str, value: &Value, out: &mut BTreeMap<String, String>) {
 }
 
 /// What changed from one revision's payload to the next: `(field, before, after)`; the revision
-/// number itself and delivery bookkeeping are left out.
+/// number itself, the manual flag (the producer column says it) and delivery bookkeeping are left
+/// out.
 fn changes(before: &BTreeMap<String, String>, after: &BTreeMap<String, String>) -> Vec<(String, String, String)> {
     let keys: std::collections::BTreeSet<&String> = before.keys().chain(after.keys()).collect();
     keys.into_iter()
-        .filter(|k| !k.ends_with("revision") && !k.contains("idempotency"))
+        .filter(|k| !k.ends_with("revision") && !k.contains("idempotency") && !k.ends_with("manual_override"))
         .filter_map(|k| {
             let (b, a) = (before.get(k).cloned().unwrap_or_else(|| "—".into()), after.get(k).cloned().unwrap_or_else(|| "—".into()));
             (a != b).then(|| (k.clone(), b, a))
+        })
+        .collect()
+}
+
+/// A change as people read it: `clock in` rather than `day.clock_in`, `07:45` on 2025-06-11
+/// rather than an RFC 3339 instant (shown in the display zone).
+fn readable(changed: Vec<(String, String, String)>, zone: chrono_tz::Tz) -> Vec<minijinja::Value> {
+    let value = |v: String| match chrono::DateTime::parse_from_rfc3339(&v) {
+        Ok(t) => t.with_timezone(&zone).format("%Y-%m-%d %H:%M").to_string(),
+        Err(_) => v,
+    };
+    changed
+        .into_iter()
+        .map(|(f, b, a)| {
+            let field = f.rsplit('.').next().unwrap_or(&f).replace("_minutes", "").replace("_min", "").replace('_', " ");
+            context! { field, before => value(b), after => value(a) }
         })
         .collect()
 }
@@ -227,27 +244,63 @@ async fn day_page(
             context! {
                 device_time => p.local_time.format("%Y-%m-%d %H:%M:%S").to_string(),
                 device => device_names.get(&p.device_id).cloned().unwrap_or_else(|| format!("#{}", p.device_id)),
-                state => p.punch_state, used,
+                state => super::punches::punch_state(p.punch_state), used,
             }
         })
         .collect();
 
-    // Revisions: each delivery carries one revision's payload; comparing neighbours says what changed.
+    // The audit trail of this day; a correction's entry names the revision it made, so that
+    // revision is labelled with who made it and what they changed.
+    let parse = |v: &Option<String>| {
+        let mut out = BTreeMap::new();
+        if let Some(v) = v.as_deref().and_then(|v| serde_json::from_str::<Value>(v).ok()) {
+            flatten("", &v, &mut out);
+        }
+        out
+    };
+    let entries = audit::for_target(&state.store, "processed_attendance", &id.to_string(), 50).await?;
+    let mut manual: HashMap<i32, (String, Vec<(String, String, String)>)> = HashMap::new();
+    let history: Vec<_> = entries
+        .into_iter()
+        .map(|e| {
+            let after = parse(&e.new_value);
+            let changed = changes(&parse(&e.old_value), &after);
+            if e.action == "attendance.correct"
+                && let Some(revision) = after.get("revision").and_then(|r| r.parse::<i32>().ok())
+            {
+                manual.entry(revision).or_insert_with(|| (e.actor.clone(), changed.clone()));
+            }
+            context! {
+                at => shown_exact(Some(e.at), zone), actor => e.actor, action => e.action, reason => e.reason,
+                changes => readable(changed, zone),
+            }
+        })
+        .collect();
+
+    // Revisions: each delivery carries one revision's payload; comparing neighbours says what
+    // changed (a revision replaced before it was rendered has no payload to compare).
     let deliveries = outbox::for_day(&state.store, id).await?;
     let mut previous: Option<BTreeMap<String, String>> = None;
     let mut revisions = Vec::new();
-    for d in &deliveries {
+    for (index, d) in deliveries.iter().enumerate() {
         let fields = d.body.as_deref().and_then(|b| serde_json::from_str::<Value>(b).ok()).map(|v| {
             let mut out = BTreeMap::new();
             flatten("", &v, &mut out);
             out
         });
-        let changed = match (&previous, &fields) {
-            (Some(p), Some(f)) => changes(p, f),
+        let by_hand = manual.get(&d.revision);
+        let changed = match (by_hand, &previous, &fields) {
+            (Some((_, changed)), _, _) => changed.clone(),
+            (None, Some(p), Some(f)) => changes(p, f),
             _ => Vec::new(),
         };
-        let producer = fields.as_ref().and_then(|f| Some(format!("{} {}", leaf(f, "rule_plugin")?, leaf(f, "rule_version").unwrap_or(""))));
-        let producer = producer.or_else(|| (d.revision == day.revision).then(|| format!("{} {}", day.rule_plugin, day.rule_version)));
+        let producer = match by_hand {
+            Some((actor, _)) => Some(format!("manual correction by {actor}")),
+            None => fields
+                .as_ref()
+                .and_then(|f| Some(format!("{} {}", leaf(f, "rule_plugin")?, leaf(f, "rule_version").unwrap_or(""))))
+                .or_else(|| (d.revision == day.revision).then(|| format!("{} {}", day.rule_plugin, day.rule_version))),
+        };
         revisions.push(context! {
             revision => d.revision,
             status => d.status.as_str(),
@@ -260,34 +313,16 @@ async fn day_page(
             queued => shown(Some(d.created_at), zone),
             delivered => shown(d.delivered_at, zone),
             producer,
-            first => previous.is_none(),
-            has_body => fields.is_some(),
-            changes => changed.into_iter().map(|(f, b, a)| context! { field => f, before => b, after => a }).collect::<Vec<_>>(),
+            first => index == 0,
+            has_body => fields.is_some() || by_hand.is_some(),
+            compared => previous.is_some() || by_hand.is_some(),
+            changes => readable(changed, zone),
         });
         if fields.is_some() {
             previous = fields;
         }
     }
     revisions.reverse();
-
-    let history: Vec<_> = audit::for_target(&state.store, "processed_attendance", &id.to_string(), 50)
-        .await?
-        .into_iter()
-        .map(|e| {
-            let parse = |v: &Option<String>| {
-                let mut out = BTreeMap::new();
-                if let Some(v) = v.as_deref().and_then(|v| serde_json::from_str::<Value>(v).ok()) {
-                    flatten("", &v, &mut out);
-                }
-                out
-            };
-            let changed = changes(&parse(&e.old_value), &parse(&e.new_value));
-            context! {
-                at => shown_exact(Some(e.at), zone), actor => e.actor, action => e.action, reason => e.reason,
-                changes => changed.into_iter().map(|(f, b, a)| context! { field => f, before => b, after => a }).collect::<Vec<_>>(),
-            }
-        })
-        .collect();
 
     let fallback = CorrectionForm {
         clock_in: input_time(day.clock_in_local),

@@ -67,7 +67,7 @@ fn run_row(run: &JobRun, zone: chrono_tz::Tz) -> minijinja::Value {
     let figures: Vec<String> = serde_json::from_str::<serde_json::Value>(&run.counts)
         .ok()
         .and_then(|v| v.as_object().cloned())
-        .map(|m| m.iter().map(|(k, v)| format!("{}: {}", k.replace('_', " "), v.as_str().map_or_else(|| v.to_string(), str::to_owned))).collect())
+        .map(|m| m.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| format!("{}: {}", k.replace('_', " "), v.as_str().map_or_else(|| v.to_string(), str::to_owned))).collect())
         .unwrap_or_default();
     context! {
         id => run.id,
@@ -94,7 +94,10 @@ async fn list(_: AdminOnly, State(state): State<AppState>, Extension(principal):
             name => s.name.clone(),
             purpose => purpose(&s.name),
             every => s.interval_seconds.map(|i| span(i64::from(i))),
-            interval_seconds => s.interval_seconds,
+            interval_minutes => s.interval_seconds.map(|i| {
+                let minutes = f64::from(i) / 60.0;
+                if minutes.fract() == 0.0 { format!("{minutes:.0}") } else { format!("{minutes:.1}") }
+            }),
             daily_at => s.daily_at.clone(),
             paused => s.paused,
             next => if s.paused { None } else { shown(s.next_run_at, zone).or_else(|| Some("now".into())) },

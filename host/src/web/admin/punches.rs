@@ -37,7 +37,7 @@ struct PunchQuery {
 }
 
 /// What a punch state code means on ZKTeco terminals.
-fn punch_state(code: i32) -> &'static str {
+pub(super) fn punch_state(code: i32) -> &'static str {
     match code {
         0 => "check in",
         1 => "check out",
