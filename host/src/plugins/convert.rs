@@ -1,13 +1,12 @@
 //! Conversions between the SDK's model and the host-side generated WIT types (interface v1).
 
+use attendance_plugin_sdk::__shared_fields as shared_fields;
 use attendance_plugin_sdk::text as model;
 
 // One generated module for both version-1 worlds (see `bindings`): `crm` and `rules` name the
 // same types, grouped by the world that uses them.
 use super::bindings::v1::shift_rules::attendance::plugin::types as crm;
 use super::bindings::v1::shift_rules::attendance::plugin::types as rules;
-
-use attendance_plugin_sdk::__shared_fields as shared_fields;
 
 impl From<rules::AttendanceRecord> for model::AttendanceRecord {
     fn from(r: rules::AttendanceRecord) -> Self {
