@@ -4,6 +4,7 @@
 //! line on stderr and a non-zero exit, never a panic), sets up logging, and dispatches.
 
 mod accounts;
+mod backup;
 mod device_tools;
 mod devices;
 mod import_django;
@@ -12,6 +13,7 @@ mod plugin;
 mod poll;
 mod process;
 mod progress;
+mod reports;
 mod rosters;
 mod serve;
 mod stats;
@@ -94,6 +96,12 @@ enum Command {
     /// Import the original Django bridge's database (devices, employees, punches, delivered days);
     /// safe to run again
     ImportDjango(import_django::ImportDjangoArgs),
+    /// Back up the database: a consistent SQLite snapshot while `serve` runs, or the pg_dump command
+    /// for PostgreSQL
+    Backup(backup::BackupArgs),
+    /// Scheduled report e-mails: subscribe addresses to a report, list, unsubscribe
+    #[command(subcommand)]
+    Reports(reports::ReportsCommand),
 }
 
 /// Parses the command line and runs the chosen subcommand.
@@ -153,6 +161,8 @@ async fn dispatch(command: Command, loaded: Loaded) -> anyhow::Result<()> {
         Command::TestCrm(args) => sync::test_crm(&config, args).await,
         Command::MockCrm(args) => sync::mock_crm(args).await,
         Command::ImportDjango(args) => import_django::run(&config, args).await,
+        Command::Backup(args) => backup::run(&config, args).await,
+        Command::Reports(command) => reports::run(&config, command).await,
     }
 }
 
