@@ -57,8 +57,10 @@ if [ -f tests/python/requirements.txt ]; then
   export BRIDGE_TEST_PYTHON="$PWD/.venv-test/bin/python"
 fi
 
-# --- Headless Chromium for the page suites, and pdftotext to read the PDFs they print.
+# --- Headless Chromium for the page suites, pdftotext to read the PDFs they print, and
+# systemd-analyze to verify the unit files in deploy/.
 missing=()
+command -v systemd-analyze >/dev/null || missing+=(systemd)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
 command -v pdftotext >/dev/null || missing+=(poppler-utils)

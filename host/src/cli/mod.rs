@@ -5,6 +5,7 @@
 
 mod accounts;
 mod demo;
+mod backup;
 mod device_tools;
 mod devices;
 mod import_django;
@@ -13,6 +14,7 @@ mod plugin;
 mod poll;
 mod process;
 mod progress;
+mod reports;
 mod rosters;
 mod serve;
 mod stats;
@@ -98,6 +100,12 @@ enum Command {
     /// Import the original Django bridge's database (devices, employees, punches, delivered days);
     /// safe to run again
     ImportDjango(import_django::ImportDjangoArgs),
+    /// Back up the database: a consistent SQLite snapshot while `serve` runs, or the pg_dump command
+    /// for PostgreSQL
+    Backup(backup::BackupArgs),
+    /// Scheduled report e-mails: subscribe addresses to a report, list, unsubscribe
+    #[command(subcommand)]
+    Reports(reports::ReportsCommand),
 }
 
 /// Parses the command line and runs the chosen subcommand.
@@ -161,6 +169,8 @@ async fn dispatch(command: Command, loaded: Loaded) -> anyhow::Result<()> {
         Command::ImportDjango(args) => import_django::run(&config, args).await,
         // The demo brings its own settings: a developer's `.env` must not change what it shows.
         Command::Demo(args) => demo::run(args).await,
+        Command::Backup(args) => backup::run(&config, args).await,
+        Command::Reports(command) => reports::run(&config, command).await,
     }
 }
 

@@ -77,6 +77,8 @@ pub struct Config {
     pub metrics: MetricsSettings,
     /// Operational alert e-mails (devices silent, deliveries failed, plugins failing, CRM down).
     pub alerts: AlertSettings,
+    /// Scheduled report e-mails.
+    pub reports: ReportEmailSettings,
     /// Accepted so an old `.env` keeps working, and ignored: scheduling is built in (`CELERY_BROKER_URL`).
     pub celery_broker_url: Option<String>,
 }
@@ -106,6 +108,7 @@ impl Default for Config {
             plugins: PluginSettings::default(),
             metrics: MetricsSettings::default(),
             alerts: AlertSettings::default(),
+            reports: ReportEmailSettings::default(),
             celery_broker_url: None,
         }
     }
@@ -389,6 +392,22 @@ pub struct MetricsSettings {
     /// Bearer token a scraper on another machine presents (`METRICS_TOKEN`). Requests from this
     /// machine (loopback, not forwarded by a proxy) need none; without a token, other clients get 403.
     pub token: Option<SecretString>,
+}
+
+/// Scheduled report e-mails (`attendance-bridge reports subscribe`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReportEmailSettings {
+    /// Site-local hour from which the day's report e-mails go out (`REPORT_EMAIL_HOUR`, 0-23): the
+    /// daily attendance of yesterday, on the 1st last month's timesheet, on Mondays last week's
+    /// late arrivals and early exits.
+    pub email_hour: u32,
+}
+
+impl Default for ReportEmailSettings {
+    fn default() -> Self {
+        Self { email_hour: 6 }
+    }
 }
 
 /// Operational alerts by e-mail: one message when a problem starts and one when it ends.

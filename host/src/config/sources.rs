@@ -88,6 +88,7 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("ALERT_DEVICE_SILENT_INTERVALS", "alerts.device_silent_intervals"),
     ("ALERT_PLUGIN_FAILED_RUNS", "alerts.plugin_failed_runs"),
     ("ALERT_CRM_UNREACHABLE_MINUTES", "alerts.crm_unreachable_minutes"),
+    ("REPORT_EMAIL_HOUR", "reports.email_hour"),
     ("CELERY_BROKER_URL", "celery_broker_url"),
 ];
 

@@ -16,6 +16,7 @@ pub mod poll;
 pub mod preview;
 pub mod process;
 pub mod push;
+pub mod report_emails;
 pub mod scheduler;
 
 use std::sync::Arc;
@@ -34,6 +35,7 @@ pub fn standard_jobs(store: &Store, config: &Config, instance: &str, registry: &
         Arc::new(crm_sync::SyncToCrm::new(store.clone(), Arc::clone(registry), config.clone(), instance)),
         Arc::new(crm_sync::RetryFailedSyncs::new(store.clone())),
         Arc::new(alerts::CheckAlerts::new(store.clone(), config.clone())),
+        Arc::new(report_emails::SendReports::new(store.clone(), config.clone(), instance)),
     ]
 }
 

@@ -10,6 +10,7 @@
 
 mod build;
 pub mod csv;
+pub mod email;
 pub mod xlsx;
 
 pub use build::{MAX_DAYS, day_code, month_of, punch_state_label, status_label, verify_label};

@@ -39,6 +39,7 @@
 pub mod attendance;
 pub mod alerts;
 pub mod audit;
+pub mod backup;
 pub mod closed_set;
 mod connect;
 pub mod corrections;
@@ -58,6 +59,7 @@ pub mod outbox;
 pub mod pending;
 pub mod punches;
 pub mod reports;
+pub mod report_subscriptions;
 pub mod rosters;
 pub mod schema;
 pub mod sessions;
