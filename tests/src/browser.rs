@@ -145,7 +145,31 @@ impl Chrome {
     /// # Panics
     /// When there is no such element.
     pub async fn click(&self, css: &str) {
-        self.find(css).await.click().await.unwrap_or_else(|e| panic!("clicking {css}: {e}"));
+        let page = self.client.find(Locator::Css("html")).await.ok();
+        let element = self.find(css).await;
+        // A link to another page, or a submit button of a form, navigates.
+        let navigates = self
+            .client
+            .execute(
+                "const e = arguments[0]; const href = e.getAttribute('href') || ''; \
+                 if (e.tagName === 'A') return href !== '' && !href.startsWith('#') && !href.startsWith('javascript:'); \
+                 return (e.tagName === 'BUTTON' || e.tagName === 'INPUT') && e.type === 'submit' && e.form != null;",
+                vec![serde_json::to_value(&element).unwrap_or_default()],
+            )
+            .await
+            .ok()
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false);
+        element.click().await.unwrap_or_else(|e| panic!("clicking {css}: {e}"));
+        // A link or a submit button replaces the document: wait (up to 60 s: a form may poll a
+        // device) for the old one to go, so the next look finds the new page, not the one being left.
+        if let (Some(page), true) = (page, navigates) {
+            let started = std::time::Instant::now();
+            while started.elapsed() < Duration::from_secs(60) && page.tag_name().await.is_ok() {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            let _ = self.client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("body")).await;
+        }
     }
 
     /// The element `css`, waiting up to 10 s for it.
@@ -163,7 +187,17 @@ impl Chrome {
 
     /// The visible text of the element `css`.
     pub async fn text(&self, css: &str) -> String {
-        self.find(css).await.text().await.unwrap_or_else(|e| panic!("text of {css}: {e}"))
+        // An element can go stale between finding and reading it while a page is still loading:
+        // find it again.
+        let mut last = String::new();
+        for _ in 0..20 {
+            match self.find(css).await.text().await {
+                Ok(text) => return text,
+                Err(e) => last = e.to_string(),
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        panic!("text of {css}: {last}")
     }
 
     /// The page's whole visible text.
