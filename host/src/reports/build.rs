@@ -141,6 +141,22 @@ fn counts_present(code: &str) -> bool {
     matches!(code, "P" | "L" | "HD" | "M")
 }
 
+/// The columns the per-day exception reports start with: which day, who, on which shift.
+fn day_head_columns() -> Vec<Column> {
+    vec![
+        col("date", "Date", ColumnKind::Date),
+        col("weekday", "Day", ColumnKind::Text),
+        col("code", "Code", ColumnKind::Text),
+        col("name", "Name", ColumnKind::Text),
+        col("shift", "Shift", ColumnKind::Text),
+    ]
+}
+
+/// A day's cells under [`day_head_columns`].
+fn day_head_cells(ctx: &Context, d: &ProcessedDay) -> Vec<Cell> {
+    vec![Cell::Date(d.work_date), weekday(d.work_date), Cell::Text(d.user_id.clone()), ctx.name(&d.user_id), ctx.shift(&d.shift_code)]
+}
+
 fn weekday(date: NaiveDate) -> Cell {
     Cell::Text(date.format("%a").to_string())
 }
@@ -318,37 +334,35 @@ fn hours(minutes: i64) -> f64 {
 
 pub(super) async fn late_early(store: &Store, ctx: &Context, request: &ReportRequest, filter: &PeriodFilter) -> Result<Body, ReportError> {
     let days = queries::days_between(store, request.from, request.to, filter).await?;
-    let columns = vec![
-        col("date", "Date", ColumnKind::Date),
-        col("weekday", "Day", ColumnKind::Text),
-        col("code", "Code", ColumnKind::Text),
-        col("name", "Name", ColumnKind::Text),
-        col("shift", "Shift", ColumnKind::Text),
-        col("scheduled_in", "Sched. in", ColumnKind::Text),
-        col("clock_in", "Clock in", ColumnKind::DateTime),
-        col("late", "Late by", ColumnKind::Minutes),
-        col("scheduled_out", "Sched. out", ColumnKind::Text),
-        col("clock_out", "Clock out", ColumnKind::DateTime),
-        col("early", "Early by", ColumnKind::Minutes),
-    ];
+    let columns = [
+        day_head_columns(),
+        vec![
+            col("scheduled_in", "Sched. in", ColumnKind::Text),
+            col("clock_in", "Clock in", ColumnKind::DateTime),
+            col("late", "Late by", ColumnKind::Minutes),
+            col("scheduled_out", "Sched. out", ColumnKind::Text),
+            col("clock_out", "Clock out", ColumnKind::DateTime),
+            col("early", "Early by", ColumnKind::Minutes),
+        ],
+    ]
+    .concat();
     let rows: Vec<Vec<Cell>> = days
         .iter()
         .filter(|d| d.late_min.unwrap_or(0) > 0 || d.early_min.unwrap_or(0) > 0)
         .map(|d| {
             let (sin, sout) = ctx.scheduled(&d.shift_code);
-            vec![
-                Cell::Date(d.work_date),
-                weekday(d.work_date),
-                Cell::Text(d.user_id.clone()),
-                ctx.name(&d.user_id),
-                ctx.shift(&d.shift_code),
-                sin,
-                ctx.time(d.clock_in_utc),
-                minutes(d.late_min.filter(|m| *m > 0)),
-                sout,
-                ctx.time(d.clock_out_utc),
-                minutes(d.early_min.filter(|m| *m > 0)),
+            [
+                day_head_cells(ctx, d),
+                vec![
+                    sin,
+                    ctx.time(d.clock_in_utc),
+                    minutes(d.late_min.filter(|m| *m > 0)),
+                    sout,
+                    ctx.time(d.clock_out_utc),
+                    minutes(d.early_min.filter(|m| *m > 0)),
+                ],
             ]
+            .concat()
         })
         .collect();
     let totals = totals_row(columns.len(), "Total".to_owned(), &rows, &[7, 10]);
@@ -357,33 +371,31 @@ pub(super) async fn late_early(store: &Store, ctx: &Context, request: &ReportReq
 
 pub(super) async fn absent(store: &Store, ctx: &Context, request: &ReportRequest, filter: &PeriodFilter) -> Result<Body, ReportError> {
     let days = queries::days_between(store, request.from, request.to, filter).await?;
-    let columns = vec![
-        col("date", "Date", ColumnKind::Date),
-        col("weekday", "Day", ColumnKind::Text),
-        col("code", "Code", ColumnKind::Text),
-        col("name", "Name", ColumnKind::Text),
-        col("shift", "Shift", ColumnKind::Text),
-        col("scheduled_in", "Sched. in", ColumnKind::Text),
-        col("scheduled_out", "Sched. out", ColumnKind::Text),
-        col("scheduled", "Scheduled", ColumnKind::Minutes),
-        col("reason", "Reason", ColumnKind::Text),
-    ];
+    let columns = [
+        day_head_columns(),
+        vec![
+            col("scheduled_in", "Sched. in", ColumnKind::Text),
+            col("scheduled_out", "Sched. out", ColumnKind::Text),
+            col("scheduled", "Scheduled", ColumnKind::Minutes),
+            col("reason", "Reason", ColumnKind::Text),
+        ],
+    ]
+    .concat();
     let rows: Vec<Vec<Cell>> = days
         .iter()
         .filter(|d| day_code(d, ctx.holidays.contains_key(&d.work_date)) == "A")
         .map(|d| {
             let (sin, sout) = ctx.scheduled(&d.shift_code);
-            vec![
-                Cell::Date(d.work_date),
-                weekday(d.work_date),
-                Cell::Text(d.user_id.clone()),
-                ctx.name(&d.user_id),
-                ctx.shift(&d.shift_code),
-                sin,
-                sout,
-                minutes(d.scheduled_min),
-                d.reason.clone().map_or(Cell::Empty, Cell::Text),
+            [
+                day_head_cells(ctx, d),
+                vec![
+                    sin,
+                    sout,
+                    minutes(d.scheduled_min),
+                    d.reason.clone().map_or(Cell::Empty, Cell::Text),
+                ],
             ]
+            .concat()
         })
         .collect();
     let totals = totals_row(columns.len(), "Total".to_owned(), &rows, &[7]);
@@ -462,18 +474,17 @@ pub(super) async fn missing(store: &Store, ctx: &Context, request: &ReportReques
     let punches = ctx.punches(store, request).await?;
     let grouped = punches_by_day(ctx, &punches);
     let claimed = claimed_punches(ctx, &days, &grouped);
-    let columns = vec![
-        col("date", "Date", ColumnKind::Date),
-        col("weekday", "Day", ColumnKind::Text),
-        col("code", "Code", ColumnKind::Text),
-        col("name", "Name", ColumnKind::Text),
-        col("shift", "Shift", ColumnKind::Text),
-        col("clock_in", "Clock in", ColumnKind::DateTime),
-        col("clock_out", "Clock out", ColumnKind::DateTime),
-        col("missing", "Missing", ColumnKind::Text),
-        col("punch_count", "Punches", ColumnKind::Integer),
-        col("punches", "Punch times", ColumnKind::Text),
-    ];
+    let columns = [
+        day_head_columns(),
+        vec![
+            col("clock_in", "Clock in", ColumnKind::DateTime),
+            col("clock_out", "Clock out", ColumnKind::DateTime),
+            col("missing", "Missing", ColumnKind::Text),
+            col("punch_count", "Punches", ColumnKind::Integer),
+            col("punches", "Punch times", ColumnKind::Text),
+        ],
+    ]
+    .concat();
     let mut rows = Vec::new();
     for d in &days {
         let flags = flags_of(d);
@@ -490,18 +501,19 @@ pub(super) async fn missing(store: &Store, ctx: &Context, request: &ReportReques
         if d.status == "absent" && behind.is_empty() {
             continue;
         }
-        rows.push(vec![
-            Cell::Date(d.work_date),
-            weekday(d.work_date),
-            Cell::Text(d.user_id.clone()),
-            ctx.name(&d.user_id),
-            ctx.shift(&d.shift_code),
-            ctx.time(d.clock_in_utc),
-            ctx.time(d.clock_out_utc),
-            Cell::Text(missing.into()),
-            Cell::Integer(behind.len() as i64),
-            punch_list(ctx, &behind),
-        ]);
+        rows.push(
+            [
+                day_head_cells(ctx, d),
+                vec![
+                ctx.time(d.clock_in_utc),
+                ctx.time(d.clock_out_utc),
+                Cell::Text(missing.into()),
+                Cell::Integer(behind.len() as i64),
+                punch_list(ctx, &behind),
+                ],
+            ]
+            .concat(),
+        );
     }
     let totals = Some(totals_row(columns.len(), "Total".to_owned(), &rows, &[]));
     Ok(Body { title: ReportKind::MissingPunches.title().into(), columns, rows, totals, default_sort: vec!["date", "code"] })
