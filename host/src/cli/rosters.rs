@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 use crate::config::Config;
 use crate::domain::EmployeeId;
 use crate::store::{employees, rosters};
-use crate::store::rosters::ShiftTemplate;
+use crate::store::rosters::{Affected, ShiftTemplate};
 
 #[derive(Debug, Subcommand)]
 pub(super) enum ShiftsCommand {
@@ -164,6 +164,7 @@ pub(super) async fn shifts(config: &Config, command: ShiftsCommand) -> anyhow::R
             };
             rosters::save_template(&store, &template).await?;
             println!("saved shift {} ({}-{})", template.code, template.start_time, template.end_time);
+            report_marked(rosters::mark_affected(&store, &Affected::Template(template.code.clone())).await?);
         }
         ShiftsCommand::List => {
             for t in rosters::list_templates(&store).await? {
@@ -171,8 +172,11 @@ pub(super) async fn shifts(config: &Config, command: ShiftsCommand) -> anyhow::R
             }
         }
         ShiftsCommand::Remove { code } => {
+            // Marked first: once the template is gone, the stored days still name it.
+            let marked = rosters::mark_affected(&store, &Affected::Template(code.clone())).await?;
             rosters::remove_template(&store, &code).await?;
             println!("removed shift {code}");
+            report_marked(marked);
         }
     }
     Ok(())
@@ -187,15 +191,18 @@ pub(super) async fn roster(config: &Config, command: RosterCommand) -> anyhow::R
             let default = default.unwrap_or_else(|| shift.clone());
             employees::set_pattern(&store, &EmployeeId(employee.clone()), Some(&default), Some(&shift), &days).await?;
             println!("{employee}: {shift} on {days}, default {default}");
+            report_marked(rosters::mark_affected(&store, &Affected::Employee(EmployeeId(employee))).await?);
         }
         RosterCommand::Set { employee, date, shift } => {
             let shift = (!shift.eq_ignore_ascii_case("off")).then_some(shift);
             rosters::set_roster(&store, &EmployeeId(employee.clone()), date, shift.as_deref()).await?;
             println!("{employee} {date}: {}", shift.as_deref().unwrap_or("off"));
+            report_marked(rosters::mark_affected(&store, &Affected::EmployeeDay(EmployeeId(employee), date)).await?);
         }
         RosterCommand::Clear { employee, date } => {
             rosters::clear_roster(&store, &EmployeeId(employee.clone()), date).await?;
             println!("{employee} {date}: weekly pattern");
+            report_marked(rosters::mark_affected(&store, &Affected::EmployeeDay(EmployeeId(employee), date)).await?);
         }
         RosterCommand::Show { employee, from, to } => {
             for (date, shift) in rosters::roster_between(&store, &EmployeeId(employee), from, to).await? {
@@ -213,10 +220,12 @@ pub(super) async fn holidays(config: &Config, command: HolidaysCommand) -> anyho
         HolidaysCommand::Add { date, name } => {
             rosters::add_holiday(&store, date, &name).await?;
             println!("holiday {date} {name}");
+            report_marked(rosters::mark_affected(&store, &Affected::Day(date)).await?);
         }
         HolidaysCommand::Remove { date } => {
             rosters::remove_holiday(&store, date).await?;
             println!("removed holiday {date}");
+            report_marked(rosters::mark_affected(&store, &Affected::Day(date)).await?);
         }
         HolidaysCommand::List => {
             for (date, name) in rosters::list_holidays(&store).await? {
@@ -236,4 +245,12 @@ fn normalise_days(days: &str) -> anyhow::Result<String> {
         out.push(*day);
     }
     Ok(out.join(","))
+}
+
+/// Says how many employee-days a roster change marked for re-processing (the next processing run,
+/// or `process`, applies the change to them), as the admin pages do.
+fn report_marked(marked: usize) {
+    if marked > 0 {
+        println!("{marked} employee-day(s) marked for re-processing");
+    }
 }
