@@ -2,7 +2,8 @@
 //! the affected days, says how many, and "Re-process now" updates them), plugins (upload the
 //! quarter-hour example, preview it, activate, roll back; a bad `.wasm` refused with the reason),
 //! employees, users and tokens, and the account page; viewers get 403 on every admin page and action,
-//! every form without its CSRF token gets 403, and account and token changes are audited.
+//! every form without its CSRF token gets 403, and account and token changes are audited. A
+//! plugin's settings edited as JSON are tried before they are kept, audited, and used by processing.
 
 use std::time::Duration;
 
@@ -135,6 +136,15 @@ async fn an_admin_edits_a_shift_then_tries_activates_and_rolls_back_a_plugin() {
     assert!(gate.starts_with("Golden fixtures:") && gate.contains("none broken"), "{gate}");
     chrome.screenshot("admin-plugins").await;
 
+    // Its settings page: settings the plugin fails on are refused in place, the form keeps them.
+    chrome.open("/admin/plugins/quarter-hour/config").await;
+    chrome.fill("#config-text", "{\"interval_min\": 4000000000, \"mode\": \"up\"}").await;
+    chrome.click("#save-config").await;
+    let refused = chrome.text("#flash").await;
+    assert!(refused.starts_with("The settings were not saved") && refused.contains("golden fixtures"), "{refused}");
+    assert!(chrome.text("#saved-config").await.contains('—'), "nothing was saved");
+    chrome.screenshot("admin-plugin-settings").await;
+
     chrome.open("/admin/plugins/quarter-hour/preview?days=7").await;
     assert_eq!(chrome.text("#changed-count").await, "1", "only 1001's day changes");
     let changes = chrome.text("#changes").await;
@@ -190,6 +200,8 @@ const ADMIN_ROUTES: &[(&str, &str)] = &[
     ("POST", "/admin/plugins/quarter-hour/test"),
     ("GET", "/admin/plugins/quarter-hour/preview"),
     ("POST", "/admin/plugins/quarter-hour/activate"),
+    ("GET", "/admin/plugins/quarter-hour/config"),
+    ("POST", "/admin/plugins/quarter-hour/config"),
     ("GET", "/admin/users"),
     ("POST", "/admin/users"),
     ("POST", "/admin/users/1/password"),
@@ -294,4 +306,80 @@ async fn viewers_csrf_and_audit(backend: Backend) {
     assert!(actions.contains(&("reader", "user.password_change")), "{actions:?}");
     assert!(!entries.iter().any(|e| e.new_value.as_deref().is_some_and(|v| v.contains(&token))), "the token itself is never in the audit log");
     assert!(hidden_field(&page, "csrf_token").is_some(), "forms carry the token");
+}
+
+on_both_backends!(plugin_settings_are_checked_saved_audited_and_used);
+
+/// Settings typed on a plugin's page: JSON that is not an object, or that the plugin fails its golden
+/// fixtures with, comes back with the reason and is not kept; good settings are kept, audited, and the
+/// next processing run uses them; emptying the form goes back to the configuration file's.
+async fn plugin_settings_are_checked_saved_audited_and_used(backend: Backend) {
+    let app = start(backend).await;
+    let store = app.db.store().await;
+    create_account(&store, "boss", Role::Admin).await;
+    let day = seed(&app, &store).await;
+    let mut admin = Browser::new(&app.base_url);
+    admin.sign_in("boss").await;
+    let csrf = admin.session_csrf().await;
+    let page = admin.get("/admin/plugins/quarter-hour/config").await.text().await.expect("page");
+    assert!(page.contains("Settings of quarter-hour"), "{page}");
+    assert!(admin.get("/admin/plugins/no-such-plugin/config").await.status() == 404);
+
+    for (text, why) in [
+        ("{\"interval_min\": 30,", "not valid JSON at line 1"),
+        ("[30]", "must be a JSON object"),
+        ("{\"interval_min\": 4000000000, \"mode\": \"up\"}", "golden fixtures"),
+    ] {
+        let refused = save_settings(&mut admin, &csrf, text).await;
+        assert_eq!(refused.status(), 422, "{text}");
+        let page = refused.text().await.expect("page");
+        assert!(page.contains("The settings were not saved") && page.contains(why), "{text}: {page}");
+        assert!(page.contains(&minijinja_escaped(text)), "the typed text comes back: {page}");
+    }
+    assert!(settings::plugin_configs(&store).await.expect("saved").0.is_empty(), "nothing refused is kept");
+
+    // Hourly rounding down: kept, audited, and processing uses it.
+    let saved = save_settings(&mut admin, &csrf, "{\"interval_min\": 60, \"mode\": \"down\"}").await;
+    assert_eq!(saved.status(), 303);
+    admin.absorb(&saved);
+    let page = admin.get("/admin/plugins/quarter-hour/config").await.text().await.expect("page");
+    assert!(page.contains("Settings saved for quarter-hour"), "{page}");
+    let activated = admin.post_form("/admin/plugins/quarter-hour/activate", &[("csrf_token", &csrf)], &[]).await;
+    assert_eq!(activated.status(), 303);
+    let before = day_of(&store, "1001", day).await;
+    let reprocess = |store: Store| {
+        let config = app.config.clone();
+        async move {
+            pending::mark_range(&store, day, day).await.expect("marked");
+            let registry = attendance_bridge::pipeline::plugin_registry(&config).expect("registry");
+            attendance_bridge::pipeline::process::process_pending(&store, &registry, &config, 1000).await.expect("processed");
+            day_of(&store, "1001", day).await
+        }
+    };
+    let hourly = reprocess(store.clone()).await;
+    assert_eq!(hourly.rule_plugin, "quarter-hour");
+    // 08:07–16:53 rounded down to whole hours: 08:00–16:00, an hour less than the standard rules pay.
+    let payable = |d: &attendance::ProcessedDay| d.payable_min.expect("a present day has payable time");
+    assert!(payable(&hourly) < payable(&before), "hourly rounding down pays less: {hourly:?} vs {before:?}");
+    let (entries, _) = audit::page(&store, 0, 100).await.expect("audit");
+    let entry = entries.iter().find(|e| e.action == "plugin.configure").expect("the change is audited");
+    assert_eq!(entry.actor, "boss");
+    assert_eq!(entry.target_id.as_deref(), Some("quarter-hour"));
+    assert!(entry.new_value.as_deref().is_some_and(|v| v.contains("\"interval_min\":60")), "{entry:?}");
+
+    // Emptied: the saved settings go, the plugin's defaults (quarter hours) apply again.
+    let cleared = save_settings(&mut admin, &csrf, "").await;
+    assert_eq!(cleared.status(), 303);
+    assert!(settings::plugin_configs(&store).await.expect("saved").0.is_empty());
+    let quarter = reprocess(store.clone()).await;
+    assert!(payable(&quarter) > payable(&hourly), "quarter-hour rounding again: {quarter:?} vs {hourly:?}");
+}
+
+async fn save_settings(admin: &mut Browser, csrf: &str, text: &str) -> reqwest::Response {
+    admin.post_form("/admin/plugins/quarter-hour/config", &[("csrf_token", csrf), ("config", text)], &[]).await
+}
+
+/// `text` as the template writes it into the page (HTML-escaped quotes).
+fn minijinja_escaped(text: &str) -> String {
+    text.replace('&', "&amp;").replace('"', "&quot;").replace('<', "&lt;").replace('>', "&gt;")
 }

@@ -44,7 +44,10 @@ impl Job for SyncToCrm {
 
     fn run(&self) -> JobFuture {
         let sender = configured_sender(&self.store, &self.registry, &self.config, &self.instance);
+        let (store, registry) = (self.store.clone(), Arc::clone(&self.registry));
         Box::pin(async move {
+            // Settings saved on the plugins page since the last run.
+            super::plugin_config::refresh(&store, &registry).await?;
             let Some(sender) = sender.map_err(|e| JobError::Failed(e.to_string()))? else {
                 return Ok(serde_json::json!({ "skipped": "CRM_API_URL is not set" }));
             };

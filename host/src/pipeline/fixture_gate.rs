@@ -32,7 +32,11 @@ pub struct GateReport {
 /// The inputs of `file`'s scenarios for `plugin`: its configured settings apply where a fixture
 /// brings none of its own (as `plugin test` and `plugin activate` both run them).
 pub fn fixture_inputs(registry: &Registry, plugin: &LoadedPlugin, file: &fixtures::FixtureFile) -> Vec<model::RulesInput> {
-    let configured = registry.config_for(&plugin.name);
+    inputs_with(&registry.config_for(&plugin.name), file)
+}
+
+/// The inputs of `file`'s scenarios with `configured` where a fixture brings no settings of its own.
+fn inputs_with(configured: &serde_json::Value, file: &fixtures::FixtureFile) -> Vec<model::RulesInput> {
     file.scenarios
         .iter()
         .map(|s| {
@@ -50,8 +54,17 @@ pub fn fixture_inputs(registry: &Registry, plugin: &LoadedPlugin, file: &fixture
 /// # Errors
 /// When the compiled-in fixture file cannot be read (a build defect).
 pub fn run(registry: &Registry, plugin: &LoadedPlugin) -> Result<GateReport, String> {
+    run_with(registry, plugin, &registry.config_for(&plugin.name))
+}
+
+/// [`run`] with `config` as the plugin's settings instead of its configured ones: how a new
+/// configuration is tried before it is saved.
+///
+/// # Errors
+/// As [`run`].
+pub fn run_with(registry: &Registry, plugin: &LoadedPlugin, config: &serde_json::Value) -> Result<GateReport, String> {
     let file = fixtures::parse(GOLDEN_FIXTURES)?;
-    let inputs = fixture_inputs(registry, plugin, &file);
+    let inputs = inputs_with(config, &file);
     let results = registry.runtime().process_batch(plugin, &inputs);
     let mut report = GateReport { fixtures: inputs.len(), ..GateReport::default() };
     let mut checked = Vec::with_capacity(results.len());

@@ -12,6 +12,7 @@ pub mod failover;
 pub mod import_django;
 pub mod live;
 pub mod on_demand;
+pub mod plugin_config;
 pub mod poll;
 pub mod preview;
 pub mod process;

@@ -57,6 +57,7 @@ pub async fn preview(store: &Store, registry: &Arc<Registry>, config: &Config, c
     let at_midnight = |d: NaiveDate| d.and_hms_opt(0, 0, 0).unwrap_or_default();
     let tomorrow = today.succ_opt().unwrap_or(today);
     let people = punches::employees_between(store, at_midnight(first), at_midnight(tomorrow)).await?;
+    super::plugin_config::refresh(store, registry).await?;
     let rules_config = registry.config_for(&plugin.name);
     let site_context = process::SiteContext::load(store, config).await?;
     let mut inputs = Vec::with_capacity(people.len());
@@ -157,6 +158,7 @@ pub async fn activate(
             "{name} is a path: copy the file into the plugins folder and activate it by its name, so every instance finds it"
         )));
     }
+    super::plugin_config::refresh(store, registry).await?;
     let plugin = load_rules(registry, name).await?;
     let gate = {
         let registry = Arc::clone(registry);

@@ -372,6 +372,7 @@ async fn process_round(
             .await
             .map_err(|e| StoreError::Invalid(e.to_string()))??
     };
+    super::plugin_config::refresh(store, registry).await?;
     let rules_config = registry.config_for(&plugin_name);
     let mut report = ProcessReport::default();
     let site_context = SiteContext::load(store, config).await?;

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
 
 use super::runtime::{LoadedPlugin, PluginRuntime};
@@ -29,6 +29,8 @@ pub struct Registry {
     runtime: Arc<PluginRuntime>,
     dir: Option<PathBuf>,
     configs: HashMap<String, serde_json::Value>,
+    /// Settings an admin saved on the plugins page; they win over `configs` (see [`Registry::set_overrides`]).
+    overrides: RwLock<HashMap<String, serde_json::Value>>,
     loaded: Mutex<HashMap<String, (Arc<LoadedPlugin>, Stamp)>>,
 }
 
@@ -46,7 +48,7 @@ fn stamp(path: &Path) -> Stamp {
 impl Registry {
     /// A registry over the built-ins and `dir`.
     pub fn new(runtime: Arc<PluginRuntime>, dir: Option<PathBuf>) -> Self {
-        Self { runtime, dir, configs: HashMap::new(), loaded: Mutex::new(HashMap::new()) }
+        Self { runtime, dir, configs: HashMap::new(), overrides: RwLock::new(HashMap::new()), loaded: Mutex::new(HashMap::new()) }
     }
 
     /// Sets each plugin's configuration (from `[plugins.config.<name>]`), handed to it with every call.
@@ -56,9 +58,22 @@ impl Registry {
         self
     }
 
-    /// The configuration for plugin `name` (`null` when none is set).
+    /// The configuration for plugin `name`: the one saved on the plugins page, else the configuration
+    /// file's, else `null`.
     pub fn config_for(&self, name: &str) -> serde_json::Value {
-        self.configs.get(name).cloned().unwrap_or(serde_json::Value::Null)
+        let overrides = self.overrides.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        overrides.get(name).or_else(|| self.configs.get(name)).cloned().unwrap_or(serde_json::Value::Null)
+    }
+
+    /// The configuration file's settings for plugin `name` (`[plugins.config.<name>]`), if any.
+    pub fn file_config(&self, name: &str) -> Option<&serde_json::Value> {
+        self.configs.get(name)
+    }
+
+    /// Replaces the settings saved at run time (they live in the database, shared by every instance,
+    /// so the pipeline reloads them before each run instead of the registry caching them for good).
+    pub fn set_overrides(&self, overrides: HashMap<String, serde_json::Value>) {
+        *self.overrides.write().unwrap_or_else(std::sync::PoisonError::into_inner) = overrides;
     }
 
     /// The runtime that calls the plugins.

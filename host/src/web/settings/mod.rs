@@ -25,6 +25,7 @@ pub(super) const TEMPLATES: &[(&str, &str)] = &[
     ("web/settings/shift_form.html", include_str!("../../../../templates/web/settings/shift_form.html")),
     ("web/settings/plugins.html", include_str!("../../../../templates/web/settings/plugins.html")),
     ("web/settings/plugin_preview.html", include_str!("../../../../templates/web/settings/plugin_preview.html")),
+    ("web/settings/plugin_config.html", include_str!("../../../../templates/web/settings/plugin_config.html")),
     ("web/settings/users.html", include_str!("../../../../templates/web/settings/users.html")),
     ("web/settings/account.html", include_str!("../../../../templates/web/settings/account.html")),
 ];

@@ -21,8 +21,9 @@ use super::super::view::{Flash, Nav, TakenFlash, frame, render};
 use super::super::{AdminOnly, AppError, AppState, Principal};
 use super::{record, shown};
 use crate::pipeline::process::{self, ProcessError};
-use crate::pipeline::{fixture_gate, preview};
+use crate::pipeline::{fixture_gate, plugin_config, preview};
 use crate::plugins::{PluginKind, Registry};
+use crate::store::audit::NewAuditEntry;
 use crate::store::settings;
 
 /// The largest `.wasm` accepted (the example plugins are well under 1 MiB).
@@ -39,10 +40,14 @@ pub(super) fn router() -> Router<AppState> {
         .route("/admin/plugins/{name}/test", post(test))
         .route("/admin/plugins/{name}/preview", get(preview_page))
         .route("/admin/plugins/{name}/activate", post(activate))
+        .route("/admin/plugins/{name}/config", get(config_page).post(save_config))
 }
 
-fn registry(state: &AppState) -> Result<Arc<Registry>, AppError> {
-    crate::pipeline::plugin_registry(&state.config).map_err(|e| AppError::Internal(format!("plugin runtime: {e}")))
+/// The plugin registry with the settings saved on these pages loaded.
+async fn registry(state: &AppState) -> Result<Arc<Registry>, AppError> {
+    let registry = crate::pipeline::plugin_registry(&state.config).map_err(|e| AppError::Internal(format!("plugin runtime: {e}")))?;
+    plugin_config::refresh(&state.store, &registry).await?;
+    Ok(registry)
 }
 
 /// A plugin name as a file in the plugins folder can carry it.
@@ -51,7 +56,7 @@ fn valid_name(name: &str) -> bool {
 }
 
 async fn list(State(state): State<AppState>, AdminOnly(_): AdminOnly, taken: TakenFlash, Extension(principal): Extension<Principal>) -> Result<impl IntoResponse, AppError> {
-    let registry = registry(&state)?;
+    let registry = registry(&state).await?;
     let active = process::active_rules_plugin(&state.store, &state.config).await?;
     let previous = settings::get(&state.store, settings::PREVIOUS_RULES_PLUGIN).await?.filter(|p| *p != active);
     let listed = {
@@ -68,7 +73,8 @@ async fn list(State(state): State<AppState>, AdminOnly(_): AdminOnly, taken: Tak
                 source => if p.source == "built-in" { "built-in".to_owned() } else { "uploaded".to_owned() },
                 sha => p.sha256.get(..12).unwrap_or_default().to_owned(), sha256 => p.sha256.clone(),
                 active => name == active, previous => previous.as_deref() == Some(name.as_str()),
-                config => state.config.plugins.config.get(&name).map(|v| serde_json::to_string_pretty(v).unwrap_or_default()),
+                config => registry.config_for(&name).as_object().filter(|o| !o.is_empty()).map(|o| serde_json::to_string_pretty(o).unwrap_or_default()),
+                config_saved => registry.file_config(&name) != Some(&registry.config_for(&name)) && !registry.config_for(&name).is_null(),
             },
             Err(e) => context! { name, ok => false, error => e.to_string() },
         })
@@ -109,7 +115,7 @@ async fn upload(State(state): State<AppState>, AdminOnly(admin): AdminOnly, head
         return Ok(refuse(format!("{filename} is {} KiB; a plugin may be at most {} MiB.", file.data.len() >> 10, MAX_PLUGIN_BYTES >> 20)));
     }
     let bytes = file.data.to_vec();
-    let registry = registry(&state)?;
+    let registry = registry(&state).await?;
     // The same check as `plugin check`: the runtime compiles and instantiates it and reads its info.
     let checked = {
         let (registry, name, bytes) = (Arc::clone(&registry), name.clone(), bytes.clone());
@@ -147,7 +153,7 @@ async fn upload(State(state): State<AppState>, AdminOnly(admin): AdminOnly, head
 }
 
 async fn test(State(state): State<AppState>, AdminOnly(_): AdminOnly, Path(name): Path<String>) -> Result<Response, AppError> {
-    let registry = registry(&state)?;
+    let registry = registry(&state).await?;
     let outcome = tokio::task::spawn_blocking(move || -> Result<fixture_gate::GateReport, String> {
         let plugin = registry.get_kind(&name, PluginKind::ShiftRules).map_err(|e| e.to_string())?;
         fixture_gate::run(&registry, &plugin)
@@ -187,7 +193,7 @@ async fn preview_page(
         return Err(AppError::NotFound(format!("plugin {name:?}")));
     }
     let days = query.days.unwrap_or(7).clamp(1, MAX_PREVIEW_DAYS);
-    let registry = registry(&state)?;
+    let registry = registry(&state).await?;
     let found = match preview::preview(&state.store, &registry, &state.config, &name, days).await {
         Ok(found) => found,
         Err(ProcessError::Store(e)) => return Err(e.into()),
@@ -226,7 +232,7 @@ async fn preview_page(
 
 /// Makes `name` the rules plugin (as `plugin activate`, without `--force`), audited.
 async fn switch_to(state: &AppState, actor: &str, name: &str, action: &str) -> Result<Response, AppError> {
-    let registry = registry(state)?;
+    let registry = registry(state).await?;
     match preview::activate(&state.store, &registry, &state.config, name, false).await {
         Ok((previous, _)) if previous == name => Ok(Flash::info(format!("{name} already is the active shift-rules plugin.")).redirect(BACK)),
         Ok((previous, gate)) => {
@@ -255,4 +261,101 @@ async fn rollback(State(state): State<AppState>, AdminOnly(admin): AdminOnly) ->
         Some(previous) => switch_to(&state, &admin.username, &previous, "plugin.rollback").await,
         None => Ok(Flash::info("There is no previous plugin to roll back to.").redirect(BACK)),
     }
+}
+
+/// The settings page of one plugin: what the configuration file says, what is saved here, and a
+/// form to change it.
+async fn config_page(
+    State(state): State<AppState>,
+    AdminOnly(_): AdminOnly,
+    Path(name): Path<String>,
+    taken: TakenFlash,
+    Extension(principal): Extension<Principal>,
+) -> Result<Response, AppError> {
+    let registry = registry(&state).await?;
+    let plugin = load(&registry, &name).await?;
+    let page = config_view(&state, &principal, &registry, &plugin, None, shown(taken.message())).await?;
+    Ok((taken, page).into_response())
+}
+
+/// The settings form; `typed` is what a refused save brought (shown again, with the reason).
+async fn config_view(
+    state: &AppState,
+    principal: &Principal,
+    registry: &Registry,
+    plugin: &crate::plugins::runtime::LoadedPlugin,
+    typed: Option<String>,
+    flash: minijinja::Value,
+) -> Result<Response, AppError> {
+    let name = plugin.name.clone();
+    let (saved, _) = settings::plugin_configs(&state.store).await?;
+    let pretty = |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_default();
+    let saved = saved.get(&name).map(pretty);
+    let file = registry.file_config(&name).map(pretty);
+    let page = render(
+        "web/settings/plugin_config.html",
+        context! {
+            name, kind => plugin.kind.to_string(), version => plugin.info.version.clone(),
+            text => typed.or_else(|| saved.clone()).or_else(|| file.clone()).unwrap_or_default(),
+            saved, file, max_kb => plugin_config::MAX_CONFIG_BYTES >> 10,
+            flash, ..frame(state, principal, Nav::Plugins)
+        },
+    )?;
+    Ok(page.into_response())
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct ConfigForm {
+    #[serde(default)]
+    config: String,
+}
+
+/// Saves a plugin's settings after a trial run with them (or, empty, goes back to the file's). A
+/// refused configuration comes back in the form with the reason (422), not lost in a redirect.
+async fn save_config(
+    State(state): State<AppState>,
+    AdminOnly(admin): AdminOnly,
+    Path(name): Path<String>,
+    Extension(principal): Extension<Principal>,
+    axum::Form(form): axum::Form<ConfigForm>,
+) -> Result<Response, AppError> {
+    let registry = registry(&state).await?;
+    let plugin = load(&registry, &name).await?;
+    let checked = match plugin_config::parse(&form.config) {
+        Ok(config) => {
+            let effective = config.clone().or_else(|| registry.file_config(&name).cloned()).unwrap_or(serde_json::Value::Null);
+            plugin_config::try_config(&registry, &plugin, effective).await.map(|tried| (config, tried))
+        }
+        Err(why) => Err(why),
+    };
+    let (config, tried) = match checked {
+        Ok(checked) => checked,
+        Err(why) => {
+            let flash = shown(Some(Flash::error(format!("The settings were not saved: {why}."))));
+            let page = config_view(&state, &principal, &registry, &plugin, Some(form.config), flash).await?;
+            return Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+        }
+    };
+    let mut entry = NewAuditEntry::now(&admin.username, "plugin.configure", "plugin", Some(name.clone()));
+    entry.old_value = Some(registry.config_for(&name).to_string());
+    entry.new_value = Some(config.clone().unwrap_or(serde_json::Value::Null).to_string());
+    settings::set_plugin_config(&state.store, &name, config.as_ref(), &entry).await?;
+    let saved = if config.is_some() { "Settings saved" } else { "Saved settings removed; the configuration file's apply again" };
+    let rules_note = if plugin.kind == PluginKind::ShiftRules { " Days already processed keep their results until re-processed." } else { "" };
+    Ok(Flash::ok(format!("{saved} for {name} ({tried}). They apply from the next run.{rules_note}")).redirect(&format!("/admin/plugins/{name}/config")))
+}
+
+/// Plugin `name`, or 404.
+async fn load(registry: &Arc<Registry>, name: &str) -> Result<Arc<crate::plugins::runtime::LoadedPlugin>, AppError> {
+    if !valid_name(name) {
+        return Err(AppError::NotFound(format!("plugin {name:?}")));
+    }
+    let (registry, owned) = (Arc::clone(registry), name.to_owned());
+    tokio::task::spawn_blocking(move || registry.get(&owned))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?
+        .map_err(|e| match e {
+            crate::plugins::PluginError::NotFound(_) => AppError::NotFound(format!("plugin {name:?}")),
+            other => AppError::BadRequest(format!("plugin {name} cannot be loaded: {other}")),
+        })
 }
