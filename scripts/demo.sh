@@ -11,7 +11,7 @@ rustup toolchain list | grep -q "^$toolchain" || rustup toolchain install "$tool
 rustup target list --installed --toolchain "$toolchain" | grep -q '^wasm32-unknown-unknown$' \
   || rustup target add --toolchain "$toolchain" wasm32-unknown-unknown
 
-# A debug build: on a two-core machine it is ready in about a third of a release build's time (the
+# A debug build: on a two-core machine it is ready in far less time than a release build (the
 # release build of wasmtime's compiler alone takes minutes), and the demo's few thousand punches need
 # no optimised binary. `cargo build --release` is for running it for real (see the README).
 printf '==> building attendance-bridge (the first build takes a few minutes)\n'
