@@ -88,7 +88,7 @@ fn seed(backend: Backend) -> Vec<String> {
 
 const OUTBOX: &str = "INSERT INTO crm_outbox (attendance_id, revision, idempotency_key, status, next_attempt_at, created_at) \
      SELECT id, 1, 'attendance-' || id || '-r1', CASE WHEN id % 10 = 0 THEN 'pending' WHEN id % 997 = 0 THEN 'failed' ELSE 'delivered' END, \
-            TIMESTAMP '2024-01-01 00:00:00', TIMESTAMP '2024-01-01 00:00:00' FROM processed_attendance";
+            '2024-01-01 00:00:00', '2024-01-01 00:00:00' FROM processed_attendance";
 
 async fn run(backend: Backend) -> bool {
     let app = TestApp::start_with(backend, |c| c.role = ServeRole::Web).await;
