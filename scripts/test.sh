@@ -70,6 +70,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}") >/dev/null
 fi
 
+# The suites run the binary exactly as `bridge_e2e::bridge_binary()` and scripts/demo.sh build it
+# (`-p attendance-bridge`: its own feature resolution, not the workspace's). Building it here, before
+# nextest starts, keeps that build (minutes on two cores from a fresh clone) out of any test's timeout.
+say "building attendance-bridge"
+cargo build -p attendance-bridge --bin attendance-bridge
 say "running the test suite"
-cargo build --workspace --bins
 exec cargo nextest run --workspace "$@"
