@@ -224,7 +224,8 @@ mod tests {
 
 /// What a login account may do. Admins change things; viewers (HR staff) read reports and data only.
 ///
-/// Stored as text (`admin`, `viewer`) in `users.role`; `create-user --superuser` makes an admin.
+/// Stored as text (`admin`, `viewer`) in `users.role` (mapped in [`crate::store::users`]);
+/// `create-user --superuser` makes an admin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, diesel::FromSqlRow, diesel::AsExpression)]
 #[diesel(sql_type = diesel::sql_types::Text)]
 #[serde(rename_all = "lowercase")]
@@ -237,7 +238,7 @@ pub enum Role {
 
 impl Role {
     /// The stored and displayed name.
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Role::Admin => "admin",
             Role::Viewer => "viewer",
@@ -263,22 +264,85 @@ impl std::str::FromStr for Role {
     }
 }
 
-impl<DB> diesel::deserialize::FromSql<diesel::sql_types::Text, DB> for Role
-where
-    DB: diesel::backend::Backend,
-    String: diesel::deserialize::FromSql<diesel::sql_types::Text, DB>,
-{
-    fn from_sql(bytes: DB::RawValue<'_>) -> diesel::deserialize::Result<Self> {
-        Ok(String::from_sql(bytes)?.parse::<Role>()?)
+/// What a processed day amounts to (`shift-rules.md` R9 and R11): the statuses of the plugin
+/// contract ([`crate::plugins::contract::STATUSES`] is [`AttendanceStatus::WORDS`]), stored as the same
+/// words in `processed_attendance.status` (mapped in [`crate::store::attendance_status`]).
+///
+/// A day's `status` field stays text because a rules plugin writes it as text and the contract checks
+/// it; code that decides by status compares with this enum, so a misspelt word cannot compile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, diesel::FromSqlRow, diesel::AsExpression)]
+#[diesel(sql_type = diesel::sql_types::Text)]
+pub enum AttendanceStatus {
+    /// Both punches, enough time worked.
+    Present,
+    /// Scheduled, no punch (or worked less than the absent threshold).
+    Absent,
+    /// A punch is missing.
+    Incomplete,
+    /// Worked less than the half-day threshold.
+    HalfDay,
+    /// Worked on an off day or a holiday.
+    OffDayWork,
+    /// Worked without a schedule.
+    UnscheduledWork,
+}
+
+impl AttendanceStatus {
+    /// Every status, in the contract's order.
+    pub const ALL: [AttendanceStatus; 6] = [
+        AttendanceStatus::Present,
+        AttendanceStatus::Absent,
+        AttendanceStatus::Incomplete,
+        AttendanceStatus::HalfDay,
+        AttendanceStatus::OffDayWork,
+        AttendanceStatus::UnscheduledWork,
+    ];
+
+    /// Every status's word, in the same order.
+    pub const WORDS: [&'static str; 6] = [
+        AttendanceStatus::ALL[0].as_str(),
+        AttendanceStatus::ALL[1].as_str(),
+        AttendanceStatus::ALL[2].as_str(),
+        AttendanceStatus::ALL[3].as_str(),
+        AttendanceStatus::ALL[4].as_str(),
+        AttendanceStatus::ALL[5].as_str(),
+    ];
+
+    /// The stored and displayed word.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            AttendanceStatus::Present => "present",
+            AttendanceStatus::Absent => "absent",
+            AttendanceStatus::Incomplete => "incomplete",
+            AttendanceStatus::HalfDay => "half_day",
+            AttendanceStatus::OffDayWork => "off_day_work",
+            AttendanceStatus::UnscheduledWork => "unscheduled_work",
+        }
+    }
+
+    /// The status a word names, if any (exactly as stored: no trimming or case folding).
+    pub fn parse(word: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == word)
     }
 }
 
-impl<DB> diesel::serialize::ToSql<diesel::sql_types::Text, DB> for Role
-where
-    DB: diesel::backend::Backend,
-    str: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
-{
-    fn to_sql<'b>(&'b self, out: &mut diesel::serialize::Output<'b, '_, DB>) -> diesel::serialize::Result {
-        self.as_str().to_sql(out)
+impl fmt::Display for AttendanceStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A day's text status compared with a status: `day.status == AttendanceStatus::Absent`.
+impl PartialEq<AttendanceStatus> for String {
+    fn eq(&self, other: &AttendanceStatus) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+/// A stored status as the text a day carries (how [`crate::store::attendance::ProcessedDay`] reads it:
+/// through the enum, so an unknown word is a read error).
+impl From<AttendanceStatus> for String {
+    fn from(status: AttendanceStatus) -> Self {
+        status.as_str().to_owned()
     }
 }

@@ -3,6 +3,7 @@
 //! `process_attendance` job body: pending days found, inputs built from storage, the built-in
 //! `standard-shifts.wasm` run in the sandbox, days upserted with their CRM deliveries enqueued.
 //! Prints punches/s of the processing and its peak memory (the peak is reset before it starts).
+//! `-- sqlite` or `-- postgres` runs one backend only.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -80,9 +81,11 @@ async fn run(backend: Backend) {
 }
 
 fn main() {
+    let only = std::env::args().skip(1).find(|a| a == "sqlite" || a == "postgres");
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
-    runtime.block_on(async {
-        run(Backend::Sqlite).await;
-        run(Backend::Postgres).await;
-    });
+    for (backend, name) in [(Backend::Sqlite, "sqlite"), (Backend::Postgres, "postgres")] {
+        if only.as_deref().is_none_or(|o| o == name) {
+            runtime.block_on(run(backend));
+        }
+    }
 }

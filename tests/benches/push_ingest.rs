@@ -1,5 +1,6 @@
 //! Benchmark: punches per second accepted by the push endpoint from 20 concurrent simulated terminals,
-//! on SQLite and on PostgreSQL. Run with `cargo bench -p bridge-e2e --bench push_ingest`.
+//! on SQLite and on PostgreSQL, and the peak memory of the whole process (server and terminals).
+//! Run with `cargo bench -p bridge-e2e --bench push_ingest` (`-- sqlite` or `-- postgres` for one backend).
 
 use std::time::{Duration, Instant};
 
@@ -63,11 +64,20 @@ async fn run(backend: Backend) -> (Duration, usize) {
 #[tokio::main]
 async fn main() {
     println!("push ingestion: {TERMINALS} terminals x {PUNCHES_EACH} punches, batches of {BATCH}");
-    for backend in [Backend::Sqlite, Backend::Postgres] {
+    let only = std::env::args().skip(1).find(|a| a == "sqlite" || a == "postgres");
+    for (backend, name) in [(Backend::Sqlite, "sqlite"), (Backend::Postgres, "postgres")] {
+        if only.as_deref().is_some_and(|o| o != name) {
+            continue;
+        }
+        bridge_e2e::reset_peak_memory();
         let (elapsed, stored) = run(backend).await;
         let total = TERMINALS * PUNCHES_EACH;
         assert_eq!(stored, total, "every punch stored once");
         let rate = total as f64 / elapsed.as_secs_f64();
-        println!("{backend:?}: {total} punches in {:.2} s = {rate:.0} punches/s", elapsed.as_secs_f64());
+        println!(
+            "{backend:?}: {total} punches in {:.2} s = {rate:.0} punches/s; peak memory {:.0} MiB",
+            elapsed.as_secs_f64(),
+            bridge_e2e::peak_memory_mib()
+        );
     }
 }

@@ -4,7 +4,8 @@ use attendance_bridge::auth;
 use attendance_bridge::domain::{EmployeeId, WallTime};
 use attendance_bridge::store::devices::{self, NewDevice};
 use attendance_bridge::store::punches::{self, NewPunch};
-use attendance_bridge::store::{StoreError, users};
+use attendance_bridge::store::dialect::{Dialect, Sql, Value};
+use attendance_bridge::store::{StoreError, users, write_tx};
 use bridge_e2e::{Backend, TestDb};
 use chrono::NaiveDate;
 
@@ -16,6 +17,7 @@ bridge_e2e::on_both_backends!(
     users_and_tokens,
     new_punches_mark_their_days_for_processing,
     a_day_and_its_delivery_are_stored_together_or_not_at_all,
+    concurrent_read_then_write_transactions_all_commit,
 );
 
 fn new_device(name: &str) -> NewDevice {
@@ -227,5 +229,62 @@ async fn instances_starting_at_once_migrate_once() {
         assert_eq!(applied, expected, "round {round}: each migration applied once, by one of the instances");
         let store = db.store().await;
         assert!(store.ready().await.expect("ready").pending.is_empty());
+    }
+}
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// One read-then-write transaction: counts the rows `race-…` of `settings`, lets the other tasks
+/// run, then adds its own row. Returns the count it read.
+async fn count_then_insert<C: Dialect>(conn: &mut C, key: String) -> Result<i64, StoreError> {
+    write_tx::<_, StoreError, _>(conn, async |conn| {
+        let read: Vec<Count> = Sql::<C>::new("SELECT COUNT(*) AS n FROM settings WHERE key LIKE 'race-%'").load(conn).await?;
+        tokio::time::sleep(std::time::Duration::from_millis(15)).await;
+        let mut insert = Sql::<C>::new("INSERT INTO settings (key, value, updated_at) VALUES ");
+        insert.row([Value::from(key), Value::from("x"), Value::from(chrono::Utc::now().naive_utc())]);
+        insert.execute(conn).await?;
+        Ok(read.first().map_or(0, |c| c.n))
+    })
+    .await
+}
+
+async fn race_once(store: &attendance_bridge::store::Store, key: String) -> Result<i64, StoreError> {
+    attendance_bridge::with_conn!(store, |conn| count_then_insert(conn, key).await)
+}
+
+async fn race_rows(store: &attendance_bridge::store::Store) -> Result<i64, StoreError> {
+    let rows: Vec<Count> = attendance_bridge::with_conn!(store, |conn| {
+        Sql::<_>::new("SELECT COUNT(*) AS n FROM settings WHERE key LIKE 'race-%'").load(conn).await?
+    });
+    Ok(rows.first().map_or(0, |c| c.n))
+}
+
+/// Tasks that each read, then write, in one transaction on pooled connections all commit. On SQLite a
+/// deferred transaction would fail its upgrade to a writer at once ("database is locked") as soon as
+/// another task wrote after its read; `write_tx` opens it as a writer, so the others wait their turn
+/// (and on SQLite each therefore sees every write committed before it).
+async fn concurrent_read_then_write_transactions_all_commit(backend: Backend) {
+    const TASKS: usize = 8;
+    let db = TestDb::new(backend).await;
+    let store = attendance_bridge::store::Store::open(&db.url, TASKS as u32).await.expect("open");
+    attendance_bridge::store::run_migrations(&db.url).await.expect("migrate");
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move { race_once(&store, format!("race-{i}")).await })
+        })
+        .collect();
+    let mut seen = Vec::new();
+    for (i, task) in tasks.into_iter().enumerate() {
+        seen.push(task.await.expect("task").unwrap_or_else(|e| panic!("task {i}: {e}")));
+    }
+    assert_eq!(race_rows(&store).await.expect("count"), TASKS as i64, "every task's row is stored");
+    if backend == Backend::Sqlite {
+        seen.sort_unstable();
+        assert_eq!(seen, (0..TASKS as i64).collect::<Vec<_>>(), "the transactions ran one after another");
     }
 }

@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 use crate::config::Config;
 use crate::domain::EmployeeId;
 use crate::store::{employees, rosters};
-use crate::store::rosters::{Affected, ShiftTemplate};
+use crate::store::rosters::{Affected, RoundingMode, ShiftTemplate};
 
 #[derive(Debug, Subcommand)]
 pub(super) enum ShiftsCommand {
@@ -63,7 +63,7 @@ pub(super) struct ShiftArgs {
     rounding_interval_min: Option<i32>,
     /// nearest_half_up, up or down
     #[arg(long)]
-    rounding_mode: Option<String>,
+    rounding_mode: Option<RoundingMode>,
     #[arg(long, default_value_t = 30)]
     settle_min: i32,
     #[arg(long, default_value = "04:00")]

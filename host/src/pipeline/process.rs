@@ -127,7 +127,7 @@ fn template_from_row(t: &rosters::ShiftTemplate) -> model::Template {
         overtime_min_min: u(t.overtime_min_min),
         absent_below_min: u(t.absent_below_min),
         half_day_below_min: u(t.half_day_below_min),
-        rounding: t.rounding_interval_min.zip(t.rounding_mode.clone()).map(|(i, mode)| model::Rounding { interval_min: u(i), mode }),
+        rounding: t.rounding_interval_min.zip(t.rounding_mode).map(|(i, mode)| model::Rounding { interval_min: u(i), mode: mode.as_str().to_owned() }),
         settle_min: u(t.settle_min),
         unscheduled_day_boundary: t.unscheduled_day_boundary.clone(),
     }

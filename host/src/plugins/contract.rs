@@ -38,8 +38,8 @@ use std::collections::{BTreeSet, HashSet};
 use attendance_plugin_sdk::text as model;
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta};
 
-/// The statuses of `shift-rules.md` R9 and R11.
-pub const STATUSES: [&str; 6] = ["present", "absent", "incomplete", "half_day", "off_day_work", "unscheduled_work"];
+/// The statuses of `shift-rules.md` R9 and R11: the words of [`crate::domain::AttendanceStatus`].
+pub const STATUSES: [&str; 6] = crate::domain::AttendanceStatus::WORDS;
 
 /// The flags of `shift-rules.md` §6 (R2–R10).
 pub const FLAGS: [&str; 20] = [

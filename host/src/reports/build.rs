@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, TimeZone};
 
 use super::{Cell, Column, ColumnKind, ReportError, ReportKind, ReportRequest};
-use crate::domain::WallTime;
+use crate::domain::{AttendanceStatus, WallTime};
 use crate::store::attendance::ProcessedDay;
 use crate::store::reports::{self as queries, PeriodFilter, PunchRow, Schedule};
 use crate::store::{Store, employees};
@@ -124,13 +124,13 @@ pub fn day_code(day: &ProcessedDay, holiday: bool) -> &'static str {
     let flags = flags_of(day);
     let has = |f: &str| flags.iter().any(|x| x == f);
     let worked = day.worked_min.unwrap_or(0) > 0 || day.clock_in_utc.is_some();
-    match day.status.as_str() {
+    match AttendanceStatus::parse(&day.status) {
         _ if (holiday || has("holiday")) && !worked => "H",
         _ if has("off_day") && !worked => "O",
-        "absent" => "A",
-        "incomplete" => "M",
+        Some(AttendanceStatus::Absent) => "A",
+        Some(AttendanceStatus::Incomplete) => "M",
         _ if has("missing_in") || has("missing_out") => "M",
-        "half_day" => "HD",
+        Some(AttendanceStatus::HalfDay) => "HD",
         _ if day.late_min.unwrap_or(0) > 0 || has("late") => "L",
         _ => "P",
     }
@@ -495,10 +495,10 @@ pub(super) async fn missing(store: &Store, ctx: &Context, request: &ReportReques
             _ if behind.len() == 1 => "Single punch",
             _ if flags.iter().any(|f| f == "missing_out") => "Clock-out",
             _ if flags.iter().any(|f| f == "missing_in") => "Clock-in",
-            _ if d.status == "incomplete" => "Clock-in or out",
+            _ if d.status == AttendanceStatus::Incomplete => "Clock-in or out",
             _ => continue,
         };
-        if d.status == "absent" && behind.is_empty() {
+        if d.status == AttendanceStatus::Absent && behind.is_empty() {
             continue;
         }
         rows.push(

@@ -9,7 +9,7 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection as _, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 
 use super::schema::alert_states;
 use super::{Store, StoreError, now_utc};
@@ -55,7 +55,7 @@ pub async fn active(store: &Store) -> Result<Vec<AlertState>, StoreError> {
 pub async fn claim_start(store: &Store, key: &str, detail: &str) -> Result<bool, StoreError> {
     let now = now_utc();
     crate::with_conn!(store, |conn| {
-        conn.transaction::<bool, StoreError, _>(async |conn| {
+        super::write_tx::<bool, StoreError, _>(conn, async |conn| {
             let updated = diesel::update(alert_states::table.find(key).filter(alert_states::active.eq(false)))
                 .set((
                     alert_states::active.eq(true),

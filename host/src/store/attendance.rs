@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection as _, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 
 use super::dialect::{self, Dialect, IdRow, Sql};
 use super::outbox;
@@ -26,6 +26,8 @@ pub struct ProcessedDay {
     pub work_date: NaiveDate,
     /// `''` for an unscheduled day.
     pub shift_code: String,
+    /// A [`crate::domain::AttendanceStatus`] word; read through the enum, so an unknown one fails the read.
+    #[diesel(deserialize_as = crate::domain::AttendanceStatus)]
     pub status: String,
     pub clock_in_local: Option<NaiveDateTime>,
     pub clock_in_utc: Option<NaiveDateTime>,
@@ -152,7 +154,7 @@ pub async fn upsert_days(store: &Store, employee: &EmployeeId, days: &[(NaiveDat
     };
     let now = now_utc();
     crate::with_conn!(store, |conn| {
-        conn.transaction::<Vec<DayOutcome>, StoreError, _>(async |conn| {
+        super::write_tx::<Vec<DayOutcome>, StoreError, _>(conn, async |conn| {
             let stored: Vec<ProcessedDay> = pa::table
                 .filter(pa::user_id.eq(&employee.0))
                 .filter(pa::work_date.between(first, last))
@@ -295,7 +297,7 @@ pub async fn for_employee(store: &Store, employee: &EmployeeId) -> Result<Vec<Pr
 pub async fn bump_revisions(store: &Store, ids: &[i64]) -> Result<usize, StoreError> {
     let now = now_utc();
     crate::with_conn!(store, |conn| {
-        conn.transaction::<usize, StoreError, _>(async |conn| {
+        super::write_tx::<usize, StoreError, _>(conn, async |conn| {
             let mut bumped = 0;
             for &id in ids {
                 let revision: Option<i32> = diesel::update(pa::table.find(id))

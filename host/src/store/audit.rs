@@ -8,6 +8,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
+use super::dialect::{Dialect, Sql, Value};
 use super::{Store, StoreError, now_utc};
 
 diesel::table! {
@@ -50,8 +51,7 @@ pub struct AuditEntry {
 }
 
 /// What to write.
-#[derive(Debug, Clone, PartialEq, Eq, Insertable)]
-#[diesel(table_name = audit_log)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewAuditEntry {
     /// When, UTC.
     pub at: NaiveDateTime,
@@ -87,33 +87,25 @@ impl NewAuditEntry {
     }
 }
 
-/// A connection an audit entry can be written through (either backend), inside any transaction.
-pub trait AuditWrite {
-    /// Inserts `entry`.
-    fn insert_audit(&mut self, entry: &NewAuditEntry) -> impl Future<Output = Result<(), StoreError>> + Send;
-}
-
-macro_rules! audit_write_for {
-    ($conn:ty) => {
-        impl AuditWrite for $conn {
-            fn insert_audit(&mut self, entry: &NewAuditEntry) -> impl Future<Output = Result<(), StoreError>> + Send {
-                async move {
-                    diesel::insert_into(audit_log::table).values(entry).execute(self).await?;
-                    Ok(())
-                }
-            }
-        }
-    };
-}
-audit_write_for!(super::SqliteConn);
-audit_write_for!(diesel_async::AsyncPgConnection);
-
 /// Writes `entry` through the caller's connection, so it commits or rolls back with the caller's change.
 ///
 /// # Errors
 /// When the insert fails.
-pub async fn record<C: AuditWrite>(conn: &mut C, entry: &NewAuditEntry) -> Result<(), StoreError> {
-    conn.insert_audit(entry).await
+pub async fn record<C: Dialect>(conn: &mut C, entry: &NewAuditEntry) -> Result<(), StoreError> {
+    let mut insert =
+        Sql::<C>::new("INSERT INTO audit_log (at, actor, action, target_type, target_id, old_value, new_value, reason) VALUES ");
+    insert.row([
+        Value::from(entry.at),
+        Value::from(entry.actor.as_str()),
+        Value::from(entry.action.as_str()),
+        Value::from(entry.target_type.as_str()),
+        Value::from(entry.target_id.as_deref()),
+        Value::from(entry.old_value.as_deref()),
+        Value::from(entry.new_value.as_deref()),
+        Value::from(entry.reason.as_deref()),
+    ]);
+    insert.execute(conn).await?;
+    Ok(())
 }
 
 /// Writes `entry` on its own.

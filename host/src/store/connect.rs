@@ -55,6 +55,7 @@ impl Store {
                 }
                 set_wal_mode(path.to_string_lossy().into_owned()).await?;
                 let mut config = ManagerConfig::default();
+                config.recycling_method = recycling();
                 config.custom_setup = Box::new(|url| {
                     async move {
                         let mut conn = SqliteConn::establish(url).await?;
@@ -67,7 +68,9 @@ impl Store {
                 Store::Sqlite(build_pool(manager, size, "sqlite")?)
             }
             DatabaseUrl::Postgres(pg) => {
-                let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(pg.as_str());
+                let mut config = ManagerConfig::default();
+                config.recycling_method = recycling();
+                let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(pg.as_str(), config);
                 Store::Postgres(build_pool(manager, size, "postgres")?)
             }
         };
@@ -183,6 +186,14 @@ where
         .runtime(deadpool::Runtime::Tokio1)
         .build()
         .map_err(|e| StoreError::Connect { backend, message: e.to_string() })
+}
+
+/// How the pool checks a connection it hands out again: `Fast` (is it marked broken?) rather than
+/// diesel-async's default `Verified`, which runs `SELECT 1` on every checkout, a round trip per API
+/// request and per job step. A connection the server closed fails its next query, which reports the
+/// error, and the pool then discards it.
+fn recycling<C: diesel_async::AsyncConnection>() -> diesel_async::pooled_connection::RecyclingMethod<C> {
+    diesel_async::pooled_connection::RecyclingMethod::Fast
 }
 
 fn connect_error(backend: &'static str, e: &dyn std::fmt::Display) -> StoreError {

@@ -3,7 +3,7 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection as _, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 use serde_json::json;
 
 use super::attendance::ProcessedDay;
@@ -12,7 +12,7 @@ use super::devices::Device;
 use super::outbox;
 use super::schema::{devices, processed_attendance as pa};
 use super::{Store, StoreError, now_utc};
-use crate::domain::DeviceId;
+use crate::domain::{AttendanceStatus, DeviceId};
 
 /// A punch time as both clocks see it: the site's wall time and the instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,7 +31,7 @@ pub struct Correction {
     /// New clock-out (`Some(None)` clears it).
     pub clock_out: Option<Option<Stamp>>,
     /// New status.
-    pub status: Option<String>,
+    pub status: Option<AttendanceStatus>,
     /// Why (required: it goes into the audit trail).
     pub reason: String,
     /// The admin's user name.
@@ -61,9 +61,8 @@ fn day_json(day: &ProcessedDay) -> serde_json::Value {
 pub async fn correct_day(store: &Store, id: i64, correction: &Correction) -> Result<ProcessedDay, StoreError> {
     let now = now_utc();
     crate::with_conn!(store, |conn| {
-        conn.transaction::<ProcessedDay, StoreError, _>(async |conn| {
-            // Write first: on SQLite the transaction then holds the write lock from its start, so a
-            // concurrent writer makes it wait (busy timeout) instead of failing its later upgrade.
+        super::write_tx::<ProcessedDay, StoreError, _>(conn, async |conn| {
+            // The day changes now; a day that is not there changes no row.
             let found = diesel::update(pa::table.find(id)).set(pa::updated_at.eq(now)).execute(conn).await?;
             if found == 0 {
                 return Err(StoreError::NotFound(format!("processed day {id}")));
@@ -85,7 +84,7 @@ pub async fn correct_day(store: &Store, id: i64, correction: &Correction) -> Res
                 (Some(i), Some(o)) => Some(i32::try_from((o.utc - i.utc).num_minutes()).unwrap_or(i32::MAX)),
                 _ => day.worked_min,
             };
-            let status = correction.status.clone().unwrap_or_else(|| day.status.clone());
+            let status = correction.status.map_or_else(|| day.status.clone(), String::from);
             let revision = day.revision + 1;
             diesel::update(pa::table.find(id))
                 .set((
@@ -124,8 +123,7 @@ pub async fn correct_day(store: &Store, id: i64, correction: &Correction) -> Res
 pub async fn undo_correction(store: &Store, id: i64, actor: &str, reason: &str) -> Result<ProcessedDay, StoreError> {
     let now = now_utc();
     crate::with_conn!(store, |conn| {
-        conn.transaction::<ProcessedDay, StoreError, _>(async |conn| {
-            // Write first (see `correct_day`).
+        super::write_tx::<ProcessedDay, StoreError, _>(conn, async |conn| {
             let found = diesel::update(pa::table.find(id)).set(pa::updated_at.eq(now)).execute(conn).await?;
             if found == 0 {
                 return Err(StoreError::NotFound(format!("processed day {id}")));
@@ -177,8 +175,7 @@ pub async fn update_device(store: &Store, id: DeviceId, change: &DeviceChange, a
         .map(|k| i32::try_from(k).map_err(|_| StoreError::Invalid(format!("comm key {k} is out of range"))))
         .transpose()?;
     let result = crate::with_conn!(store, |conn| {
-        conn.transaction::<Device, StoreError, _>(async |conn| {
-            // Write first (see `correct_day`).
+        super::write_tx::<Device, StoreError, _>(conn, async |conn| {
             let found = diesel::update(devices::table.find(id)).set(devices::updated_at.eq(now)).execute(conn).await?;
             if found == 0 {
                 return Err(StoreError::NotFound(format!("device {id}")));

@@ -26,8 +26,10 @@ use diesel_async::RunQueryDsl;
 
 use super::devices::{self, Device, Transport};
 use super::dialect::{Dialect, Sql};
+use super::outbox::OutboxStatus;
 use super::schema::{processed_attendance as pa, raw_punches};
 use super::{Store, StoreError, now_utc};
+use crate::domain::AttendanceStatus;
 
 /// Days in the attendance trend, the chosen date included.
 pub const TREND_DAYS: u64 = 30;
@@ -135,7 +137,7 @@ pub struct AttentionDay {
     pub name: Option<String>,
     /// The day's status.
     #[diesel(sql_type = Text)]
-    pub status: String,
+    pub status: AttendanceStatus,
     /// The day's flags, a JSON array.
     #[diesel(sql_type = Text)]
     pub flags: String,
@@ -175,7 +177,7 @@ struct WaitingRow {
 #[derive(QueryableByName)]
 struct QueueRow {
     #[diesel(sql_type = Text)]
-    status: String,
+    status: OutboxStatus,
     #[diesel(sql_type = BigInt)]
     n: i64,
     #[diesel(sql_type = Nullable<Timestamp>)]
@@ -302,13 +304,16 @@ fn silence(item: &DeviceHealth, now: NaiveDateTime, intervals: ExpectedIntervals
 
 /// The cards of each date in `[first, last]` (dates without processed days are absent).
 async fn day_counts<C: Dialect>(conn: &mut C, first: NaiveDate, last: NaiveDate) -> QueryResult<Vec<DayRow>> {
-    let mut sql = Sql::<C>::new(
-        "SELECT work_date, COUNT(*) AS days, \
-         SUM(CASE WHEN status <> 'absent' THEN 1 ELSE 0 END) AS present, \
-         SUM(CASE WHEN status = 'absent' THEN 1 ELSE 0 END) AS absent, \
+    let mut sql = Sql::<C>::new("SELECT work_date, COUNT(*) AS days, SUM(CASE WHEN status <> ");
+    sql.bind(AttendanceStatus::Absent).push(" THEN 1 ELSE 0 END) AS present, SUM(CASE WHEN status = ");
+    sql.bind(AttendanceStatus::Absent).push(
+        " THEN 1 ELSE 0 END) AS absent, \
          SUM(CASE WHEN flags LIKE '%\"late\"%' THEN 1 ELSE 0 END) AS late, \
          SUM(CASE WHEN flags LIKE '%\"early_exit\"%' THEN 1 ELSE 0 END) AS early_leave, \
-         SUM(CASE WHEN status = 'incomplete' AND flags LIKE '%\"missing_out\"%' THEN 1 ELSE 0 END) AS missing_out, \
+         SUM(CASE WHEN status = ",
+    );
+    sql.bind(AttendanceStatus::Incomplete).push(
+        " AND flags LIKE '%\"missing_out\"%' THEN 1 ELSE 0 END) AS missing_out, \
          SUM(CASE WHEN flags LIKE '%outlier%' THEN 1 ELSE 0 END) AS outliers \
          FROM processed_attendance WHERE work_date >= ",
     );
@@ -321,8 +326,9 @@ async fn waiting_for_crm<C: Dialect>(conn: &mut C, dates: &[NaiveDate]) -> Query
     let mut sql = Sql::<C>::new(
         "SELECT p.work_date AS work_date, COUNT(DISTINCT p.id) AS waiting FROM processed_attendance p \
          JOIN crm_outbox o ON o.attendance_id = p.id \
-         WHERE o.status IN ('pending', 'in_flight') AND p.work_date IN (",
+         WHERE o.status IN (",
     );
+    sql.bind(OutboxStatus::Pending).push(", ").bind(OutboxStatus::InFlight).push(") AND p.work_date IN (");
     for (i, d) in dates.iter().enumerate() {
         if i > 0 {
             sql.push(", ");
@@ -340,7 +346,9 @@ async fn needs_attention<C: Dialect>(conn: &mut C, date: NaiveDate) -> QueryResu
          FROM processed_attendance p LEFT JOIN employees e ON e.employee_code = p.user_id WHERE p.work_date = ",
     );
     sql.bind(date)
-        .push(" AND (p.status = 'incomplete' OR p.flags LIKE '%outlier%') ORDER BY p.user_id LIMIT ")
+        .push(" AND (p.status = ")
+        .bind(AttendanceStatus::Incomplete)
+        .push(" OR p.flags LIKE '%outlier%') ORDER BY p.user_id LIMIT ")
         .bind(ATTENTION_LIMIT);
     sql.load(conn).await
 }
@@ -354,14 +362,13 @@ async fn stored_between<C: Dialect>(conn: &mut C, start: NaiveDateTime, end: Nai
 
 /// The outbox's waiting and failed deliveries, and the oldest waiting one.
 async fn queue<C: Dialect>(conn: &mut C) -> QueryResult<SyncQueue> {
-    let sql = Sql::<C>::new(
-        "SELECT status, COUNT(*) AS n, MIN(created_at) AS oldest FROM crm_outbox \
-         WHERE status IN ('pending', 'in_flight', 'failed') GROUP BY status",
-    );
+    let mut sql = Sql::<C>::new("SELECT status, COUNT(*) AS n, MIN(created_at) AS oldest FROM crm_outbox WHERE status IN (");
+    sql.bind(OutboxStatus::Pending).push(", ").bind(OutboxStatus::InFlight).push(", ").bind(OutboxStatus::Failed);
+    sql.push(") GROUP BY status");
     let rows: Vec<QueueRow> = sql.load(conn).await?;
     let mut queue = SyncQueue::default();
     for row in rows {
-        if row.status == "failed" {
+        if row.status == OutboxStatus::Failed {
             queue.failed += row.n;
         } else {
             queue.pending += row.n;

@@ -6,7 +6,7 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection as _, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 
 use super::closed_set::{self, ClosedSet};
 use super::schema::device_commands;
@@ -122,7 +122,7 @@ pub async fn enqueue(store: &Store, device: DeviceId, command: &str) -> Result<i
 pub async fn take_pending(store: &Store, device: DeviceId) -> Result<Vec<DeviceCommand>, StoreError> {
     let now = now_utc();
     crate::with_conn!(store, |conn| {
-        conn.transaction::<Vec<DeviceCommand>, StoreError, _>(async |conn| {
+        super::write_tx::<Vec<DeviceCommand>, StoreError, _>(conn, async |conn| {
             let pending: Vec<DeviceCommand> = device_commands::table
                 .filter(device_commands::device_id.eq(device))
                 .filter(device_commands::status.eq(CommandStatus::Pending))

@@ -60,10 +60,9 @@ pub struct DeviceEdit {
 /// # Errors
 /// [`StoreError::NotFound`] when there is no such device.
 pub async fn edit(store: &Store, id: DeviceId, edit: &DeviceEdit) -> Result<(), StoreError> {
-    use diesel_async::AsyncConnection as _;
     let now = now_utc();
     let found = crate::with_conn!(store, |conn| {
-        conn.transaction::<usize, StoreError, _>(async |conn| {
+        super::write_tx::<usize, StoreError, _>(conn, async |conn| {
             let target = devices::table.find(id);
             let found = diesel::update(target).set(devices::updated_at.eq(now)).execute(conn).await?;
             if let Some(address) = &edit.address {

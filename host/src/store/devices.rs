@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection as _, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 
 use super::closed_set::{self, ClosedSet};
 use super::lease::{self, Reentry};
@@ -285,10 +285,9 @@ pub async fn set_enabled(store: &Store, id: DeviceId, enabled: bool) -> Result<(
 pub async fn remove(store: &Store, id: DeviceId) -> Result<(), StoreError> {
     use super::schema::raw_punches;
     crate::with_conn!(store, |conn| {
-        conn.transaction::<(), StoreError, _>(async |conn| {
-            // Write first: on SQLite the transaction then holds the write lock from its start, so a
-            // concurrent writer makes it wait (busy timeout) instead of failing its later upgrade
-            // (a 500 the API's schema fuzzing found). Rolled back with the rest when refused.
+        super::write_tx::<(), StoreError, _>(conn, async |conn| {
+            // Tells an unknown id apart; rolled back with the rest when refused. (It was also how this
+            // transaction took SQLite's write lock first, before `write_tx` opened it as a writer.)
             let found = diesel::update(devices::table.find(id)).set(devices::updated_at.eq(super::now_utc())).execute(conn).await?;
             if found == 0 {
                 return Err(StoreError::NotFound(format!("device {id}")));
@@ -477,7 +476,7 @@ pub async fn approve_with(store: &Store, serial: &str, approval: &Approval) -> R
     let now = now_utc();
     let was_approved = device.approved;
     let result = crate::with_conn!(store, |conn| {
-        conn.transaction::<(), StoreError, _>(async |conn| {
+        super::write_tx::<(), StoreError, _>(conn, async |conn| {
             diesel::update(devices::table.find(device.id))
                 .set((
                     devices::approved.eq(true),

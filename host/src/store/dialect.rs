@@ -110,6 +110,22 @@ pub trait Dialect: AsyncConnection + Send + Sized + 'static {
 
     /// Runs a query (or a statement with `RETURNING`) and reads its rows by column name.
     fn load_sql<T: Row>(&mut self, sql: String, binds: Vec<Value>) -> impl Future<Output = QueryResult<Vec<T>>> + Send;
+
+    /// Opens a transaction that is going to write (see [`super::write_tx`]); inside an open one, a
+    /// savepoint.
+    ///
+    /// SQLite's plain `BEGIN` is deferred: the first read takes a snapshot and the first write must
+    /// then upgrade to the write lock, which fails at once with "database is locked" when another
+    /// connection wrote since the snapshot (waiting could not help: the snapshot is stale), so
+    /// SQLite opens it with `BEGIN IMMEDIATE`, taking the write lock first (and waiting for it under
+    /// `busy_timeout`). PostgreSQL's row locks need nothing special.
+    fn begin_write(&mut self) -> impl Future<Output = QueryResult<()>> + Send;
+}
+
+/// Whether `conn` is inside a transaction already.
+fn in_transaction<C: AsyncConnection>(conn: &mut C) -> QueryResult<bool> {
+    use diesel_async::TransactionManager as _;
+    Ok(C::TransactionManager::transaction_manager_status_mut(conn).transaction_depth()?.is_some())
 }
 
 /// A row [`Sql::load`] reads: a `#[derive(QueryableByName)]` struct, which then reads on both
@@ -164,6 +180,16 @@ impl Dialect for SqliteConn {
     async fn load_sql<T: Row>(&mut self, sql: String, binds: Vec<Value>) -> QueryResult<Vec<T>> {
         bound::<diesel::sqlite::Sqlite>(sql, binds).load(self).await
     }
+
+    async fn begin_write(&mut self) -> QueryResult<()> {
+        use diesel_async::TransactionManager as _;
+        if in_transaction(self)? {
+            return <Self as AsyncConnection>::TransactionManager::begin_transaction(self).await;
+        }
+        // Through diesel's transaction manager, so the depth it tracks (commit, rollback, the pool's
+        // check for a connection left inside a transaction) counts this one.
+        self.spawn_blocking(|conn| diesel::connection::AnsiTransactionManager::begin_transaction_sql(conn, "BEGIN IMMEDIATE")).await
+    }
 }
 
 impl Dialect for AsyncPgConnection {
@@ -179,6 +205,11 @@ impl Dialect for AsyncPgConnection {
 
     async fn load_sql<T: Row>(&mut self, sql: String, binds: Vec<Value>) -> QueryResult<Vec<T>> {
         bound::<diesel::pg::Pg>(sql, binds).load(self).await
+    }
+
+    async fn begin_write(&mut self) -> QueryResult<()> {
+        use diesel_async::TransactionManager as _;
+        <Self as AsyncConnection>::TransactionManager::begin_transaction(self).await
     }
 }
 

@@ -7,7 +7,7 @@
 
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection as _, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 
 use super::punches::NewPunch;
 use super::schema::{crm_outbox, devices, employees, job_schedules, pending_days, processed_attendance as pa, raw_punches};
@@ -67,7 +67,7 @@ pub struct ImportedDay {
 pub async fn insert_devices(store: &Store, rows: &[ImportedDevice]) -> Result<(usize, Vec<(String, DeviceId)>), StoreError> {
     let now = now_utc();
     crate::with_conn!(store, |conn| {
-        conn.transaction::<(usize, Vec<(String, DeviceId)>), StoreError, _>(async |conn| {
+        super::write_tx::<(usize, Vec<(String, DeviceId)>), StoreError, _>(conn, async |conn| {
             let mut added = 0;
             for d in rows {
                 added += diesel::insert_into(devices::table)
@@ -103,7 +103,7 @@ pub async fn insert_devices(store: &Store, rows: &[ImportedDevice]) -> Result<(u
 pub async fn insert_employees(store: &Store, rows: &[(EmployeeId, Option<String>)]) -> Result<usize, StoreError> {
     let now = now_utc();
     crate::with_conn!(store, |conn| {
-        conn.transaction::<usize, StoreError, _>(async |conn| {
+        super::write_tx::<usize, StoreError, _>(conn, async |conn| {
             let mut added = 0;
             for (code, name) in rows {
                 added += diesel::insert_into(employees::table)
@@ -132,7 +132,7 @@ pub async fn insert_employees(store: &Store, rows: &[(EmployeeId, Option<String>
 pub async fn insert_delivered_days(store: &Store, rows: &[ImportedDay]) -> Result<usize, StoreError> {
     let now = now_utc();
     crate::with_conn!(store, |conn| {
-        conn.transaction::<usize, StoreError, _>(async |conn| {
+        super::write_tx::<usize, StoreError, _>(conn, async |conn| {
             let mut added = 0;
             for day in rows {
                 let id: Option<i64> = diesel::insert_into(pa::table)
@@ -218,7 +218,7 @@ pub async fn insert_punches(store: &Store, rows: &[(NewPunch, NaiveDateTime)], d
         Store::Sqlite(pool) => {
             let mut pooled = pool.get().await?;
             let conn: &mut super::SqliteConn = &mut pooled;
-            conn.transaction::<usize, StoreError, _>(async |conn| {
+            super::write_tx::<usize, StoreError, _>(conn, async |conn| {
                 let mut new = Vec::new();
                 for row in values {
                     let inserted: Option<(EmployeeId, WallTime)> = diesel::insert_into(raw_punches::table)
@@ -238,7 +238,7 @@ pub async fn insert_punches(store: &Store, rows: &[(NewPunch, NaiveDateTime)], d
         Store::Postgres(pool) => {
             let mut pooled = pool.get().await?;
             let conn: &mut diesel_async::AsyncPgConnection = &mut pooled;
-            conn.transaction::<usize, StoreError, _>(async |conn| {
+            super::write_tx::<usize, StoreError, _>(conn, async |conn| {
                 let mut new = Vec::new();
                 for chunk in values.chunks(PG_CHUNK) {
                     let inserted: Vec<(EmployeeId, WallTime)> = diesel::insert_into(raw_punches::table)
@@ -267,7 +267,7 @@ pub async fn insert_punches(store: &Store, rows: &[(NewPunch, NaiveDateTime)], d
 pub async fn release_imported_days(store: &Store) -> Result<usize, StoreError> {
     let now = now_utc();
     crate::with_conn!(store, |conn| {
-        conn.transaction::<usize, StoreError, _>(async |conn| {
+        super::write_tx::<usize, StoreError, _>(conn, async |conn| {
             let kept = || pa::table.filter(pa::rule_plugin.eq(IMPORTED_RULES)).filter(pa::manual_override.eq(true));
             let days: Vec<(String, NaiveDate)> = kept().select((pa::user_id, pa::work_date)).load(conn).await?;
             diesel::update(kept()).set((pa::manual_override.eq(false), pa::updated_at.eq(now))).execute(conn).await?;

@@ -1,7 +1,7 @@
 //! Employees (`employees`): names learned from the devices, and each person's shift pattern.
 
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection as _, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 
 use super::schema::employees;
 use super::{Store, StoreError, now_utc};
@@ -54,7 +54,7 @@ pub async fn upsert_names(store: &Store, people: &[(EmployeeId, Option<String>)]
     let people: Vec<(&EmployeeId, Option<String>)> = people.iter().map(|(code, name)| (code, name.as_deref().and_then(clean))).collect();
     let people = &people;
     crate::with_conn!(store, |conn| {
-        conn.transaction::<usize, StoreError, _>(async |conn| {
+        super::write_tx::<usize, StoreError, _>(conn, async |conn| {
             let mut added = 0;
             for (code, name) in people {
                 added += diesel::insert_into(employees::table)

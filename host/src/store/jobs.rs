@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection as _, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 
 use super::closed_set::{self, ClosedSet};
 use super::lease::{self, Reentry};
@@ -208,7 +208,7 @@ pub struct ScheduleChange {
 pub async fn update_schedule(store: &Store, job: &str, change: &ScheduleChange) -> Result<(), StoreError> {
     let now = now_utc();
     let updated = crate::with_conn!(store, |conn| {
-        conn.transaction::<usize, StoreError, _>(async |conn| {
+        super::write_tx::<usize, StoreError, _>(conn, async |conn| {
             let target = job_schedules::table.filter(job_schedules::name.eq(job));
             let mut updated = diesel::update(target).set(job_schedules::updated_at.eq(now)).execute(conn).await?;
             if let Some(seconds) = change.interval_seconds {

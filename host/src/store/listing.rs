@@ -15,11 +15,16 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, NaiveDateTime};
+use diesel::backend::Backend;
+use diesel::dsl;
 use diesel::prelude::*;
+use diesel::query_builder::{AsQuery, BoxedSelectStatement, FromClause};
+use diesel::query_dsl::methods::{self, BoxedDsl};
 use diesel_async::RunQueryDsl;
 
 use super::attendance::ProcessedDay;
 use super::jobs::JobRun;
+use super::outbox::OutboxStatus;
 use super::schema::{crm_outbox, employees, job_runs, processed_attendance as pa, raw_punches};
 use super::{Store, StoreError};
 
@@ -51,40 +56,90 @@ impl ProcessedFilter {
     }
 }
 
-macro_rules! processed_query {
-    ($filter:expr) => {{
-        let filter: &ProcessedFilter = $filter;
-        let mut query = pa::table.into_boxed();
-        if let Some(user) = &filter.user_id {
-            query = query.filter(pa::user_id.eq(user.clone()));
-        }
-        if let Some(start) = filter.start {
-            query = query.filter(pa::work_date.ge(start));
-        }
-        if let Some(end) = filter.end {
-            query = query.filter(pa::work_date.le(end));
-        }
-        if let Some(status) = &filter.status {
-            query = query.filter(pa::status.eq(status.clone()));
-        }
-        // Flags are a JSON array of names; every outlier flag name contains "outlier".
-        match filter.is_outlier {
-            Some(true) => query = query.filter(pa::flags.like("%outlier%")),
-            Some(false) => query = query.filter(pa::flags.not_like("%outlier%")),
-            None => {}
-        }
-        // "Synced" as `stats` counts it: the CRM acknowledged the day's current revision. A
-        // correlated subquery diesel cannot type, so written out; the outbox index on
-        // (attendance_id, revision) answers it.
-        const DELIVERED_NOW: &str = "EXISTS (SELECT 1 FROM crm_outbox o WHERE o.attendance_id = processed_attendance.id \
-                                     AND o.revision = processed_attendance.revision AND o.status = 'delivered')";
-        match filter.synced {
-            Some(true) => query = query.filter(diesel::dsl::sql::<diesel::sql_types::Bool>(DELIVERED_NOW)),
-            Some(false) => query = query.filter(diesel::dsl::not(diesel::dsl::sql::<diesel::sql_types::Bool>(DELIVERED_NOW))),
-            None => {}
-        }
-        query
-    }};
+/// `processed_attendance` with the delivery of each day's current revision, if one exists.
+/// `crm_outbox` is unique on `(attendance_id, revision)` (migration `000005_crm_outbox`), so the
+/// join gives at most one delivery per day and never repeats a day.
+type CurrentDelivery = dsl::And<dsl::Eq<crm_outbox::attendance_id, pa::id>, dsl::Eq<crm_outbox::revision, pa::revision>>;
+type DaysWithDelivery = dsl::LeftJoinOn<pa::table, crm_outbox::table, CurrentDelivery>;
+
+/// The processed days a filter selects, boxed for backend `DB`: each list and count query starts here.
+type DaysQuery<'a, DB> = BoxedSelectStatement<
+    'a,
+    <DaysWithDelivery as AsQuery>::SqlType,
+    FromClause<dsl::LeftJoinQuerySource<pa::table, crm_outbox::table, CurrentDelivery>>,
+    DB,
+>;
+
+fn days_with_delivery() -> DaysWithDelivery {
+    pa::table.left_join(crm_outbox::table.on(crm_outbox::attendance_id.eq(pa::id).and(crm_outbox::revision.eq(pa::revision))))
+}
+
+/// Adds the conditions of `filter` on the day itself (all but `synced`) to a boxed query over
+/// `processed_attendance`, alone or joined. Generic over the query, so one function serves both
+/// backends and both shapes: the bounds name the filters it adds, and every boxed query over the
+/// table has them.
+fn day_conditions<Q>(mut query: Q, filter: &ProcessedFilter) -> Q
+where
+    Q: methods::FilterDsl<dsl::Eq<pa::user_id, String>, Output = Q>
+        + methods::FilterDsl<dsl::GtEq<pa::work_date, NaiveDate>, Output = Q>
+        + methods::FilterDsl<dsl::LtEq<pa::work_date, NaiveDate>, Output = Q>
+        + methods::FilterDsl<dsl::Eq<pa::status, String>, Output = Q>
+        + methods::FilterDsl<dsl::Eq<pa::is_outlier, bool>, Output = Q>,
+{
+    if let Some(user) = &filter.user_id {
+        query = query.filter(pa::user_id.eq(user.clone()));
+    }
+    if let Some(start) = filter.start {
+        query = query.filter(pa::work_date.ge(start));
+    }
+    if let Some(end) = filter.end {
+        query = query.filter(pa::work_date.le(end));
+    }
+    if let Some(status) = &filter.status {
+        query = query.filter(pa::status.eq(status.clone()));
+    }
+    if let Some(outlier) = filter.is_outlier {
+        query = query.filter(pa::is_outlier.eq(outlier));
+    }
+    query
+}
+
+/// The days `filter` selects, each with its current delivery (the pages read both in one query).
+/// Diesel's DSL, so each statement shape is prepared once per pooled connection and reused.
+fn processed_query<'a, DB>(filter: &ProcessedFilter) -> DaysQuery<'a, DB>
+where
+    DB: Backend + 'a,
+    DaysWithDelivery: BoxedDsl<'a, DB, Output = DaysQuery<'a, DB>>,
+    DaysQuery<'a, DB>: methods::FilterDsl<dsl::Eq<pa::user_id, String>, Output = DaysQuery<'a, DB>>
+        + methods::FilterDsl<dsl::GtEq<pa::work_date, NaiveDate>, Output = DaysQuery<'a, DB>>
+        + methods::FilterDsl<dsl::LtEq<pa::work_date, NaiveDate>, Output = DaysQuery<'a, DB>>
+        + methods::FilterDsl<dsl::Eq<pa::status, String>, Output = DaysQuery<'a, DB>>
+        + methods::FilterDsl<dsl::Eq<pa::is_outlier, bool>, Output = DaysQuery<'a, DB>>
+        + methods::FilterDsl<dsl::Eq<crm_outbox::status, OutboxStatus>, Output = DaysQuery<'a, DB>>
+        + methods::FilterDsl<dsl::Or<dsl::IsNull<crm_outbox::status>, dsl::NotEq<crm_outbox::status, OutboxStatus>>, Output = DaysQuery<'a, DB>>,
+{
+    let query = day_conditions(days_with_delivery().into_boxed::<DB>(), filter);
+    // "Synced" as `stats` counts it: the CRM acknowledged the day's current revision.
+    match filter.synced {
+        Some(true) => query.filter(crm_outbox::status.eq(OutboxStatus::Delivered)),
+        Some(false) => query.filter(crm_outbox::status.is_null().or(crm_outbox::status.ne(OutboxStatus::Delivered))),
+        None => query,
+    }
+}
+
+/// The days `filter` selects without their deliveries, for counts that do not filter on `synced`
+/// (SQLite keeps a `LEFT JOIN` nothing reads, and probes the outbox for every row counted).
+fn days_query<'a, DB>(filter: &ProcessedFilter) -> pa::BoxedQuery<'a, DB>
+where
+    DB: Backend + 'a,
+    pa::table: BoxedDsl<'a, DB, Output = pa::BoxedQuery<'a, DB>>,
+    pa::BoxedQuery<'a, DB>: methods::FilterDsl<dsl::Eq<pa::user_id, String>, Output = pa::BoxedQuery<'a, DB>>
+        + methods::FilterDsl<dsl::GtEq<pa::work_date, NaiveDate>, Output = pa::BoxedQuery<'a, DB>>
+        + methods::FilterDsl<dsl::LtEq<pa::work_date, NaiveDate>, Output = pa::BoxedQuery<'a, DB>>
+        + methods::FilterDsl<dsl::Eq<pa::status, String>, Output = pa::BoxedQuery<'a, DB>>
+        + methods::FilterDsl<dsl::Eq<pa::is_outlier, bool>, Output = pa::BoxedQuery<'a, DB>>,
+{
+    day_conditions(pa::table.into_boxed::<DB>(), filter)
 }
 
 /// The CRM state of a day's current revision.
@@ -113,37 +168,65 @@ pub struct Page<T> {
     pub count: i64,
 }
 
-/// A page of processed days, newest date first, with each day's CRM state.
+/// The delivery columns a day's row carries (`None` when its current revision has no delivery).
+type DeliveryColumns = (OutboxStatus, i32, Option<NaiveDateTime>, Option<String>);
+
+fn delivery_columns() -> (crm_outbox::status, crm_outbox::attempts, crm_outbox::delivered_at, crm_outbox::last_error) {
+    (crm_outbox::status, crm_outbox::attempts, crm_outbox::delivered_at, crm_outbox::last_error)
+}
+
+fn sync_state(delivery: Option<DeliveryColumns>) -> SyncState {
+    delivery.map_or_else(SyncState::default, |(status, attempts, delivered_at, last_error)| SyncState {
+        synced: status == OutboxStatus::Delivered,
+        attempts,
+        delivered_at,
+        status: Some(status.as_str().to_owned()),
+        last_error,
+    })
+}
+
+/// The count a page already tells: a last page knows it (offset + rows), an empty first page is 0.
+fn count_from_page(offset: i64, rows: usize, more: bool) -> Option<i64> {
+    if !more && rows > 0 {
+        Some(offset + rows as i64)
+    } else if rows == 0 && offset == 0 {
+        Some(0)
+    } else {
+        None
+    }
+}
+
+/// A page of processed days, newest date first, with each day's CRM state (read in the same query).
+///
+/// A page after the first selects its ids first, in a subquery the date index answers alone, and
+/// only then reads those rows and their deliveries: `OFFSET` otherwise reads every skipped row and
+/// its delivery (page 200 of a million days: 10,000 rows read to show 50).
 ///
 /// # Errors
 /// When a query fails.
 pub async fn processed_page(store: &Store, filter: &ProcessedFilter, offset: i64, limit: i64) -> Result<Page<(ProcessedDay, SyncState)>, StoreError> {
-    let key = format!("pa:{filter:?}");
-    let mut rows: Vec<ProcessedDay> = crate::with_conn!(store, |conn| {
-        processed_query!(filter)
-            .order((pa::work_date.desc(), pa::id.desc()))
-            .offset(offset)
-            .limit(limit + 1)
-            .select(ProcessedDay::as_select())
-            .load(conn)
-            .await
-            .map_err(StoreError::from)
+    let newest_first = (pa::work_date.desc(), pa::id.desc());
+    let mut rows: Vec<(ProcessedDay, Option<DeliveryColumns>)> = crate::with_conn!(store, |conn| {
+        let columns = (ProcessedDay::as_select(), delivery_columns().nullable());
+        if offset == 0 {
+            processed_query(filter).order(newest_first).limit(limit + 1).select(columns).load(conn).await
+        } else if filter.synced.is_none() {
+            let ids = days_query(filter).select(pa::id).order(newest_first).offset(offset).limit(limit + 1);
+            days_with_delivery().filter(pa::id.eq_any(ids)).order(newest_first).select(columns).load(conn).await
+        } else {
+            let ids = processed_query(filter).select(pa::id).order(newest_first).offset(offset).limit(limit + 1);
+            days_with_delivery().filter(pa::id.eq_any(ids)).order(newest_first).select(columns).load(conn).await
+        }
+        .map_err(StoreError::from)
     })?;
     let more = rows.len() as i64 > limit;
     rows.truncate(usize::try_from(limit).unwrap_or(0));
-    let count = if !more && !rows.is_empty() {
-        offset + rows.len() as i64
-    } else if rows.is_empty() && offset == 0 {
-        0
-    } else {
-        count_processed(store, filter, &key).await?
+    let count = match count_from_page(offset, rows.len(), more) {
+        Some(n) => n,
+        None => count_processed(store, filter).await?,
     };
-    let states = sync_states(store, &rows).await?;
-    let rows = rows.into_iter().map(|d| {
-        let state = states.get(&d.id).cloned().unwrap_or_default();
-        (d, state)
-    });
-    Ok(Page { rows: rows.collect(), more, count })
+    let rows = rows.into_iter().map(|(day, delivery)| (day, sync_state(delivery))).collect();
+    Ok(Page { rows, more, count })
 }
 
 /// One processed day and its CRM state.
@@ -151,63 +234,47 @@ pub async fn processed_page(store: &Store, filter: &ProcessedFilter, offset: i64
 /// # Errors
 /// [`StoreError::NotFound`] for an unknown id.
 pub async fn processed_one(store: &Store, id: i64) -> Result<(ProcessedDay, SyncState), StoreError> {
-    let day: Option<ProcessedDay> = crate::with_conn!(store, |conn| {
-        pa::table.find(id).select(ProcessedDay::as_select()).first(conn).await.optional().map_err(StoreError::from)
-    })?;
-    let day = day.ok_or_else(|| StoreError::NotFound(format!("processed day {id}")))?;
-    let state = sync_states(store, std::slice::from_ref(&day)).await?.remove(&day.id).unwrap_or_default();
-    Ok((day, state))
-}
-
-async fn sync_states(store: &Store, days: &[ProcessedDay]) -> Result<HashMap<i64, SyncState>, StoreError> {
-    if days.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let ids: Vec<i64> = days.iter().map(|d| d.id).collect();
-    type Row = (i64, i32, super::outbox::OutboxStatus, i32, Option<NaiveDateTime>, Option<String>);
-    let rows: Vec<Row> = crate::with_conn!(store, |conn| {
-        crm_outbox::table
-            .filter(crm_outbox::attendance_id.eq_any(&ids))
-            .select((
-                crm_outbox::attendance_id,
-                crm_outbox::revision,
-                crm_outbox::status,
-                crm_outbox::attempts,
-                crm_outbox::delivered_at,
-                crm_outbox::last_error,
-            ))
-            .order(crm_outbox::id)
-            .load(conn)
+    let found: Option<(ProcessedDay, Option<DeliveryColumns>)> = crate::with_conn!(store, |conn| {
+        days_with_delivery()
+            .filter(pa::id.eq(id))
+            .select((ProcessedDay::as_select(), delivery_columns().nullable()))
+            .first(conn)
             .await
+            .optional()
             .map_err(StoreError::from)
     })?;
-    let current: HashMap<i64, i32> = days.iter().map(|d| (d.id, d.revision)).collect();
-    let mut states = HashMap::new();
-    for (id, revision, status, attempts, delivered_at, last_error) in rows {
-        if current.get(&id) != Some(&revision) {
-            continue;
-        }
-        let synced = status == super::outbox::OutboxStatus::Delivered;
-        states.insert(id, SyncState { synced, attempts, delivered_at, status: Some(status.as_str().to_owned()), last_error });
-    }
-    Ok(states)
+    let (day, delivery) = found.ok_or_else(|| StoreError::NotFound(format!("processed day {id}")))?;
+    Ok((day, sync_state(delivery)))
 }
 
-async fn count_processed(store: &Store, filter: &ProcessedFilter, key: &str) -> Result<i64, StoreError> {
+async fn count_processed(store: &Store, filter: &ProcessedFilter) -> Result<i64, StoreError> {
     if filter.is_empty() {
         return table_estimate(store, "processed_attendance").await;
     }
-    if let Some(n) = cached(key) {
+    let key = format!("pa:{filter:?}");
+    if let Some(n) = cached(&key) {
         return Ok(n);
     }
+    let with_delivery = filter.synced.is_some();
     let bounded: Vec<i64> = crate::with_conn!(store, |conn| {
-        processed_query!(filter).select(pa::id).limit(EXACT_COUNT_LIMIT + 1).load(conn).await.map_err(StoreError::from)
+        let first = EXACT_COUNT_LIMIT + 1;
+        if with_delivery {
+            processed_query(filter).select(pa::id).limit(first).load(conn).await.map_err(StoreError::from)
+        } else {
+            days_query(filter).select(pa::id).limit(first).load(conn).await.map_err(StoreError::from)
+        }
     })?;
     if (bounded.len() as i64) <= EXACT_COUNT_LIMIT {
         return Ok(bounded.len() as i64);
     }
-    cached_count(key, async {
-        crate::with_conn!(store, |conn| processed_query!(filter).count().get_result::<i64>(conn).await.map_err(StoreError::from))
+    cached_count(&key, async {
+        crate::with_conn!(store, |conn| {
+            if with_delivery {
+                processed_query(filter).count().get_result::<i64>(conn).await.map_err(StoreError::from)
+            } else {
+                days_query(filter).count().get_result::<i64>(conn).await.map_err(StoreError::from)
+            }
+        })
     })
     .await
 }
@@ -227,6 +294,12 @@ async fn cached_count(key: &str, exact: impl Future<Output = Result<i64, StoreEr
         return Ok(n);
     }
     let n = exact.await?;
+    remember(key, n);
+    Ok(n)
+}
+
+/// Keeps `n` under `key` for [`COUNT_CACHE_TTL`].
+fn remember(key: &str, n: i64) {
     if let Ok(mut cache) = count_cache().lock() {
         // A bounded memory: many distinct filters only reset the cache.
         if cache.len() >= 1_000 {
@@ -234,13 +307,20 @@ async fn cached_count(key: &str, exact: impl Future<Output = Result<i64, StoreEr
         }
         cache.insert(key.to_owned(), (Instant::now(), n));
     }
-    Ok(n)
 }
 
 /// The size of an unfiltered table without counting a large one: SQLite's highest id (rows are rarely
 /// deleted from these tables, so it is close) or PostgreSQL's planner estimate. A table known to be
 /// small is counted exactly; a PostgreSQL table not analysed yet is counted once a minute.
+///
+/// The estimate of a large table is kept for [`COUNT_CACHE_TTL`], as a large filtered count is:
+/// every first page of the unfiltered list needs it, and asking again on each request cost a query
+/// (a raw one, prepared anew each time) for a figure that is approximate anyway.
 async fn table_estimate(store: &Store, table: &'static str) -> Result<i64, StoreError> {
+    let key = format!("estimate:{table}");
+    if let Some(n) = cached(&key) {
+        return Ok(n);
+    }
     #[derive(QueryableByName)]
     struct Estimate {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
@@ -261,7 +341,10 @@ async fn table_estimate(store: &Store, table: &'static str) -> Result<i64, Store
         Store::Sqlite(_) if n <= EXACT_COUNT_LIMIT => count_now.await,
         Store::Postgres(_) if n < 0 => cached_count(&format!("table:{table}"), count_now).await,
         Store::Postgres(_) if n <= EXACT_COUNT_LIMIT => count_now.await,
-        Store::Sqlite(_) | Store::Postgres(_) => Ok(n),
+        Store::Sqlite(_) | Store::Postgres(_) => {
+            remember(&key, n);
+            Ok(n)
+        }
     }
 }
 
@@ -301,24 +384,30 @@ pub struct RawRow {
     pub received_at: NaiveDateTime,
 }
 
-macro_rules! raw_query {
-    ($filter:expr) => {{
-        let filter: &RawFilter = $filter;
-        let mut query = raw_punches::table.into_boxed();
-        if let Some(user) = &filter.user_id {
-            query = query.filter(raw_punches::device_user_id.eq(user.clone()));
-        }
-        if let Some(device) = filter.device {
-            query = query.filter(raw_punches::device_id.eq(device));
-        }
-        if let Some(from) = filter.from_utc {
-            query = query.filter(raw_punches::utc_time.ge(from));
-        }
-        if let Some(until) = filter.until_utc {
-            query = query.filter(raw_punches::utc_time.lt(until));
-        }
-        query
-    }};
+/// The punches `filter` selects, boxed for backend `DB` (as [`processed_query`]).
+fn raw_query<'a, DB>(filter: &RawFilter) -> raw_punches::BoxedQuery<'a, DB>
+where
+    DB: Backend + 'a,
+    raw_punches::table: BoxedDsl<'a, DB, Output = raw_punches::BoxedQuery<'a, DB>>,
+    raw_punches::BoxedQuery<'a, DB>: methods::FilterDsl<dsl::Eq<raw_punches::device_user_id, String>, Output = raw_punches::BoxedQuery<'a, DB>>
+        + methods::FilterDsl<dsl::Eq<raw_punches::device_id, i64>, Output = raw_punches::BoxedQuery<'a, DB>>
+        + methods::FilterDsl<dsl::GtEq<raw_punches::utc_time, NaiveDateTime>, Output = raw_punches::BoxedQuery<'a, DB>>
+        + methods::FilterDsl<dsl::Lt<raw_punches::utc_time, NaiveDateTime>, Output = raw_punches::BoxedQuery<'a, DB>>,
+{
+    let mut query = raw_punches::table.into_boxed::<DB>();
+    if let Some(user) = &filter.user_id {
+        query = query.filter(raw_punches::device_user_id.eq(user.clone()));
+    }
+    if let Some(device) = filter.device {
+        query = query.filter(raw_punches::device_id.eq(device));
+    }
+    if let Some(from) = filter.from_utc {
+        query = query.filter(raw_punches::utc_time.ge(from));
+    }
+    if let Some(until) = filter.until_utc {
+        query = query.filter(raw_punches::utc_time.lt(until));
+    }
+    query
 }
 
 /// A page of punches, newest first.
@@ -338,7 +427,7 @@ pub async fn raw_page(store: &Store, filter: &RawFilter, offset: i64, limit: i64
         raw_punches::received_at,
     );
     let mut rows: Vec<RawRow> = crate::with_conn!(store, |conn| {
-        raw_query!(filter)
+        raw_query(filter)
             .order((raw_punches::utc_time.desc(), raw_punches::id.desc()))
             .offset(offset)
             .limit(limit + 1)
@@ -349,10 +438,8 @@ pub async fn raw_page(store: &Store, filter: &RawFilter, offset: i64, limit: i64
     })?;
     let more = rows.len() as i64 > limit;
     rows.truncate(usize::try_from(limit).unwrap_or(0));
-    let count = if !more && !rows.is_empty() {
-        offset + rows.len() as i64
-    } else if rows.is_empty() && offset == 0 {
-        0
+    let count = if let Some(n) = count_from_page(offset, rows.len(), more) {
+        n
     } else {
         let key = format!("raw:{filter:?}");
         if *filter == RawFilter::default() {
@@ -361,13 +448,13 @@ pub async fn raw_page(store: &Store, filter: &RawFilter, offset: i64, limit: i64
             n
         } else {
             let bounded: Vec<i64> = crate::with_conn!(store, |conn| {
-                raw_query!(filter).select(raw_punches::id).limit(EXACT_COUNT_LIMIT + 1).load(conn).await.map_err(StoreError::from)
+                raw_query(filter).select(raw_punches::id).limit(EXACT_COUNT_LIMIT + 1).load(conn).await.map_err(StoreError::from)
             })?;
             if (bounded.len() as i64) <= EXACT_COUNT_LIMIT {
                 bounded.len() as i64
             } else {
                 cached_count(&key, async {
-                    crate::with_conn!(store, |conn| raw_query!(filter).count().get_result::<i64>(conn).await.map_err(StoreError::from))
+                    crate::with_conn!(store, |conn| raw_query(filter).count().get_result::<i64>(conn).await.map_err(StoreError::from))
                 })
                 .await?
             }

@@ -11,7 +11,9 @@
 //!   whose body is compiled once per backend (diesel's DSL works there as usual).
 //! - A function that must run inside a caller's transaction takes the connection, generic over
 //!   [`dialect::Dialect`] (implemented for [`SqliteConn`] and `AsyncPgConnection`), and returns
-//!   `QueryResult`. Callers compose several of them in one `conn.transaction(…)`. Inside, statements
+//!   `QueryResult`. Callers compose several of them in one [`write_tx`] (not diesel's
+//!   `conn.transaction(…)`, whose deferred SQLite transaction fails instead of waiting when another
+//!   connection writes between its first read and its first write). Inside, statements
 //!   are written with [`dialect::Sql`] (text plus bound values; multi-row `VALUES` lists chunked by
 //!   [`dialect::chunks`] under the backend's parameter limit), so nothing differs per backend.
 //! - Leases are [`lease::Lease`]; closed sets stored as text are enums ([`closed_set`]).
@@ -31,12 +33,13 @@
 //! pub async fn ingest(store: &Store, batch: &[NewPunch]) -> Result<usize, StoreError> {
 //!     let at = now_utc();
 //!     crate::with_conn!(store, |conn| {
-//!         conn.transaction::<_, StoreError, _>(async |conn| Ok(store_batch(conn, batch, at).await?)).await
+//!         write_tx::<_, StoreError, _>(conn, async |conn| Ok(store_batch(conn, batch, at).await?)).await
 //!     })
 //! }
 //! ```
 
 pub mod attendance;
+pub mod attendance_status;
 pub mod alerts;
 pub mod audit;
 pub mod backup;
@@ -66,6 +69,7 @@ pub mod sessions;
 pub mod settings;
 pub mod stats;
 pub mod tokens;
+mod transaction;
 pub mod users;
 
 use diesel_async::AsyncPgConnection;
@@ -74,6 +78,7 @@ use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
 
 pub use connect::{MigrationReport, ReadyState, run_migrations};
 pub use error::StoreError;
+pub use transaction::write_tx;
 
 /// A SQLite connection usable from async code (diesel runs it on a blocking thread).
 pub type SqliteConn = SyncConnectionWrapper<diesel::SqliteConnection>;

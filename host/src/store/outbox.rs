@@ -18,7 +18,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDateTime, SubsecRound as _, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection as _, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 
 use super::attendance::DaySelection;
 use super::closed_set::{self, ClosedSet};
@@ -306,7 +306,7 @@ pub async fn set_bodies(store: &Store, owner: &str, bodies: &[(i64, String, Stri
     }
     let ids: Vec<i64> = bodies.iter().map(|(id, _, _)| *id).collect();
     crate::with_conn!(store, |conn| {
-        conn.transaction::<_, StoreError, _>(async |conn| {
+        super::write_tx::<_, StoreError, _>(conn, async |conn| {
             freeze_bodies(conn, owner, bodies).await?;
             let stored: Vec<(i64, Option<String>, Option<String>)> = crm_outbox::table
                 .filter(crm_outbox::id.eq_any(&ids))
@@ -357,7 +357,7 @@ pub enum Mark {
 pub async fn mark_all(store: &Store, owner: &str, marks: &[(i64, Mark)]) -> Result<Vec<bool>, StoreError> {
     let now = now_utc();
     let kept: HashSet<i64> = crate::with_conn!(store, |conn| {
-        conn.transaction::<_, StoreError, _>(async |conn| Ok(record_marks(conn, owner, marks, now).await?)).await
+        super::write_tx::<_, StoreError, _>(conn, async |conn| Ok(record_marks(conn, owner, marks, now).await?)).await
     })?;
     Ok(marks.iter().map(|(id, _)| kept.contains(id)).collect())
 }

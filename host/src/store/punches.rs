@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection as _, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 
 use super::dialect::{self, Dialect, Sql};
 use super::outbox::OutboxStatus;
@@ -99,7 +99,7 @@ async fn insert_marking(store: &Store, punches: &[NewPunch], mark: bool) -> Resu
     }
     let received_at = now_utc();
     crate::with_conn!(store, |conn| {
-        conn.transaction::<usize, StoreError, _>(async |conn| Ok(insert_in(conn, punches, mark, received_at).await?)).await
+        super::write_tx::<usize, StoreError, _>(conn, async |conn| Ok(insert_in(conn, punches, mark, received_at).await?)).await
     })
 }
 

@@ -8,9 +8,69 @@ use chrono::{NaiveDate, NaiveTime};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
+use super::closed_set::{self, ClosedSet};
 use super::schema::{employees, holidays, processed_attendance, raw_punches, roster_entries, shift_templates};
 use super::{Store, StoreError, now_utc};
 use crate::domain::EmployeeId;
+
+/// How a template rounds clock-in and clock-out (`shift-rules.md` R8), stored as the word the rules
+/// plugins receive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, diesel::FromSqlRow, diesel::AsExpression)]
+#[diesel(sql_type = diesel::sql_types::Text)]
+pub enum RoundingMode {
+    /// To the nearest step, halves up (`nearest_half_up`).
+    NearestHalfUp,
+    /// Up to the next step (`up`).
+    Up,
+    /// Down to the previous step (`down`).
+    Down,
+}
+
+impl ClosedSet for RoundingMode {
+    const ALL: &'static [(Self, &'static str)] =
+        &[(RoundingMode::NearestHalfUp, "nearest_half_up"), (RoundingMode::Up, "up"), (RoundingMode::Down, "down")];
+    const WHAT: &'static str = "rounding mode";
+}
+
+impl RoundingMode {
+    /// The stored word, which is also what forms, the CLI and the plugins use.
+    pub fn as_str(self) -> &'static str {
+        self.word()
+    }
+}
+
+impl std::fmt::Display for RoundingMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Typed input (a form field, a CLI flag): exactly one of the words.
+impl std::str::FromStr for RoundingMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::parse(s).ok_or_else(|| format!("{s:?} is not a rounding mode: nearest_half_up, up or down"))
+    }
+}
+
+impl<DB: diesel::backend::Backend> diesel::deserialize::FromSql<diesel::sql_types::Text, DB> for RoundingMode
+where
+    String: diesel::deserialize::FromSql<diesel::sql_types::Text, DB>,
+{
+    fn from_sql(bytes: DB::RawValue<'_>) -> diesel::deserialize::Result<Self> {
+        closed_set::from_sql::<Self, DB>(bytes)
+    }
+}
+
+impl<DB: diesel::backend::Backend> diesel::serialize::ToSql<diesel::sql_types::Text, DB> for RoundingMode
+where
+    str: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
+{
+    fn to_sql<'b>(&'b self, out: &mut diesel::serialize::Output<'b, '_, DB>) -> diesel::serialize::Result {
+        closed_set::to_sql(self, out)
+    }
+}
 
 /// A shift template: every parameter of the default rules (`shift-rules.md` §6.1).
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset)]
@@ -48,8 +108,8 @@ pub struct ShiftTemplate {
     pub half_day_below_min: i32,
     /// Rounding interval; `None` = no rounding.
     pub rounding_interval_min: Option<i32>,
-    /// `nearest_half_up`, `up` or `down`.
-    pub rounding_mode: Option<String>,
+    /// How; set exactly when the interval is.
+    pub rounding_mode: Option<RoundingMode>,
     /// Minutes after the window closes before a day is final.
     pub settle_min: i32,
     /// Local time that splits unscheduled days.
@@ -123,9 +183,9 @@ impl ShiftTemplate {
         if non_negative.iter().any(|v| *v < 0) {
             return Err("minute and second parameters cannot be negative".into());
         }
-        match (self.rounding_interval_min, self.rounding_mode.as_deref()) {
+        match (self.rounding_interval_min, self.rounding_mode) {
             (None, None) => Ok(()),
-            (Some(i), Some("nearest_half_up" | "up" | "down")) if i > 0 => Ok(()),
+            (Some(i), Some(_)) if i > 0 => Ok(()),
             _ => Err("rounding needs a positive interval and a mode: nearest_half_up, up or down".into()),
         }
     }

@@ -7,7 +7,7 @@
 
 use chrono::{NaiveDateTime, TimeDelta};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection as _, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 
 use super::schema::{sessions, users};
 use super::users::User;
@@ -82,7 +82,7 @@ pub async fn start(store: &Store, new: &NewSession<'_>, replaces: Option<&str>) 
     let user_agent = new.user_agent.map(|ua| ua.chars().take(256).collect::<String>());
     let user_agent = user_agent.as_deref();
     crate::with_conn!(store, |conn| {
-        conn.transaction::<Session, StoreError, _>(async |conn| {
+        super::write_tx::<Session, StoreError, _>(conn, async |conn| {
             if let Some(old) = replaces {
                 diesel::delete(sessions::table.filter(sessions::id_hash.eq(old))).execute(conn).await?;
             }

@@ -48,8 +48,8 @@ pub async fn counts(store: &Store) -> Result<Counts, StoreError> {
             raw_punches: raw_punches::table.count().get_result(conn).await?,
             employees: employees::table.count().get_result(conn).await?,
             processed_days: processed_attendance::table.count().get_result(conn).await?,
-            // Flags are a JSON array of names; every outlier flag name contains "outlier".
-            outliers: processed_attendance::table.filter(processed_attendance::flags.like("%outlier%")).count().get_result(conn).await?,
+            // Generated from the flags (every outlier flag name contains "outlier") and indexed.
+            outliers: processed_attendance::table.filter(processed_attendance::is_outlier.eq(true)).count().get_result(conn).await?,
             pending_days: pending_days::table.count().get_result(conn).await?,
         })
     })

@@ -7,9 +7,35 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
+use super::closed_set::{self, ClosedSet};
 use super::schema::{api_tokens, users};
 use super::{Store, StoreError, now_utc};
 use crate::domain::{Role, UserId};
+
+/// `users.role`: read exactly as written (the lenient spelling [`Role`]'s `FromStr` accepts is for
+/// typed input, not for stored words).
+impl ClosedSet for Role {
+    const ALL: &'static [(Self, &'static str)] = &[(Role::Admin, Role::Admin.as_str()), (Role::Viewer, Role::Viewer.as_str())];
+    const WHAT: &'static str = "role";
+}
+
+impl<DB: diesel::backend::Backend> diesel::deserialize::FromSql<diesel::sql_types::Text, DB> for Role
+where
+    String: diesel::deserialize::FromSql<diesel::sql_types::Text, DB>,
+{
+    fn from_sql(bytes: DB::RawValue<'_>) -> diesel::deserialize::Result<Self> {
+        closed_set::from_sql::<Self, DB>(bytes)
+    }
+}
+
+impl<DB: diesel::backend::Backend> diesel::serialize::ToSql<diesel::sql_types::Text, DB> for Role
+where
+    str: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
+{
+    fn to_sql<'b>(&'b self, out: &mut diesel::serialize::Output<'b, '_, DB>) -> diesel::serialize::Result {
+        closed_set::to_sql(self, out)
+    }
+}
 
 /// A login account. `Debug` leaves out the password hash (written by hand below).
 #[derive(Clone, PartialEq, Eq, Queryable, Selectable)]

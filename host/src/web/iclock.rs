@@ -28,6 +28,17 @@ pub(super) fn router(state: &AppState) -> Router<AppState> {
         .route("/iclock/registry", post(registry))
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(state.clone(), check_network))
+        .layer(axum::middleware::map_response(close_after_refusal))
+}
+
+/// A refusal may leave the request body unread (too large, a network not allowed), and then the
+/// connection cannot carry another request. Saying `Connection: close` lets the client know before it
+/// sends the next request on it, instead of finding it closed halfway; a terminal simply reconnects.
+async fn close_after_refusal(mut response: Response) -> Response {
+    if response.status().is_client_error() || response.status().is_server_error() {
+        response.headers_mut().insert(axum::http::header::CONNECTION, axum::http::HeaderValue::from_static("close"));
+    }
+    response
 }
 
 #[derive(Debug, Deserialize)]

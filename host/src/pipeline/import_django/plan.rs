@@ -4,7 +4,7 @@
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
 use super::source::{BeatRow, DayRow, DeviceRow, RawRow, UserRow, parse_date, parse_instant};
-use crate::domain::{DeviceId, EmployeeId, WallTime};
+use crate::domain::{AttendanceStatus, DeviceId, EmployeeId, WallTime};
 use crate::store::attendance::DayContent;
 use crate::store::django_import::{IMPORTED_RULES, ImportedDay, ImportedDevice, ImportedSchedule};
 use crate::store::employees::MAX_DEVICE_NAME_CHARS;
@@ -144,12 +144,12 @@ pub fn day(row: &DayRow, tz: chrono_tz::Tz, shift_code: &str) -> Result<DayPlan,
     flags.sort_unstable();
     flags.dedup();
     let status = match (clock_in, clock_out) {
-        (Some(_), Some(_)) if !set(row.is_incomplete) => "present",
-        (None, None) => "absent",
-        _ => "incomplete",
+        (Some(_), Some(_)) if !set(row.is_incomplete) => AttendanceStatus::Present,
+        (None, None) => AttendanceStatus::Absent,
+        _ => AttendanceStatus::Incomplete,
     };
     let content = DayContent {
-        status: status.to_owned(),
+        status: status.into(),
         clock_in_local: local(clock_in),
         clock_in_utc: clock_in.map(|t| t.naive_utc()),
         clock_out_local: local(clock_out),

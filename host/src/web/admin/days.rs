@@ -18,11 +18,12 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{PAGE_SIZE, Pager, given, page_number, shown, shown_exact, start};
-use crate::domain::{EmployeeId, WallTime};
+use crate::domain::{AttendanceStatus, EmployeeId, WallTime};
 use crate::pipeline::on_demand::{Action, SyncOptions};
 use crate::store::attendance::ProcessedDay;
 use crate::store::corrections::{self, Correction, Stamp};
 use crate::store::listing::{self, ProcessedFilter, RawFilter, SyncState};
+use crate::store::outbox::OutboxStatus;
 use crate::store::{StoreError, audit, devices, employees, outbox};
 use crate::web::auth::Principal;
 use crate::web::view::{Flash, Nav, TakenFlash, frame, render};
@@ -304,7 +305,12 @@ async fn day_page(
         revisions.push(context! {
             revision => d.revision,
             status => d.status.as_str(),
-            tone => match d.status.as_str() { "delivered" => "ok", "failed" => "bad", "pending" | "in_flight" => "info", _ => "" },
+            tone => match d.status {
+                OutboxStatus::Delivered => "ok",
+                OutboxStatus::Failed => "bad",
+                OutboxStatus::Pending | OutboxStatus::InFlight => "info",
+                OutboxStatus::Skipped | OutboxStatus::Superseded => "",
+            },
             attempts => d.attempts,
             last_status => d.last_status,
             last_error => d.last_error.clone(),
@@ -390,7 +396,7 @@ fn check(form: &CorrectionForm, day: &ProcessedDay, site: chrono_tz::Tz, actor: 
     let clock_in = stamp(&form.clock_in, site).map_err(|e| errors.insert("clock_in", e)).ok().flatten();
     let clock_out = stamp(&form.clock_out, site).map_err(|e| errors.insert("clock_out", e)).ok().flatten();
     let status = form.status.trim();
-    if !status.is_empty() && !crate::plugins::contract::STATUSES.contains(&status) {
+    if !status.is_empty() && AttendanceStatus::parse(status).is_none() {
         errors.insert("status", "Choose a status from the list.".to_owned());
     }
     let reason = form.reason.trim();
@@ -401,7 +407,7 @@ fn check(form: &CorrectionForm, day: &ProcessedDay, site: chrono_tz::Tz, actor: 
     }
     let new_in = clock_in.filter(|s| Some(s.local) != day.clock_in_local);
     let new_out = clock_out.filter(|s| Some(s.local) != day.clock_out_local);
-    let new_status = Some(status.to_owned()).filter(|s| !s.is_empty() && *s != day.status);
+    let new_status = AttendanceStatus::parse(status).filter(|s| day.status != *s);
     let effective_in = clock_in.map(|s| s.utc).or(day.clock_in_utc);
     let effective_out = clock_out.map(|s| s.utc).or(day.clock_out_utc);
     if let (Some(i), Some(o)) = (effective_in, effective_out)

@@ -22,7 +22,7 @@ use crate::pipeline::on_demand::{self, Action};
 use crate::store::StoreError;
 use crate::store::audit::{self, NewAuditEntry};
 use crate::store::corrections::{self, DeviceChange, device_json};
-use crate::store::device_commands;
+use crate::store::device_commands::{self, CommandStatus};
 use crate::store::devices::{self, Approval, Device, NewDevice, Transport};
 use crate::web::auth::Principal;
 use crate::web::view::{Flash, Nav, TakenFlash, frame, render};
@@ -145,7 +145,12 @@ async fn device_page(state: &AppState, principal: &Principal, device: &Device, e
             .map(|c| {
                 context! {
                     id => c.id, command => c.command, status => c.status.as_str(),
-                    tone => match c.status.as_str() { "done" => "ok", "failed" => "bad", "sent" => "info", _ => "" },
+                    tone => match c.status {
+                        CommandStatus::Done => "ok",
+                        CommandStatus::Failed => "bad",
+                        CommandStatus::Sent => "info",
+                        CommandStatus::Pending => "",
+                    },
                     return_code => c.return_code, result => c.result,
                     queued => shown(Some(c.created_at), zone), sent => shown(c.sent_at, zone), done => shown(c.done_at, zone),
                 }

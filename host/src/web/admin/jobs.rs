@@ -17,7 +17,7 @@ use super::{shown, start};
 use crate::pipeline::on_demand::{self, Action};
 use crate::store::StoreError;
 use crate::store::audit::{self, NewAuditEntry};
-use crate::store::jobs::{self as job_store, JobRun, ScheduleChange};
+use crate::store::jobs::{self as job_store, JobOutcome, JobRun, ScheduleChange};
 use crate::web::auth::Principal;
 use crate::web::view::{Flash, Nav, TakenFlash, frame, render};
 use crate::web::{AdminOnly, AppError, AppState};
@@ -76,7 +76,7 @@ fn run_row(run: &JobRun, zone: chrono_tz::Tz) -> minijinja::Value {
         started => shown(Some(run.started_at), zone),
         duration => duration.map(|ms| if ms < 10_000 { format!("{:.1} s", ms as f64 / 1000.0) } else { span(ms / 1000) }),
         outcome => run.outcome.as_str(),
-        tone => match run.outcome.as_str() { "ok" => "ok", "failed" => "bad", _ => "info" },
+        tone => match run.outcome { JobOutcome::Ok => "ok", JobOutcome::Failed => "bad", JobOutcome::Running => "info" },
         figures,
         error => run.error.clone(),
     }

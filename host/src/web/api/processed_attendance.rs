@@ -13,6 +13,7 @@ use super::jobs::{Accepted, accepted};
 use super::openapi::{CorrectionIn, ErrorBody, ProcessIn, StatsOut, SyncIn};
 use super::pagination::{ListRequest, Paginated};
 use super::{ApiError, ApiJson, ApiResult, Fields, site_time, with_offset};
+use crate::domain::AttendanceStatus;
 use crate::pipeline::on_demand::{self, Action, SyncOptions};
 use crate::store::attendance::ProcessedDay;
 use crate::store::corrections::{self, Correction, Stamp};
@@ -389,9 +390,11 @@ pub(super) async fn correct(AdminOnly(user): AdminOnly, State(state): State<AppS
     let clock_out = body_stamp(&mut fields, &body, "clock_out", site);
     let status = match body.get("status") {
         None => None,
-        Some(Value::String(s)) if !s.is_empty() && s.len() <= 32 && s.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') => Some(s.clone()),
+        // Only a status the rules know: a day is read back through the closed set, so any other word
+        // would make it unreadable.
+        Some(Value::String(s)) if AttendanceStatus::parse(s).is_some() => AttendanceStatus::parse(s),
         Some(_) => {
-            fields.error("status", "not a status (lower-case letters and _, e.g. present, absent, half_day)");
+            fields.error("status", format!("not a status (one of {})", AttendanceStatus::WORDS.join(", ")));
             None
         }
     };

@@ -205,7 +205,7 @@ fn attention(figures: &DashboardFigures, clock: &Clock) -> Vec<AttentionRow> {
                 })
                 .collect();
             if problems.is_empty() {
-                problems.push(if day.status == "incomplete" { "Incomplete" } else { "Outlier" });
+                problems.push(if day.status == crate::domain::AttendanceStatus::Incomplete { "Incomplete" } else { "Outlier" });
             }
             AttentionRow {
                 code: day.user_id.clone(),

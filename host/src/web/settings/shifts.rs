@@ -18,7 +18,7 @@ use super::super::view::{Flash, Nav, TakenFlash, frame, render};
 use super::super::{AdminOnly, AppError, AppState, Principal};
 use super::{plural, record, shown};
 use crate::pipeline::on_demand::{self, Action};
-use crate::store::rosters::{self, Affected, ShiftTemplate};
+use crate::store::rosters::{self, Affected, RoundingMode, ShiftTemplate};
 use crate::store::{StoreError, pending};
 
 pub(super) fn router() -> Router<AppState> {
@@ -69,7 +69,12 @@ const PARAMS: &[Param] = &[
 ];
 
 /// The rounding modes the rules know, with their labels.
-const ROUNDING_MODES: &[(&str, &str)] = &[("", "No rounding"), ("nearest_half_up", "To the nearest (half up)"), ("up", "Always up"), ("down", "Always down")];
+const ROUNDING_MODES: &[(Option<RoundingMode>, &str)] = &[
+    (None, "No rounding"),
+    (Some(RoundingMode::NearestHalfUp), "To the nearest (half up)"),
+    (Some(RoundingMode::Up), "Always up"),
+    (Some(RoundingMode::Down), "Always down"),
+];
 
 fn value_of(t: &ShiftTemplate, key: &str) -> String {
     match key {
@@ -124,7 +129,7 @@ fn template_values(t: &ShiftTemplate) -> HashMap<String, String> {
     values.insert("name".into(), t.name.clone());
     values.insert("start_time".into(), t.start_time.clone());
     values.insert("end_time".into(), t.end_time.clone());
-    values.insert("rounding_mode".into(), t.rounding_mode.clone().unwrap_or_default());
+    values.insert("rounding_mode".into(), t.rounding_mode.map(|m| m.as_str().to_owned()).unwrap_or_default());
     values
 }
 
@@ -145,7 +150,7 @@ async fn list(State(state): State<AppState>, AdminOnly(_): AdminOnly, taken: Tak
             context! {
                 code => t.code.clone(), name => t.name.clone(), start => t.start_time.clone(), end => t.end_time.clone(), night,
                 grace => format!("{} / {}", t.late_grace_min, t.early_grace_min),
-                rounding => t.rounding_interval_min.map(|i| format!("{i} min, {}", t.rounding_mode.clone().unwrap_or_default().replace('_', " "))),
+                rounding => t.rounding_interval_min.map(|i| format!("{i} min, {}", t.rounding_mode.map_or("", |m| m.as_str()).replace('_', " "))),
                 used_by, changed,
             }
         })
@@ -193,7 +198,7 @@ fn form_page(
     errors: &BTreeMap<String, String>,
     is_new: bool,
 ) -> Result<Html<String>, AppError> {
-    let modes: Vec<_> = ROUNDING_MODES.iter().map(|(v, l)| context! { value => *v, label => *l }).collect();
+    let modes: Vec<_> = ROUNDING_MODES.iter().map(|(v, l)| context! { value => v.map_or("", RoundingMode::as_str), label => *l }).collect();
     render(
         "web/settings/shift_form.html",
         context! {
@@ -265,7 +270,15 @@ fn parse_template(form: &HashMap<String, String>) -> Result<ShiftTemplate, BTree
         }
     }
     let mode = text("rounding_mode");
-    t.rounding_mode = (!mode.is_empty()).then_some(mode);
+    t.rounding_mode = match mode.parse() {
+        Ok(mode) => Some(mode),
+        Err(_) if mode.is_empty() => None,
+        // What `ShiftTemplate::validate` says of a rounding without a valid mode.
+        Err(_) => {
+            errors.insert("form".into(), "rounding needs a positive interval and a mode: nearest_half_up, up or down".into());
+            None
+        }
+    };
     if errors.is_empty()
         && let Err(e) = t.validate()
     {

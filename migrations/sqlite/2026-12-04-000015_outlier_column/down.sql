@@ -1,0 +1,2 @@
+DROP INDEX processed_attendance_outliers;
+ALTER TABLE processed_attendance DROP COLUMN is_outlier;
