@@ -167,7 +167,16 @@ async fn device_cmd(State(state): State<AppState>, ConnectInfo(peer): ConnectInf
 }
 
 /// `POST /iclock/registry?SN=…`: some firmwares announce themselves here first.
-async fn registry(State(state): State<AppState>, ConnectInfo(peer): ConnectInfo<SocketAddr>, Query(query): Query<DeviceQuery>) -> Response {
+///
+/// The announcement (device name, firmware, capacities) is read and set aside: a body left unread
+/// makes the server close the connection after the answer, and a terminal or client that sends its
+/// next request on that connection finds it closed halfway (`push_fuzz` saw exactly that).
+async fn registry(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Query(query): Query<DeviceQuery>,
+    _announcement: axum::body::Bytes,
+) -> Response {
     let Some(caller) = query.caller(peer) else { return bad_serial() };
     match state.push.handshake(&caller).await {
         Ok(_) => {
