@@ -82,10 +82,11 @@ async fn counters_move_while_the_bridge_polls_processes_and_syncs(backend: Backe
     let store = app.db.store().await;
     let data = DeviceData::generate(5, 60, 7, NaiveDate::from_ymd_opt(2025, 6, 2).expect("date"));
     let sim = SimulatedDevice::start("127.0.0.1:0".parse().expect("addr"), SimConfig::default(), data).await.expect("sim");
+    // Read before the device exists: the scheduler may poll it as soon as it is added.
+    let before = scrape(&app).await;
     let device = devices::insert(&store, &NewDevice::pull("Gate", "127.0.0.1", sim.address().port(), 0)).await.expect("device");
     let id = device.id.0.to_string();
 
-    let before = scrape(&app).await;
     let punches = |s: &[Sample]| total(s, "bridge_punches_stored_total", &[("device_id", &id), ("source", "poll")]);
     assert_eq!(punches(&before), 0.0);
     let days_before = total(&before, "bridge_days_processed_total", &[]);
