@@ -3,8 +3,8 @@
 //! deliveries (the size "Web, part 1" benchmarks its API on), served by this release build on
 //! loopback, signed in as an admin.
 //!
-//! Each page is requested once to warm caches (the count cache, SQLite's page cache), then
-//! [`ROUNDS`] times; the figure is the time from sending the request to the last byte of the page,
+//! Each page is requested once to warm caches (the count cache, SQLite's page cache; that first
+//! time is printed too, since a large filtered count is computed then), then [`ROUNDS`] times; the figure is the time from sending the request to the last byte of the page,
 //! measured by the client in the same process (an upper bound on the server's time). Target: every
 //! page under 200 ms.
 
@@ -104,10 +104,13 @@ async fn run(backend: Backend) -> bool {
     let mut admin = Browser::new(&app.base_url);
     admin.sign_in("admin").await;
     let mut all_met = true;
-    println!("{:<58} {:>9} {:>9}", "page", "median", "max");
+    println!("{:<58} {:>9} {:>9} {:>9}", "page", "median", "max", "first");
     for path in PAGES {
+        let started = Instant::now();
         let warm = admin.get(path).await;
         assert_eq!(warm.status(), 200, "{path}");
+        warm.bytes().await.expect("the page");
+        let first = started.elapsed();
         let mut times = Vec::with_capacity(ROUNDS);
         for _ in 0..ROUNDS {
             let started = Instant::now();
@@ -120,7 +123,7 @@ async fn run(backend: Backend) -> bool {
         let (median, max) = (times[ROUNDS / 2], times[ROUNDS - 1]);
         let met = max < TARGET;
         all_met &= met;
-        println!("{path:<58} {:>7.1}ms {:>7.1}ms{}", ms(median), ms(max), if met { "" } else { "  over 200 ms" });
+        println!("{path:<58} {:>7.1}ms {:>7.1}ms {:>7.1}ms{}", ms(median), ms(max), ms(first), if met { "" } else { "  over 200 ms" });
     }
     app.stop().await.expect("clean shutdown");
     all_met

@@ -203,7 +203,6 @@ async fn run(backend: Backend) {
     let admin = users::create(&store, "bench", &hash, true).await.expect("user");
     let token = auth::generate_token();
     users::create_token(&store, admin.id, "bench", &token.hash, &token.prefix).await.expect("token");
-    bridge_e2e::web::create_account(&store, "pages", attendance_bridge::domain::Role::Admin).await;
     drop(store);
 
     let mut child = std::process::Command::new(std::env::current_exe().expect("this bench"))
@@ -233,48 +232,8 @@ async fn run(backend: Backend) {
             f.requests, f.errors, f.per_second, f.p50_ms, f.p99_ms
         );
     }
-    admin_pages(backend, &base).await;
     let _ = child.kill();
     let _ = child.wait();
-}
-
-/// The admin lists on the same database, one request at a time (their issue asks for under 200 ms
-/// of server time per page on a million days, release build): after one request to warm the count
-/// cache, the median and the slowest of five, as the client on loopback sees them.
-async fn admin_pages(backend: Backend, base: &str) {
-    let mut browser = bridge_e2e::web::Browser::new(base);
-    browser.sign_in("pages").await;
-    let pages = [
-        "/admin/days",
-        "/admin/days?page=200",
-        "/admin/days?user_id=E5",
-        "/admin/days?user_id=E5&from=2020-03-01&to=2020-06-30",
-        "/admin/days?status=present&from=2020-03-01&to=2020-04-30",
-        "/admin/days?outliers=on",
-        "/admin/days?unsynced=on",
-        "/admin/days/5000",
-    ];
-    for path in pages {
-        let warm = Instant::now();
-        let status = browser.get(path).await.status();
-        let warm = warm.elapsed();
-        let mut took = Vec::new();
-        for _ in 0..5 {
-            let started = Instant::now();
-            let response = browser.get(path).await;
-            assert_eq!(response.status(), 200, "{path}");
-            let _ = response.bytes().await;
-            took.push(started.elapsed());
-        }
-        took.sort_unstable();
-        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-        println!(
-            "{backend:?} {path}: median {:.1} ms, slowest {:.1} ms (first request {:.1} ms, {status})",
-            ms(took[2]),
-            ms(took[4]),
-            ms(warm)
-        );
-    }
 }
 
 fn main() {
