@@ -76,7 +76,7 @@ use diesel_async::AsyncPgConnection;
 use diesel_async::pooled_connection::deadpool::Pool;
 use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
 
-pub use connect::{MigrationReport, ReadyState, run_migrations};
+pub use connect::{configure_sqlite_library, MigrationReport, ReadyState, run_migrations};
 pub use error::StoreError;
 pub use transaction::write_tx;
 

@@ -182,6 +182,7 @@ impl Source {
                 if !path.is_file() {
                     return Err(ImportError::Source(format!("no SQLite database at {}", path.display())));
                 }
+                crate::store::configure_sqlite_library();
                 let conn = SqliteConn::establish(&path.to_string_lossy()).await.map_err(|e| ImportError::Source(e.to_string()))?;
                 Ok(Source::Sqlite(conn))
             }
