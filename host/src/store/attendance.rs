@@ -23,15 +23,20 @@ use crate::domain::EmployeeId;
 pub struct ProcessedDay {
     pub id: i64,
     pub user_id: String,
+    #[diesel(deserialize_as = super::sql_time::SqlDate)]
     pub work_date: NaiveDate,
     /// `''` for an unscheduled day.
     pub shift_code: String,
     /// A [`crate::domain::AttendanceStatus`] word; read through the enum, so an unknown one fails the read.
     #[diesel(deserialize_as = crate::domain::AttendanceStatus)]
     pub status: String,
+    #[diesel(deserialize_as = super::sql_time::SqlNullableTimestamp)]
     pub clock_in_local: Option<NaiveDateTime>,
+    #[diesel(deserialize_as = super::sql_time::SqlNullableTimestamp)]
     pub clock_in_utc: Option<NaiveDateTime>,
+    #[diesel(deserialize_as = super::sql_time::SqlNullableTimestamp)]
     pub clock_out_local: Option<NaiveDateTime>,
+    #[diesel(deserialize_as = super::sql_time::SqlNullableTimestamp)]
     pub clock_out_utc: Option<NaiveDateTime>,
     pub worked_min: Option<i32>,
     pub break_min: Option<i32>,
@@ -49,7 +54,9 @@ pub struct ProcessedDay {
     pub rule_plugin: String,
     pub rule_version: String,
     pub manual_override: bool,
+    #[diesel(deserialize_as = super::sql_time::SqlTimestamp)]
     pub created_at: NaiveDateTime,
+    #[diesel(deserialize_as = super::sql_time::SqlTimestamp)]
     pub updated_at: NaiveDateTime,
 }
 

@@ -169,7 +169,7 @@ pub struct Page<T> {
 }
 
 /// The delivery columns a day's row carries (`None` when its current revision has no delivery).
-type DeliveryColumns = (OutboxStatus, i32, Option<NaiveDateTime>, Option<String>);
+type DeliveryColumns = (OutboxStatus, i32, Option<super::sql_time::SqlTimestamp>, Option<String>);
 
 fn delivery_columns() -> (crm_outbox::status, crm_outbox::attempts, crm_outbox::delivered_at, crm_outbox::last_error) {
     (crm_outbox::status, crm_outbox::attempts, crm_outbox::delivered_at, crm_outbox::last_error)
@@ -179,7 +179,7 @@ fn sync_state(delivery: Option<DeliveryColumns>) -> SyncState {
     delivery.map_or_else(SyncState::default, |(status, attempts, delivered_at, last_error)| SyncState {
         synced: status == OutboxStatus::Delivered,
         attempts,
-        delivered_at,
+        delivered_at: delivered_at.map(NaiveDateTime::from),
         status: Some(status.as_str().to_owned()),
         last_error,
     })

@@ -66,6 +66,7 @@ pub mod report_subscriptions;
 pub mod rosters;
 pub mod schema;
 pub mod sessions;
+pub mod sql_time;
 pub mod settings;
 pub mod stats;
 pub mod tokens;

@@ -52,8 +52,10 @@ pub struct User {
     /// May log in at all.
     pub is_active: bool,
     /// Creation time, UTC.
+    #[diesel(deserialize_as = super::sql_time::SqlTimestamp)]
     pub created_at: NaiveDateTime,
     /// Last successful login, UTC.
+    #[diesel(deserialize_as = super::sql_time::SqlNullableTimestamp)]
     pub last_login_at: Option<NaiveDateTime>,
     /// What the account may do (admins are also `is_superuser`).
     pub role: Role,
