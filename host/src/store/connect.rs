@@ -19,8 +19,10 @@ const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations
 /// Per-connection SQLite settings: wait for a busy writer instead of failing at once, enforce
 /// foreign keys, fsync at checkpoints only (safe in WAL mode), and read the database file through
 /// a memory map of up to 1 GiB instead of `read()` calls: with a million days, API pages of random
-/// employees spent their time copying pages from the kernel into each connection's own cache (the
-/// map is shared by every connection and costs address space, not memory).
+/// employees spent their time copying pages from the kernel into each connection's own cache. The
+/// map is shared by every connection and holds the kernel's page cache, not private memory; it does
+/// show in the process's resident size (up to the database's size), which monitoring should read
+/// as cache.
 const SQLITE_PRAGMAS: &str =
     "PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA mmap_size = 1073741824;";
 
