@@ -162,6 +162,8 @@ pub async fn upsert_days(store: &Store, employee: &EmployeeId, days: &[(NaiveDat
     let now = now_utc();
     crate::with_conn!(store, |conn| {
         super::write_tx::<Vec<DayOutcome>, StoreError, _>(conn, async |conn| {
+            // This run may be filling the table it reads (see `plan_each_time`).
+            super::dialect::Dialect::plan_each_time(conn).await?;
             let stored: Vec<ProcessedDay> = pa::table
                 .filter(pa::user_id.eq(&employee.0))
                 .filter(pa::work_date.between(first, last))
