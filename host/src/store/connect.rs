@@ -196,9 +196,11 @@ pub fn configure_sqlite_library() {
     ONCE.call_once(|| {
         use libsqlite3_sys::{SQLITE_CONFIG_MEMSTATUS, SQLITE_CONFIG_MULTITHREAD, SQLITE_OK, sqlite3_config};
         #[allow(unsafe_code)]
-        // SAFETY: both options take plain integers (or nothing), as the C signature expects, and are
-        // valid before `sqlite3_initialize`; called from `Store::open`, `run_migrations` and before
-        // this process's first connection, under a `Once`, so no other SQLite call runs meanwhile.
+        // SAFETY: both options take plain integers (or nothing), as the C signature expects. The
+        // bridge's SQLite uses start in `Store::open`, `run_migrations` and the Django import, which
+        // call this first, at start-up, before any connection exists; the `Once` keeps two callers
+        // apart. Should something have initialised SQLite already, `sqlite3_config` returns
+        // SQLITE_MISUSE and changes nothing (logged below).
         let (memstatus, threading) =
             unsafe { (sqlite3_config(SQLITE_CONFIG_MEMSTATUS, std::ffi::c_int::from(0_u8)), sqlite3_config(SQLITE_CONFIG_MULTITHREAD)) };
         if memstatus != SQLITE_OK || threading != SQLITE_OK {
