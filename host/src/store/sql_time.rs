@@ -46,14 +46,23 @@ impl From<SqlDate> for NaiveDate {
     }
 }
 
+/// A SQLite value read by `fast` when it is text in the form `fast` knows, else by diesel's reader
+/// of `T` for SQL type `ST`: the one rule both wrappers follow.
+fn read_sqlite<T, ST>(mut value: SqliteValue<'_, '_, '_>, fast: fn(&str) -> Option<T>) -> deserialize::Result<T>
+where
+    T: FromSql<ST, Sqlite>,
+{
+    if value.value_type() == Some(SqliteType::Text)
+        && let Some(read) = fast(value.read_text())
+    {
+        return Ok(read);
+    }
+    T::from_sql(value)
+}
+
 impl FromSql<Timestamp, Sqlite> for SqlTimestamp {
-    fn from_sql(mut value: SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
-        if value.value_type() == Some(SqliteType::Text)
-            && let Some(at) = parse_timestamp(value.read_text())
-        {
-            return Ok(Self(at));
-        }
-        <NaiveDateTime as FromSql<Timestamp, Sqlite>>::from_sql(value).map(Self)
+    fn from_sql(value: SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
+        read_sqlite::<NaiveDateTime, Timestamp>(value, parse_timestamp).map(Self)
     }
 }
 
@@ -64,13 +73,8 @@ impl FromSql<Timestamp, Pg> for SqlTimestamp {
 }
 
 impl FromSql<Date, Sqlite> for SqlDate {
-    fn from_sql(mut value: SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
-        if value.value_type() == Some(SqliteType::Text)
-            && let Some(date) = parse_date(value.read_text())
-        {
-            return Ok(Self(date));
-        }
-        <NaiveDate as FromSql<Date, Sqlite>>::from_sql(value).map(Self)
+    fn from_sql(value: SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
+        read_sqlite::<NaiveDate, Date>(value, parse_date).map(Self)
     }
 }
 
