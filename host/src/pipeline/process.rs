@@ -399,13 +399,13 @@ async fn process_round(
             batched.push((employee, day_list));
         }
         let results = run_batch_isolated(registry, &plugin, batch).await;
+        let mut outputs = Vec::with_capacity(results.len());
         for ((employee, day_list), result) in batched.into_iter().zip(results) {
-            let output = match result {
-                Ok(output) => output,
+            match result {
+                Ok(output) => outputs.push((employee, day_list, output)),
                 Err(EmployeeError::Plugin(PluginError::Deferred { reason, .. })) => {
                     report.deferred += 1;
                     report.stopped.get_or_insert(reason);
-                    continue;
                 }
                 Err(e) => {
                     set_aside(store, &mut report, employee, &day_list, &e).await?;
@@ -413,26 +413,10 @@ async fn process_round(
                         // Not called again in this run: each call would wait out the whole limit.
                         report.stopped.get_or_insert_with(|| format!("{e}; the plugin is not called again in this run"));
                     }
-                    continue;
                 }
-            };
-            // Storing the result runs under catch_unwind too: a panic on one employee's data sets that
-            // employee aside, where it would otherwise fail the whole run again at every schedule.
-            let stored = AssertUnwindSafe(store_result(store, employee, &day_list, &output, &plugin.info, started)).catch_unwind().await;
-            match stored {
-                Ok(Ok(stored)) => {
-                    report.employees += 1;
-                    report.days_written += stored.days_written;
-                    crate::metrics::DAYS_PROCESSED.inc_by(&[], stored.days_written as f64);
-                    report.no_result += stored.no_result;
-                    report.new_outliers.extend(stored.new_outliers);
-                    done(day_list.len() as u64);
-                }
-                Ok(Err(StoreResultError::Store(e))) => return Err(e.into()),
-                Ok(Err(StoreResultError::Employee(e))) => set_aside(store, &mut report, employee, &day_list, &e).await?,
-                Err(payload) => set_aside(store, &mut report, employee, &day_list, &EmployeeError::Panicked(panic_payload_text(payload.as_ref()))).await?,
             }
         }
+        store_outputs(store, &mut report, outputs, &plugin.info, started, done).await?;
     }
     Ok(report)
 }
@@ -472,49 +456,109 @@ struct Stored {
     new_outliers: Vec<OutlierLine>,
 }
 
-/// Why storing one employee's result stopped: the database (the run stops) or this employee's data.
-enum StoreResultError {
-    Store(StoreError),
-    Employee(EmployeeError),
+/// One employee's result, ready to store: the records kept, and their rows.
+struct Prepared<'a> {
+    kept: Vec<&'a model::AttendanceRecord>,
+    rows: Vec<(NaiveDate, String, DayContent)>,
 }
 
-impl From<StoreError> for StoreResultError {
-    fn from(e: StoreError) -> Self {
-        StoreResultError::Store(e)
-    }
-}
-
-/// Stores the days of `output` for `employee` within the asked range (plus a day each side), collects
-/// the new outliers, and clears the pending marks made before `started`.
-async fn store_result(
-    store: &Store,
-    employee: &EmployeeId,
-    day_list: &[NaiveDate],
-    output: &model::RulesOutput,
-    rule: &model::PluginInfo,
-    started: NaiveDateTime,
-) -> Result<Stored, StoreResultError> {
+/// Keeps the records of `output` within the asked days plus a day each side (the rules may return
+/// neighbouring days for context; only the asked range is stored) and turns them into rows.
+fn prepare<'a>(day_list: &[NaiveDate], output: &'a model::RulesOutput, rule: &model::PluginInfo) -> Result<Prepared<'a>, EmployeeError> {
     let (Some(first), Some(last)) = (day_list.first(), day_list.last()) else {
-        return Ok(Stored { days_written: 0, no_result: 0, new_outliers: Vec::new() });
+        return Ok(Prepared { kept: Vec::new(), rows: Vec::new() });
     };
-    let out_of_range = |d: &NaiveDate| StoreResultError::Employee(EmployeeError::DateOutOfRange(*d));
-    let first = first.checked_sub_days(Days::new(1)).ok_or_else(|| out_of_range(first))?;
-    let last = last.checked_add_days(Days::new(1)).ok_or_else(|| out_of_range(last))?;
-    // The rules may return neighbouring days for context; only the asked range is stored.
-    let kept: Vec<(&model::AttendanceRecord, NaiveDate)> = output
+    let first = first.checked_sub_days(Days::new(1)).ok_or(EmployeeError::DateOutOfRange(*first))?;
+    let last = last.checked_add_days(Days::new(1)).ok_or(EmployeeError::DateOutOfRange(*last))?;
+    let (kept, rows) = output
         .records
         .iter()
         .filter_map(|r| NaiveDate::parse_from_str(&r.date, "%Y-%m-%d").ok().filter(|d| *d >= first && *d <= last).map(|d| (r, d)))
-        .collect();
-    let rows: Vec<(NaiveDate, String, DayContent)> = kept.iter().map(|(r, date)| (*date, r.shift.clone().unwrap_or_default(), content(r, rule))).collect();
-    let outcomes = attendance::upsert_days(store, employee, &rows).await?;
+        .map(|(r, date)| (r, (date, r.shift.clone().unwrap_or_default(), content(r, rule))))
+        .unzip();
+    Ok(Prepared { kept, rows })
+}
+
+/// Stores one batch's outputs, with their pending marks cleared, in one transaction
+/// ([`attendance::store_processed`]), and counts what was written.
+///
+/// When that transaction fails, or panics on some employee's data, each employee is stored on its
+/// own instead: one employee's bad result then sets only that employee aside, and a database that
+/// is down stops the run, as it did before batches.
+async fn store_outputs(
+    store: &Store,
+    report: &mut ProcessReport,
+    outputs: Vec<(&EmployeeId, Vec<NaiveDate>, model::RulesOutput)>,
+    rule: &model::PluginInfo,
+    started: NaiveDateTime,
+    done: &(dyn Fn(u64) + Sync),
+) -> Result<(), StoreError> {
+    let mut ready = Vec::with_capacity(outputs.len());
+    for (employee, day_list, output) in &outputs {
+        match prepare(day_list, output, rule) {
+            Ok(prepared) => ready.push((*employee, day_list.as_slice(), prepared)),
+            Err(e) => set_aside(store, report, employee, day_list, &e).await?,
+        }
+    }
+    fn item<'a>(one: &'a (&EmployeeId, &[NaiveDate], Prepared<'_>), processed_from: NaiveDateTime) -> attendance::ProcessedEmployee<'a> {
+        attendance::ProcessedEmployee { employee: one.0, days: &one.2.rows, asked: one.1, processed_from }
+    }
+    let batch: Vec<attendance::ProcessedEmployee<'_>> = ready.iter().map(|one| item(one, started)).collect();
+    if let Ok(Ok(outcomes)) = AssertUnwindSafe(attendance::store_processed(store, &batch)).catch_unwind().await {
+        for ((employee, day_list, prepared), outcomes) in ready.iter().zip(outcomes) {
+            let stored = AssertUnwindSafe(finish(store, employee, day_list, prepared, &outcomes)).catch_unwind().await;
+            record_stored(store, report, employee, day_list, stored, done).await?;
+        }
+        return Ok(());
+    }
+    tracing::warn!("storing a batch of results failed; storing its employees one at a time");
+    for one in &ready {
+        let stored = AssertUnwindSafe(async {
+            let outcomes = attendance::store_processed(store, &[item(one, started)]).await?.into_iter().next().unwrap_or_default();
+            finish(store, one.0, one.1, &one.2, &outcomes).await
+        })
+        .catch_unwind()
+        .await;
+        record_stored(store, report, one.0, one.1, stored, done).await?;
+    }
+    Ok(())
+}
+
+/// Counts one employee's stored result in `report`, or sets the employee aside after a panic.
+async fn record_stored(
+    store: &Store,
+    report: &mut ProcessReport,
+    employee: &EmployeeId,
+    day_list: &[NaiveDate],
+    stored: std::thread::Result<Result<Stored, StoreError>>,
+    done: &(dyn Fn(u64) + Sync),
+) -> Result<(), StoreError> {
+    match stored {
+        Ok(Ok(stored)) => {
+            report.employees += 1;
+            report.days_written += stored.days_written;
+            crate::metrics::DAYS_PROCESSED.inc_by(&[], stored.days_written as f64);
+            report.no_result += stored.no_result;
+            report.new_outliers.extend(stored.new_outliers);
+            done(day_list.len() as u64);
+            Ok(())
+        }
+        Ok(Err(e)) => Err(e),
+        // Storing runs under catch_unwind: a panic on one employee's data sets that employee aside,
+        // where it would otherwise fail the whole run again at every schedule.
+        Err(payload) => set_aside(store, report, employee, day_list, &EmployeeError::Panicked(panic_payload_text(payload.as_ref()))).await,
+    }
+}
+
+/// What storing `prepared` did: days written, asked days without a record, the new outliers.
+async fn finish(store: &Store, employee: &EmployeeId, day_list: &[NaiveDate], prepared: &Prepared<'_>, outcomes: &[attendance::DayOutcome]) -> Result<Stored, StoreError> {
     // The output passed the contract, so it is not empty for an employee who punched on an asked
     // day; an asked day with no record of its own is counted, then cleared.
-    let recorded: BTreeSet<NaiveDate> = kept.iter().map(|(_, date)| *date).collect();
+    let recorded: BTreeSet<NaiveDate> = prepared.rows.iter().map(|(date, _, _)| *date).collect();
     let no_result = day_list.iter().filter(|d| !recorded.contains(d)).count();
     let mut stored = Stored { days_written: 0, no_result, new_outliers: Vec::new() };
     let mut name = None;
-    for ((record, _), outcome) in kept.iter().zip(&outcomes) {
+    for (record, outcome) in prepared.kept.iter().zip(outcomes) {
         if !matches!(outcome.upserted, Upserted::Inserted | Upserted::Updated(_)) {
             continue;
         }
@@ -537,7 +581,6 @@ async fn store_result(
             clock_out: record.clock_out.as_deref().map(|t| t.get(11..16).unwrap_or(t).to_owned()),
         });
     }
-    pending::clear(store, employee, day_list, started).await?;
     Ok(stored)
 }
 

@@ -156,76 +156,115 @@ pub async fn upsert(store: &Store, employee: &EmployeeId, date: NaiveDate, shift
 /// # Errors
 /// When the database fails; then nothing of this call is stored.
 pub async fn upsert_days(store: &Store, employee: &EmployeeId, days: &[(NaiveDate, String, DayContent)]) -> Result<Vec<DayOutcome>, StoreError> {
-    let (Some(first), Some(last)) = (days.iter().map(|d| d.0).min(), days.iter().map(|d| d.0).max()) else {
-        return Ok(Vec::new());
-    };
+    let item = ProcessedEmployee { employee, days, asked: &[], processed_from: NaiveDateTime::MIN };
+    Ok(store_processed(store, &[item]).await?.into_iter().next().unwrap_or_default())
+}
+
+/// One employee's share of [`store_processed`]: the days the rules produced, and the pending days
+/// they answer.
+#[derive(Debug, Clone, Copy)]
+pub struct ProcessedEmployee<'a> {
+    /// Whose days.
+    pub employee: &'a EmployeeId,
+    /// (date, shift, content), as [`upsert_days`] takes them.
+    pub days: &'a [(NaiveDate, String, DayContent)],
+    /// The pending days this result answers (cleared as [`super::pending::clear`] clears them).
+    pub asked: &'a [NaiveDate],
+    /// When processing of these days started: a day marked again since stays pending.
+    pub processed_from: NaiveDateTime,
+}
+
+/// Stores a batch of employees' results in **one** transaction: each employee's days as
+/// [`upsert_days`] stores them, and their pending marks cleared, so a crash keeps either all of
+/// the batch (with its deliveries and cleared marks) or none of it (still pending).
+///
+/// Processing calls this once per batch of employees: one commit per employee wrote the same
+/// table and index pages to SQLite's log (or flushed PostgreSQL's) thousands of times per run.
+///
+/// # Errors
+/// When the database fails; then nothing of the batch is stored.
+pub async fn store_processed(store: &Store, batch: &[ProcessedEmployee<'_>]) -> Result<Vec<Vec<DayOutcome>>, StoreError> {
     let now = now_utc();
     crate::with_conn!(store, |conn| {
-        super::write_tx::<Vec<DayOutcome>, StoreError, _>(conn, async |conn| {
+        super::write_tx::<Vec<Vec<DayOutcome>>, StoreError, _>(conn, async |conn| {
             // This run may be filling the table it reads (see `plan_each_time`).
             super::dialect::Dialect::plan_each_time(conn).await?;
-            let stored: Vec<ProcessedDay> = pa::table
-                .filter(pa::user_id.eq(&employee.0))
-                .filter(pa::work_date.between(first, last))
-                .select(ProcessedDay::as_select())
-                .load(conn)
-                .await?;
-            let stored: HashMap<(NaiveDate, &str), &ProcessedDay> = stored.iter().map(|d| ((d.work_date, d.shift_code.as_str()), d)).collect();
-            // The last occurrence of each (date, shift) is the one that counts.
-            let last_of: HashMap<(NaiveDate, &str), usize> = days.iter().enumerate().map(|(i, d)| ((d.0, d.1.as_str()), i)).collect();
-            let mut outcomes = Vec::with_capacity(days.len());
-            let mut new_days = Vec::new();
-            for (i, (date, shift, content)) in days.iter().enumerate() {
-                let key = (*date, shift.as_str());
-                let previous = stored.get(&key).copied();
-                let previous_flags = previous.map(|d| d.flags.clone());
-                let upserted = match previous {
-                    _ if last_of.get(&key) != Some(&i) => Upserted::Unchanged,
-                    None => {
-                        new_days.push(i);
-                        Upserted::Inserted
-                    }
-                    Some(day) if day.manual_override => Upserted::ManualKept,
-                    // A day imported from the Django bridge, recomputed on request (`import-django
-                    // --reprocess-synced`), with the times the CRM already has: the rules' content
-                    // replaces the original's without a new revision, the CRM is told of no change.
-                    // A day the original changed after delivering it is sent again regardless.
-                    Some(day)
-                        if day.rule_plugin == super::django_import::IMPORTED_RULES
-                            && !day.flags.contains("\"changed_after_sync\"")
-                            && day.clock_in_utc == content.clock_in_utc
-                            && day.clock_out_utc == content.clock_out_utc =>
-                    {
-                        diesel::update(pa::table.find(day.id)).set((content, pa::updated_at.eq(now))).execute(conn).await?;
-                        Upserted::Unchanged
-                    }
-                    Some(day) if content.same_as(day) => Upserted::Unchanged,
-                    Some(day) => {
-                        let mut content = content.clone();
-                        // Once amended, always amended: the CRM was told a final day changed.
-                        if day.is_final || day.flags.contains("\"amended\"") {
-                            let mut flags: Vec<String> = serde_json::from_str(&content.flags).unwrap_or_default();
-                            if !flags.iter().any(|f| f == "amended") {
-                                flags.push("amended".into());
-                                flags.sort();
+            let mut all = Vec::with_capacity(batch.len());
+            for &ProcessedEmployee { employee, days, asked, processed_from } in batch {
+                // An employee whose result holds no day still has its pending marks cleared.
+                let outcomes = 'days: {
+                    let (Some(first), Some(last)) = (days.iter().map(|d| d.0).min(), days.iter().map(|d| d.0).max()) else {
+                        break 'days Vec::new();
+                    };
+                    let stored: Vec<ProcessedDay> = pa::table
+                        .filter(pa::user_id.eq(&employee.0))
+                        .filter(pa::work_date.between(first, last))
+                        .select(ProcessedDay::as_select())
+                        .load(conn)
+                        .await?;
+                    let stored: HashMap<(NaiveDate, &str), &ProcessedDay> = stored.iter().map(|d| ((d.work_date, d.shift_code.as_str()), d)).collect();
+                    // The last occurrence of each (date, shift) is the one that counts.
+                    let last_of: HashMap<(NaiveDate, &str), usize> = days.iter().enumerate().map(|(i, d)| ((d.0, d.1.as_str()), i)).collect();
+                    let mut outcomes = Vec::with_capacity(days.len());
+                    let mut new_days = Vec::new();
+                    for (i, (date, shift, content)) in days.iter().enumerate() {
+                        let key = (*date, shift.as_str());
+                        let previous = stored.get(&key).copied();
+                        let previous_flags = previous.map(|d| d.flags.clone());
+                        let upserted = match previous {
+                            _ if last_of.get(&key) != Some(&i) => Upserted::Unchanged,
+                            None => {
+                                new_days.push(i);
+                                Upserted::Inserted
                             }
-                            content.flags = serde_json::to_string(&flags).unwrap_or_else(|_| "[]".into());
-                        }
-                        let revision = day.revision + 1;
-                        diesel::update(pa::table.find(day.id))
-                            .set((&content, pa::revision.eq(revision), pa::updated_at.eq(now)))
-                            .execute(conn)
-                            .await?;
-                        outbox::enqueue(conn, day.id, revision, now).await?;
-                        Upserted::Updated(revision)
+                            Some(day) if day.manual_override => Upserted::ManualKept,
+                            // A day imported from the Django bridge, recomputed on request (`import-django
+                            // --reprocess-synced`), with the times the CRM already has: the rules' content
+                            // replaces the original's without a new revision, the CRM is told of no change.
+                            // A day the original changed after delivering it is sent again regardless.
+                            Some(day)
+                                if day.rule_plugin == super::django_import::IMPORTED_RULES
+                                    && !day.flags.contains("\"changed_after_sync\"")
+                                    && day.clock_in_utc == content.clock_in_utc
+                                    && day.clock_out_utc == content.clock_out_utc =>
+                            {
+                                diesel::update(pa::table.find(day.id)).set((content, pa::updated_at.eq(now))).execute(conn).await?;
+                                Upserted::Unchanged
+                            }
+                            Some(day) if content.same_as(day) => Upserted::Unchanged,
+                            Some(day) => {
+                                let mut content = content.clone();
+                                // Once amended, always amended: the CRM was told a final day changed.
+                                if day.is_final || day.flags.contains("\"amended\"") {
+                                    let mut flags: Vec<String> = serde_json::from_str(&content.flags).unwrap_or_default();
+                                    if !flags.iter().any(|f| f == "amended") {
+                                        flags.push("amended".into());
+                                        flags.sort();
+                                    }
+                                    content.flags = serde_json::to_string(&flags).unwrap_or_else(|_| "[]".into());
+                                }
+                                let revision = day.revision + 1;
+                                diesel::update(pa::table.find(day.id))
+                                    .set((&content, pa::revision.eq(revision), pa::updated_at.eq(now)))
+                                    .execute(conn)
+                                    .await?;
+                                outbox::enqueue(conn, day.id, revision, now).await?;
+                                Upserted::Updated(revision)
+                            }
+                        };
+                        outcomes.push(DayOutcome { upserted, previous_flags });
                     }
+                    let new: Vec<(&NaiveDate, &String, &DayContent)> = new_days.iter().map(|&i| (&days[i].0, &days[i].1, &days[i].2)).collect();
+                    let ids = insert_new_days(conn, employee, &new, now).await?;
+                    outbox::enqueue_first(conn, &ids, now).await?;
+                    outcomes
                 };
-                outcomes.push(DayOutcome { upserted, previous_flags });
+                all.push(outcomes);
+                if !asked.is_empty() {
+                    super::pending::clear_in(conn, employee, asked, processed_from).await?;
+                }
             }
-            let new: Vec<(&NaiveDate, &String, &DayContent)> = new_days.iter().map(|&i| (&days[i].0, &days[i].1, &days[i].2)).collect();
-            let ids = insert_new_days(conn, employee, &new, now).await?;
-            outbox::enqueue_first(conn, &ids, now).await?;
-            Ok(outcomes)
+            Ok(all)
         })
         .await
     })

@@ -80,18 +80,21 @@ pub async fn list(store: &Store, limit: i64) -> Result<Vec<PendingDay>, StoreErr
 /// # Errors
 /// When the query fails.
 pub async fn clear(store: &Store, employee: &EmployeeId, days: &[NaiveDate], processed_from: chrono::NaiveDateTime) -> Result<(), StoreError> {
-    crate::with_conn!(store, |conn| {
-        diesel::delete(
-            pending_days::table
-                .filter(pending_days::employee_code.eq(employee))
-                .filter(pending_days::work_date.eq_any(days))
-                .filter(pending_days::marked_at.le(processed_from)),
-        )
-        .execute(conn)
-        .await
-        .map(drop)
-        .map_err(StoreError::from)
-    })
+    crate::with_conn!(store, |conn| clear_in(conn, employee, days, processed_from).await.map_err(StoreError::from))
+}
+
+/// [`clear`] inside the caller's transaction.
+///
+/// # Errors
+/// When a statement fails.
+pub(crate) async fn clear_in<C: Dialect>(conn: &mut C, employee: &EmployeeId, days: &[NaiveDate], processed_from: chrono::NaiveDateTime) -> QueryResult<()> {
+    for chunk in dialect::chunks::<C, _>(days, 1) {
+        let mut sql = Sql::<C>::new("DELETE FROM pending_days WHERE employee_code = ");
+        sql.bind(employee.0.as_str()).push(" AND marked_at <= ").bind(processed_from).push(" AND work_date IN ");
+        sql.row(chunk.iter().map(|d| (*d).into()));
+        sql.execute(conn).await?;
+    }
+    Ok(())
 }
 
 /// Records a failed processing attempt on the days: they stay pending with the error visible.
