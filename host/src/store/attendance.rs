@@ -176,7 +176,8 @@ pub struct ProcessedEmployee<'a> {
 
 /// Stores a batch of employees' results in **one** transaction: each employee's days as
 /// [`upsert_days`] stores them, and their pending marks cleared, so a crash keeps either all of
-/// the batch (with its deliveries and cleared marks) or none of it (still pending).
+/// the batch (with its deliveries and cleared marks) or none of it (still pending). Each employee
+/// appears at most once in a batch: the stored days are read once, before any is written.
 ///
 /// Processing calls this once per batch of employees: one commit per employee wrote the same
 /// table and index pages to SQLite's log (or flushed PostgreSQL's) thousands of times per run.
@@ -189,20 +190,39 @@ pub async fn store_processed(store: &Store, batch: &[ProcessedEmployee<'_>]) -> 
         super::write_tx::<Vec<Vec<DayOutcome>>, StoreError, _>(conn, async |conn| {
             // This run may be filling the table it reads (see `plan_each_time`).
             super::dialect::Dialect::plan_each_time(conn).await?;
+            // The stored days of every employee of the batch, in one query per thousand employees
+            // (rows outside an employee's own range are filtered below).
+            let mut stored_all: Vec<ProcessedDay> = Vec::new();
+            for chunk in batch.chunks(1000) {
+                let dates = || chunk.iter().flat_map(|item| item.days.iter().map(|d| d.0));
+                let (Some(first), Some(last)) = (dates().min(), dates().max()) else { continue };
+                let employees: Vec<&str> = chunk.iter().filter(|item| !item.days.is_empty()).map(|item| item.employee.0.as_str()).collect();
+                stored_all.extend(
+                    pa::table
+                        .filter(pa::user_id.eq_any(employees))
+                        .filter(pa::work_date.between(first, last))
+                        .select(ProcessedDay::as_select())
+                        .load::<ProcessedDay>(conn)
+                        .await?,
+                );
+            }
+            let mut stored_by_employee: HashMap<&str, Vec<&ProcessedDay>> = HashMap::new();
+            for day in &stored_all {
+                stored_by_employee.entry(day.user_id.as_str()).or_default().push(day);
+            }
             let mut all = Vec::with_capacity(batch.len());
+            let mut new_rows = Vec::new();
+            let mut cleared = Vec::new();
             for &ProcessedEmployee { employee, days, asked, processed_from } in batch {
                 // An employee whose result holds no day still has its pending marks cleared.
                 let outcomes = 'days: {
                     let (Some(first), Some(last)) = (days.iter().map(|d| d.0).min(), days.iter().map(|d| d.0).max()) else {
                         break 'days Vec::new();
                     };
-                    let stored: Vec<ProcessedDay> = pa::table
-                        .filter(pa::user_id.eq(&employee.0))
-                        .filter(pa::work_date.between(first, last))
-                        .select(ProcessedDay::as_select())
-                        .load(conn)
-                        .await?;
-                    let stored: HashMap<(NaiveDate, &str), &ProcessedDay> = stored.iter().map(|d| ((d.work_date, d.shift_code.as_str()), d)).collect();
+                    let none = Vec::new();
+                    let stored_days = stored_by_employee.get(employee.0.as_str()).unwrap_or(&none);
+                    let stored: HashMap<(NaiveDate, &str), &ProcessedDay> =
+                        stored_days.iter().filter(|d| d.work_date >= first && d.work_date <= last).map(|d| ((d.work_date, d.shift_code.as_str()), *d)).collect();
                     // The last occurrence of each (date, shift) is the one that counts.
                     let last_of: HashMap<(NaiveDate, &str), usize> = days.iter().enumerate().map(|(i, d)| ((d.0, d.1.as_str()), i)).collect();
                     let mut outcomes = Vec::with_capacity(days.len());
@@ -254,28 +274,29 @@ pub async fn store_processed(store: &Store, batch: &[ProcessedEmployee<'_>]) -> 
                         };
                         outcomes.push(DayOutcome { upserted, previous_flags });
                     }
-                    let new: Vec<(&NaiveDate, &String, &DayContent)> = new_days.iter().map(|&i| (&days[i].0, &days[i].1, &days[i].2)).collect();
-                    let ids = insert_new_days(conn, employee, &new, now).await?;
-                    outbox::enqueue_first(conn, &ids, now).await?;
+                    new_rows.extend(new_days.iter().map(|&i| (employee, &days[i].0, &days[i].1, &days[i].2)));
                     outcomes
                 };
                 all.push(outcomes);
                 if !asked.is_empty() {
-                    super::pending::clear_in(conn, employee, asked, processed_from).await?;
+                    cleared.push((employee, asked, processed_from));
                 }
             }
+            // New days of the whole batch in multi-row statements, then their first deliveries.
+            let ids = insert_new_days(conn, &new_rows, now).await?;
+            outbox::enqueue_first(conn, &ids, now).await?;
+            super::pending::clear_many_in(conn, &cleared).await?;
             Ok(all)
         })
         .await
     })
 }
 
-/// Inserts new days (revision 1) of `employee` inside the caller's transaction, in multi-row
-/// statements; returns their ids (in any order).
+/// Inserts new days (revision 1), each with its employee, inside the caller's transaction, in
+/// multi-row statements; returns their ids (in any order).
 async fn insert_new_days<C: Dialect>(
     conn: &mut C,
-    employee: &EmployeeId,
-    days: &[(&NaiveDate, &String, &DayContent)],
+    days: &[(&EmployeeId, &NaiveDate, &String, &DayContent)],
     now: NaiveDateTime,
 ) -> QueryResult<Vec<i64>> {
     const COLUMNS: usize = 24;
@@ -286,7 +307,7 @@ async fn insert_new_days<C: Dialect>(
              clock_in_local, clock_in_utc, clock_out_local, clock_out_utc, worked_min, break_min, payable_min, scheduled_min, \
              overtime_min, late_min, early_min, duplicates, flags, is_final, reason, rule_plugin, rule_version) VALUES ",
         );
-        sql.values(chunk, |&(date, shift, c)| {
+        sql.values(chunk, |&(employee, date, shift, c)| {
             vec![
                 employee.0.as_str().into(),
                 (*date).into(),

@@ -97,6 +97,28 @@ pub(crate) async fn clear_in<C: Dialect>(conn: &mut C, employee: &EmployeeId, da
     Ok(())
 }
 
+/// [`clear_in`] for several employees at once: `(employee, days, processed_from)` each, in multi-row
+/// statements (`(employee_code, work_date) IN (VALUES …)`), one per processing start time.
+///
+/// # Errors
+/// When a statement fails.
+pub(crate) async fn clear_many_in<C: Dialect>(conn: &mut C, cleared: &[(&EmployeeId, &[NaiveDate], chrono::NaiveDateTime)]) -> QueryResult<()> {
+    let mut by_start: std::collections::BTreeMap<chrono::NaiveDateTime, Vec<(&str, NaiveDate)>> = std::collections::BTreeMap::new();
+    for &(employee, days, processed_from) in cleared {
+        by_start.entry(processed_from).or_default().extend(days.iter().map(|d| (employee.0.as_str(), *d)));
+    }
+    for (processed_from, days) in by_start {
+        for chunk in dialect::chunks::<C, _>(&days, 2) {
+            let mut sql = Sql::<C>::new("DELETE FROM pending_days WHERE marked_at <= ");
+            sql.bind(processed_from).push(" AND (employee_code, work_date) IN (VALUES ");
+            sql.values(chunk, |&(employee, day)| vec![employee.into(), day.into()]);
+            sql.push(")");
+            sql.execute(conn).await?;
+        }
+    }
+    Ok(())
+}
+
 /// Records a failed processing attempt on the days: they stay pending with the error visible.
 ///
 /// # Errors
