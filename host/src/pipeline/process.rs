@@ -176,54 +176,82 @@ pub(super) async fn build_input(
     employee: &EmployeeId,
     days: &BTreeSet<NaiveDate>,
 ) -> Result<model::RulesInput, StoreError> {
-    if days.is_empty() {
-        return Err(StoreError::Invalid("no days to process".into()));
-    }
-    let (from, to) = input_range(days).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let mut inputs = build_inputs(store, config, site_context, rules_config, &[(employee, days)]).await?;
+    inputs.pop().ok_or_else(|| StoreError::Invalid("no days to process".into()))
+}
+
+/// Builds the rules inputs of several employees, each covering its `days` (and a day on each
+/// side), in order: punches, rosters and employee records are read in one query each for the
+/// whole batch, not three per employee.
+pub(super) async fn build_inputs(
+    store: &Store,
+    config: &Config,
+    site_context: &SiteContext,
+    rules_config: &serde_json::Value,
+    wanted: &[(&EmployeeId, &BTreeSet<NaiveDate>)],
+) -> Result<Vec<model::RulesInput>, StoreError> {
     let at_midnight = |d: NaiveDate| d.and_hms_opt(0, 0, 0).unwrap_or_default();
-    let stored = punches::for_employee_between(store, employee, at_midnight(from), at_midnight(to)).await?;
-    let site = config.time_zone.0;
-    let person = employees::get(store, employee).await?;
-    let roster: Vec<model::RosterEntry> = rosters::roster_between(store, employee, from, to)
-        .await?
-        .into_iter()
-        .map(|(date, shift)| model::RosterEntry { date: date.to_string(), shift })
-        .collect();
-    let weekly_shift = person.as_ref().and_then(|p| p.weekly_shift.clone());
-    let mut weekly = weekly_shift.map(|shift| model::Weekly {
-        days: person.as_ref().map(|p| p.weekly_days.split(',').map(str::to_owned).collect()).unwrap_or_default(),
-        shift,
-    });
-    let mut default_shift = person.as_ref().and_then(|p| p.default_shift.clone());
-    if weekly.is_none() && default_shift.is_none() && roster.is_empty() {
-        // No schedule at all: the configured default shift, every day.
-        weekly = Some(model::Weekly {
-            days: ["mon", "tue", "wed", "thu", "fri", "sat", "sun"].map(str::to_owned).to_vec(),
-            shift: DEFAULT_TEMPLATE.to_owned(),
-        });
-        default_shift = Some(DEFAULT_TEMPLATE.to_owned());
+    let mut ranges = Vec::with_capacity(wanted.len());
+    for (employee, days) in wanted {
+        if days.is_empty() {
+            return Err(StoreError::Invalid("no days to process".into()));
+        }
+        let (from, to) = input_range(days).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        ranges.push((*employee, from, to));
     }
-    Ok(model::RulesInput {
-        user_id: employee.0.clone(),
-        site_tz: site.name().to_owned(),
-        now: Utc::now().to_rfc3339(),
-        devices: site_context.devices.clone(),
-        templates: site_context.templates.clone(),
-        roster,
-        weekly,
-        default_shift,
-        holidays: site_context.holidays.clone(),
-        punches: stored
-            .iter()
-            .map(|p| model::Punch {
-                device: p.device_id.to_string(),
-                seq: p.device_seq.unwrap_or(p.id),
-                time: p.local_time.0.format("%Y-%m-%dT%H:%M:%S").to_string(),
-                state: u8::try_from(p.punch_state).unwrap_or(255),
-            })
-            .collect(),
-        config: rules_config.clone(),
-    })
+    let (Some(first), Some(last)) = (ranges.iter().map(|r| r.1).min(), ranges.iter().map(|r| r.2).max()) else {
+        return Ok(Vec::new());
+    };
+    let punch_ranges: Vec<_> = ranges.iter().map(|&(employee, from, to)| (employee, at_midnight(from), at_midnight(to))).collect();
+    let mut punches = punches::for_employees_between(store, &punch_ranges).await?;
+    let codes: Vec<&EmployeeId> = ranges.iter().map(|r| r.0).collect();
+    let people = employees::get_many(store, &codes).await?;
+    let mut rosters = rosters::rosters_between(store, &codes, first, last).await?;
+    let site = config.time_zone.0;
+    let now = Utc::now().to_rfc3339();
+    let mut inputs = Vec::with_capacity(ranges.len());
+    for (employee, from, to) in ranges {
+        let stored = punches.remove(employee).unwrap_or_default();
+        let person = people.get(employee);
+        let roster: Vec<model::RosterEntry> = rosters
+            .get_mut(employee)
+            .map(std::mem::take)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(date, _)| *date >= from && *date <= to)
+            .map(|(date, shift)| model::RosterEntry { date: date.to_string(), shift })
+            .collect();
+        let weekly_shift = person.and_then(|p| p.weekly_shift.clone());
+        let mut weekly = weekly_shift.map(|shift| model::Weekly { days: person.map(|p| p.weekly_days.split(',').map(str::to_owned).collect()).unwrap_or_default(), shift });
+        let mut default_shift = person.and_then(|p| p.default_shift.clone());
+        if weekly.is_none() && default_shift.is_none() && roster.is_empty() {
+            // No schedule at all: the configured default shift, every day.
+            weekly = Some(model::Weekly { days: ["mon", "tue", "wed", "thu", "fri", "sat", "sun"].map(str::to_owned).to_vec(), shift: DEFAULT_TEMPLATE.to_owned() });
+            default_shift = Some(DEFAULT_TEMPLATE.to_owned());
+        }
+        inputs.push(model::RulesInput {
+            user_id: employee.0.clone(),
+            site_tz: site.name().to_owned(),
+            now: now.clone(),
+            devices: site_context.devices.clone(),
+            templates: site_context.templates.clone(),
+            roster,
+            weekly,
+            default_shift,
+            holidays: site_context.holidays.clone(),
+            punches: stored
+                .iter()
+                .map(|p| model::Punch {
+                    device: p.device_id.to_string(),
+                    seq: p.device_seq.unwrap_or(p.id),
+                    time: p.local_time.0.format("%Y-%m-%dT%H:%M:%S").to_string(),
+                    state: u8::try_from(p.punch_state).unwrap_or(255),
+                })
+                .collect(),
+            config: rules_config.clone(),
+        });
+    }
+    Ok(inputs)
 }
 
 fn parse_zoned(text: &Option<String>) -> (Option<NaiveDateTime>, Option<NaiveDateTime>) {
@@ -387,7 +415,7 @@ async fn process_round(
             break;
         }
         // Inputs are built a batch at a time, so memory stays flat however much is pending.
-        let mut batch = Vec::with_capacity(chunk.len());
+        let mut wanted = Vec::with_capacity(chunk.len());
         let mut batched = Vec::with_capacity(chunk.len());
         for (employee, days) in chunk {
             let day_list: Vec<NaiveDate> = days.iter().copied().collect();
@@ -395,9 +423,11 @@ async fn process_round(
                 set_aside(store, &mut report, employee, &day_list, &e).await?;
                 continue;
             }
-            batch.push((build_input(store, config, &site_context, &rules_config, employee, days).await?, days.clone()));
+            wanted.push((employee, days));
             batched.push((employee, day_list));
         }
+        let inputs = build_inputs(store, config, &site_context, &rules_config, &wanted).await?;
+        let batch: Vec<_> = inputs.into_iter().zip(&wanted).map(|(input, (_, days))| (input, (*days).clone())).collect();
         let results = run_batch_isolated(registry, &plugin, batch).await;
         let mut outputs = Vec::with_capacity(results.len());
         for ((employee, day_list), result) in batched.into_iter().zip(results) {

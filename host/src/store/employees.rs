@@ -172,3 +172,19 @@ pub async fn get(store: &Store, code: &EmployeeId) -> Result<Option<Employee>, S
         employees::table.filter(employees::employee_code.eq(code)).select(Employee::as_select()).first(conn).await.optional().map_err(StoreError::from)
     })
 }
+
+/// [`get`] for several employees: the ones found, by code.
+///
+/// # Errors
+/// When the query fails.
+pub async fn get_many(store: &Store, codes: &[&EmployeeId]) -> Result<std::collections::HashMap<EmployeeId, Employee>, StoreError> {
+    let mut found = std::collections::HashMap::new();
+    for chunk in codes.chunks(1000) {
+        let codes: Vec<&str> = chunk.iter().map(|e| e.0.as_str()).collect();
+        let rows: Vec<Employee> = crate::with_conn!(store, |conn| {
+            employees::table.filter(employees::employee_code.eq_any(codes)).select(Employee::as_select()).load(conn).await.map_err(StoreError::from)
+        })?;
+        found.extend(rows.into_iter().map(|e| (e.code.clone(), e)));
+    }
+    Ok(found)
+}

@@ -196,6 +196,47 @@ pub async fn for_employee_between(
     })
 }
 
+/// [`for_employee_between`] for several employees, each with its own range: one query per chunk of
+/// employees (over the union of their ranges, then each employee's own range kept). Each
+/// employee's punches come in the same order as from [`for_employee_between`].
+///
+/// # Errors
+/// When the query fails.
+pub async fn for_employees_between(
+    store: &Store,
+    wanted: &[(&EmployeeId, chrono::NaiveDateTime, chrono::NaiveDateTime)],
+) -> Result<std::collections::HashMap<EmployeeId, Vec<StoredPunch>>, StoreError> {
+    use super::schema::devices;
+    let mut found: std::collections::HashMap<EmployeeId, Vec<StoredPunch>> = std::collections::HashMap::new();
+    for chunk in wanted.chunks(1000) {
+        let (Some(from), Some(to)) = (chunk.iter().map(|w| w.1).min(), chunk.iter().map(|w| w.2).max()) else { continue };
+        let employees: Vec<&str> = chunk.iter().map(|w| w.0.0.as_str()).collect();
+        let rows: Vec<StoredPunch> = crate::with_conn!(store, |conn| {
+            raw_punches::table
+                .inner_join(devices::table)
+                .filter(devices::approved.eq(true))
+                .filter(raw_punches::device_user_id.eq_any(employees))
+                .filter(raw_punches::local_time.ge(from))
+                .filter(raw_punches::local_time.lt(to))
+                .order((raw_punches::device_id, raw_punches::id))
+                .select(StoredPunch::as_select())
+                .load(conn)
+                .await
+                .map_err(StoreError::from)
+        })?;
+        let ranges: std::collections::HashMap<&EmployeeId, (chrono::NaiveDateTime, chrono::NaiveDateTime)> = chunk.iter().map(|w| (w.0, (w.1, w.2))).collect();
+        for punch in rows {
+            if let Some((from, to)) = ranges.get(&punch.employee)
+                && punch.local_time.0 >= *from
+                && punch.local_time.0 < *to
+            {
+                found.entry(punch.employee.clone()).or_default().push(punch);
+            }
+        }
+    }
+    Ok(found)
+}
+
 /// The devices (name, address) that recorded the given punches, by (employee, UTC instant): the CRM
 /// payload names the terminal a day's clock-in came from, as the original bridge did. One query for
 /// the whole batch.

@@ -284,6 +284,36 @@ pub async fn roster_between(
     })
 }
 
+/// [`roster_between`] for several employees over one date range: one query per chunk of employees.
+///
+/// # Errors
+/// When the query fails.
+pub async fn rosters_between(
+    store: &Store,
+    employees: &[&EmployeeId],
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<std::collections::HashMap<EmployeeId, Vec<(NaiveDate, Option<String>)>>, StoreError> {
+    let mut found: std::collections::HashMap<EmployeeId, Vec<(NaiveDate, Option<String>)>> = std::collections::HashMap::new();
+    for chunk in employees.chunks(1000) {
+        let codes: Vec<&str> = chunk.iter().map(|e| e.0.as_str()).collect();
+        let rows: Vec<(EmployeeId, NaiveDate, Option<String>)> = crate::with_conn!(store, |conn| {
+            roster_entries::table
+                .filter(roster_entries::employee_code.eq_any(codes))
+                .filter(roster_entries::work_date.between(from, to))
+                .order((roster_entries::employee_code, roster_entries::work_date))
+                .select((roster_entries::employee_code, roster_entries::work_date, roster_entries::shift_code))
+                .load(conn)
+                .await
+                .map_err(StoreError::from)
+        })?;
+        for (employee, date, shift) in rows {
+            found.entry(employee).or_default().push((date, shift));
+        }
+    }
+    Ok(found)
+}
+
 /// Adds (or renames) a holiday.
 ///
 /// # Errors
