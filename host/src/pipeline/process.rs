@@ -525,7 +525,11 @@ async fn store_outputs(
 ) -> Result<(), StoreError> {
     let mut ready = Vec::with_capacity(outputs.len());
     for (employee, day_list, output) in &outputs {
-        match prepare(day_list, output, rule) {
+        // Under catch_unwind like the rest of storing: a panic on one employee's result sets that
+        // employee aside instead of failing the run at every schedule.
+        let prepared = std::panic::catch_unwind(AssertUnwindSafe(|| prepare(day_list, output, rule)))
+            .unwrap_or_else(|payload| Err(EmployeeError::Panicked(panic_payload_text(payload.as_ref()))));
+        match prepared {
             Ok(prepared) => ready.push((*employee, day_list.as_slice(), prepared)),
             Err(e) => set_aside(store, report, employee, day_list, &e).await?,
         }
