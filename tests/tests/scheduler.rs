@@ -40,8 +40,8 @@ impl CountingJob {
 }
 
 impl Job for CountingJob {
-    fn name(&self) -> &'static str {
-        self.name
+    fn name(&self) -> attendance_bridge::store::jobs::JobName {
+        attendance_bridge::store::jobs::JobName::from_name(self.name).expect("one of the bridge's jobs")
     }
 
     fn run(&self) -> JobFuture {

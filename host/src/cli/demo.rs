@@ -335,8 +335,8 @@ pub(super) async fn run(args: DemoArgs) -> anyhow::Result<()> {
     first_pass(&store, &config).await?;
 
     // From now on the scheduler keeps it going on short intervals.
-    for job in ["process_attendance", "sync_to_crm"] {
-        jobs::update_schedule(&store, job, &ScheduleChange { interval_seconds: Some(JOB_EVERY_SECONDS), ..Default::default() }).await?;
+    for job in [jobs::JobName::ProcessAttendance, jobs::JobName::SyncToCrm] {
+        jobs::update_schedule(&store, job.as_str(), &ScheduleChange { interval_seconds: Some(JOB_EVERY_SECONDS), ..Default::default() }).await?;
     }
     let live = tokio::spawn(live_punches(sims.clone(), terminal.clone(), stop.clone()));
 

@@ -21,6 +21,7 @@ use chrono::{NaiveDateTime, TimeDelta};
 
 use super::{Mailer, NotifyError};
 use crate::config::Config;
+use crate::store::jobs::JobName;
 use crate::store::{Store, StoreError, alerts, devices, jobs, outbox};
 
 /// Why a check could not complete.
@@ -57,7 +58,7 @@ pub struct CheckReport {
 }
 
 /// The job whose runs tell whether the shift-rules plugin fails every run.
-pub const PROCESS_JOB: &str = "process_attendance";
+pub const PROCESS_JOB: &str = JobName::ProcessAttendance.as_str();
 
 fn minutes(delta: TimeDelta) -> i64 {
     delta.num_minutes().max(0)
@@ -75,7 +76,7 @@ pub async fn conditions(store: &Store, config: &Config, now: NaiveDateTime) -> R
     let schedules = jobs::list(store).await?;
     let poll_seconds = schedules
         .iter()
-        .find(|s| s.name == "poll_devices")
+        .find(|s| JobName::from_name(&s.name) == Some(JobName::PollDevices))
         .and_then(|s| s.interval_seconds)
         .map_or_else(|| i64::from(config.devices.polling_interval_minutes) * 60, i64::from);
     let silent_after = TimeDelta::seconds(poll_seconds.saturating_mul(i64::from(settings.device_silent_intervals.max(1))));

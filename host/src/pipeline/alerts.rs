@@ -22,8 +22,8 @@ impl CheckAlerts {
 }
 
 impl Job for CheckAlerts {
-    fn name(&self) -> &'static str {
-        "check_alerts"
+    fn name(&self) -> crate::store::jobs::JobName {
+        crate::store::jobs::JobName::CheckAlerts
     }
 
     fn run(&self) -> JobFuture {

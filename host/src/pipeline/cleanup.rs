@@ -40,8 +40,8 @@ fn minutes(m: u32) -> TimeDelta {
 }
 
 impl Job for DailyCleanup {
-    fn name(&self) -> &'static str {
-        "daily_cleanup"
+    fn name(&self) -> crate::store::jobs::JobName {
+        crate::store::jobs::JobName::DailyCleanup
     }
 
     fn run(&self) -> JobFuture {

@@ -38,8 +38,8 @@ impl SyncToCrm {
 }
 
 impl Job for SyncToCrm {
-    fn name(&self) -> &'static str {
-        "sync_to_crm"
+    fn name(&self) -> crate::store::jobs::JobName {
+        crate::store::jobs::JobName::SyncToCrm
     }
 
     fn run(&self) -> JobFuture {
@@ -72,8 +72,8 @@ impl RetryFailedSyncs {
 }
 
 impl Job for RetryFailedSyncs {
-    fn name(&self) -> &'static str {
-        "retry_failed_syncs"
+    fn name(&self) -> crate::store::jobs::JobName {
+        crate::store::jobs::JobName::RetryFailedSyncs
     }
 
     fn run(&self) -> JobFuture {

@@ -26,6 +26,7 @@ pub use scheduler::{Heartbeat, Job, JobError, JobFuture, Scheduler};
 
 use crate::config::Config;
 use crate::store::Store;
+use crate::store::jobs::JobName;
 
 /// The jobs a worker runs. Jobs whose schedules exist but that are not listed here are not run.
 pub fn standard_jobs(store: &Store, config: &Config, instance: &str, registry: &Arc<crate::plugins::Registry>) -> Vec<Arc<dyn Job>> {
@@ -61,7 +62,10 @@ pub fn plugin_registry(config: &Config) -> Result<Arc<crate::plugins::Registry>,
 /// When the schedule cannot be written.
 pub async fn apply_configured_intervals(store: &Store, config: &Config) -> Result<(), crate::store::StoreError> {
     let current = crate::store::jobs::list(store).await?;
-    let configured = [("poll_devices", config.devices.polling_interval_minutes.saturating_mul(60)), ("check_alerts", config.alerts.check_seconds.max(1))];
+    let configured = [
+        (JobName::PollDevices.as_str(), config.devices.polling_interval_minutes.saturating_mul(60)),
+        (JobName::CheckAlerts.as_str(), config.alerts.check_seconds.max(1)),
+    ];
     for (job, seconds) in configured {
         let unchanged = current.iter().any(|s| s.name == job && s.interval_seconds == i32::try_from(seconds).ok());
         if unchanged || !current.iter().any(|s| s.name == job) {

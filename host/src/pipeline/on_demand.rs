@@ -15,6 +15,7 @@ use super::{Job as _, JobError, poll};
 use crate::config::Config;
 use crate::domain::{DeviceId, EmployeeId};
 use crate::store::attendance::{self, DaySelection};
+use crate::store::jobs::JobName;
 use crate::store::{Store, StoreError, jobs, listing, outbox, pending};
 
 /// What to do.
@@ -26,8 +27,8 @@ pub enum Action {
     Process(Option<(NaiveDate, NaiveDate)>),
     /// Send to the CRM.
     Sync(SyncOptions),
-    /// Run a scheduled job now, by name.
-    Job(String),
+    /// Run a scheduled job now.
+    Job(JobName),
 }
 
 /// The options of `sync-to-crm`, for the API.
@@ -48,10 +49,10 @@ impl Action {
     pub fn run_name(&self) -> String {
         match self {
             Action::Poll(Some(id)) => format!("poll_device:{}", id.0),
-            Action::Poll(None) => "poll_devices".into(),
-            Action::Process(_) => "process_attendance".into(),
-            Action::Sync(_) => "sync_to_crm".into(),
-            Action::Job(name) => name.clone(),
+            Action::Poll(None) => JobName::PollDevices.to_string(),
+            Action::Process(_) => JobName::ProcessAttendance.to_string(),
+            Action::Sync(_) => JobName::SyncToCrm.to_string(),
+            Action::Job(name) => name.to_string(),
         }
     }
 }
@@ -174,9 +175,9 @@ async fn execute(store: &Store, config: &Config, instance: &str, action: Action)
     }
 }
 
-/// Whether `name` is a job this bridge can run on request.
-pub fn is_known_job(name: &str) -> bool {
-    ["daily_cleanup", "poll_devices", "process_attendance", "sync_to_crm", "retry_failed_syncs"].contains(&name)
+/// The job named `name`, if it is one this bridge runs on request.
+pub fn runnable_job(name: &str) -> Option<JobName> {
+    JobName::from_name(name).filter(|job| job.runs_on_request())
 }
 
 /// A day selection from the API's filters.

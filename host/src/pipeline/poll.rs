@@ -294,8 +294,8 @@ pub async fn poll_all_reporting(
 }
 
 impl Job for PollDevices {
-    fn name(&self) -> &'static str {
-        "poll_devices"
+    fn name(&self) -> crate::store::jobs::JobName {
+        crate::store::jobs::JobName::PollDevices
     }
 
     fn run(&self) -> JobFuture {

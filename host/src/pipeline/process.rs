@@ -682,8 +682,8 @@ pub async fn run_processing_reporting(
 }
 
 impl super::Job for ProcessAttendance {
-    fn name(&self) -> &'static str {
-        "process_attendance"
+    fn name(&self) -> crate::store::jobs::JobName {
+        crate::store::jobs::JobName::ProcessAttendance
     }
 
     fn run(&self) -> super::JobFuture {

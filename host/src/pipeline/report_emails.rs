@@ -21,8 +21,8 @@ impl SendReports {
 }
 
 impl Job for SendReports {
-    fn name(&self) -> &'static str {
-        "send_reports"
+    fn name(&self) -> crate::store::jobs::JobName {
+        crate::store::jobs::JobName::SendReports
     }
 
     fn run(&self) -> JobFuture {

@@ -36,8 +36,8 @@ pub enum JobError {
 
 /// A unit of scheduled work. Implementations hold what they need (store, config) and are cheap to call.
 pub trait Job: Send + Sync {
-    /// The name under which the job's schedule is stored.
-    fn name(&self) -> &'static str;
+    /// The job, whose name its schedule is stored under.
+    fn name(&self) -> jobs::JobName;
     /// Runs the job once.
     fn run(&self) -> JobFuture;
 }
@@ -90,7 +90,7 @@ impl Scheduler {
     /// Registers `job`; jobs without a stored schedule are never run.
     #[must_use]
     pub fn with_job(mut self, job: Arc<dyn Job>) -> Self {
-        self.jobs.insert(job.name(), job);
+        self.jobs.insert(job.name().as_str(), job);
         self
     }
 
@@ -160,7 +160,7 @@ impl Scheduler {
 
     /// Runs a claimed job: records the run, keeps the lease alive, records the outcome, releases.
     async fn run_claimed(&self, job: Arc<dyn Job>) {
-        let name = job.name();
+        let name = job.name().as_str();
         let run_id = match jobs::start_run(&self.store, name, &self.instance, Utc::now()).await {
             Ok(id) => Some(id),
             Err(e) => {

@@ -14,6 +14,9 @@ use super::schema::{devices, processed_attendance as pa};
 use super::{Store, StoreError, now_utc};
 use crate::domain::{AttendanceStatus, DeviceId};
 
+/// The audit action of a manual correction: the day's history reads its entries back by it.
+pub const CORRECTION_ACTION: &str = "attendance.correct";
+
 /// A punch time as both clocks see it: the site's wall time and the instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stamp {
@@ -102,7 +105,7 @@ pub async fn correct_day(store: &Store, id: i64, correction: &Correction) -> Res
                 .await?;
             outbox::enqueue(conn, id, revision, now).await?;
             let updated: ProcessedDay = pa::table.find(id).select(ProcessedDay::as_select()).first(conn).await?;
-            let mut entry = NewAuditEntry::now(&correction.actor, "attendance.correct", "processed_attendance", Some(id.to_string()));
+            let mut entry = NewAuditEntry::now(&correction.actor, CORRECTION_ACTION, "processed_attendance", Some(id.to_string()));
             entry.at = now;
             entry.old_value = Some(day_json(&day).to_string());
             entry.new_value = Some(day_json(&updated).to_string());

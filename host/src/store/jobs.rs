@@ -58,6 +58,72 @@ pub struct JobRun {
     pub error: Option<String>,
 }
 
+/// The jobs the bridge schedules (the `jobs` table holds one schedule per name). Runs of other
+/// actions (`poll_device:3`, reports) are recorded under names of their own, so a run's name stays
+/// text; a schedule's is one of these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum JobName {
+    /// Downloads new punches from the polled devices.
+    PollDevices,
+    /// Turns pending punches into attendance days.
+    ProcessAttendance,
+    /// Sends new and changed days to the CRM.
+    SyncToCrm,
+    /// Puts dead letters back in the queue.
+    RetryFailedSyncs,
+    /// Removes what is past its retention.
+    DailyCleanup,
+    /// Checks the alert conditions.
+    CheckAlerts,
+    /// E-mails the subscribed reports.
+    SendReports,
+}
+
+impl ClosedSet for JobName {
+    const ALL: &'static [(Self, &'static str)] = &[
+        (JobName::PollDevices, JobName::PollDevices.as_str()),
+        (JobName::ProcessAttendance, JobName::ProcessAttendance.as_str()),
+        (JobName::SyncToCrm, JobName::SyncToCrm.as_str()),
+        (JobName::RetryFailedSyncs, JobName::RetryFailedSyncs.as_str()),
+        (JobName::DailyCleanup, JobName::DailyCleanup.as_str()),
+        (JobName::CheckAlerts, JobName::CheckAlerts.as_str()),
+        (JobName::SendReports, JobName::SendReports.as_str()),
+    ];
+    const WHAT: &'static str = "job";
+}
+
+impl JobName {
+    /// The stored name (a `const fn`, so constants such as the alerts' can name a job).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            JobName::PollDevices => "poll_devices",
+            JobName::ProcessAttendance => "process_attendance",
+            JobName::SyncToCrm => "sync_to_crm",
+            JobName::RetryFailedSyncs => "retry_failed_syncs",
+            JobName::DailyCleanup => "daily_cleanup",
+            JobName::CheckAlerts => "check_alerts",
+            JobName::SendReports => "send_reports",
+        }
+    }
+
+    /// The job of a stored or typed name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::parse(name)
+    }
+
+    /// Whether an admin may start it by hand (page, API, CLI): the alert check and the report
+    /// mails run on their schedule only.
+    pub fn runs_on_request(self) -> bool {
+        !matches!(self, JobName::CheckAlerts | JobName::SendReports)
+    }
+}
+
+impl std::fmt::Display for JobName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// How a job's run ended (stored as `running`, `ok` or `failed`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, diesel::FromSqlRow, diesel::AsExpression)]
 #[diesel(sql_type = diesel::sql_types::Text)]

@@ -191,14 +191,16 @@ pub fn changed_after_sync(row: &DayRow) -> bool {
 
 /// Our job for a Celery task of the original.
 fn job_of(task: &str) -> Option<&'static str> {
-    Some(match task.trim() {
-        "core.poll_devices" | "core.tasks.poll_devices" => "poll_devices",
-        "core.process_attendance" | "core.tasks.process_attendance" => "process_attendance",
-        "core.sync_to_crm" | "core.tasks.sync_to_crm" => "sync_to_crm",
-        "core.retry_failed_syncs" | "core.tasks.retry_failed_syncs" => "retry_failed_syncs",
-        "core.daily_cleanup" | "core.tasks.daily_cleanup" => "daily_cleanup",
+    use crate::store::jobs::JobName;
+    let job = match task.trim() {
+        "core.poll_devices" | "core.tasks.poll_devices" => JobName::PollDevices,
+        "core.process_attendance" | "core.tasks.process_attendance" => JobName::ProcessAttendance,
+        "core.sync_to_crm" | "core.tasks.sync_to_crm" => JobName::SyncToCrm,
+        "core.retry_failed_syncs" | "core.tasks.retry_failed_syncs" => JobName::RetryFailedSyncs,
+        "core.daily_cleanup" | "core.tasks.daily_cleanup" => JobName::DailyCleanup,
         _ => return None,
-    })
+    };
+    Some(job.as_str())
 }
 
 /// A Celery beat task as our job schedule: intervals as they are; crontabs that run hourly, every

@@ -266,7 +266,7 @@ async fn day_page(
         .map(|e| {
             let after = parse(&e.new_value);
             let changed = changes(&parse(&e.old_value), &after);
-            if e.action == "attendance.correct"
+            if e.action == crate::store::corrections::CORRECTION_ACTION
                 && let Some(revision) = after.get("revision").and_then(|r| r.parse::<i32>().ok())
             {
                 manual.entry(revision).or_insert_with(|| (e.actor.clone(), changed.clone()));

@@ -17,7 +17,7 @@ use super::{shown, start};
 use crate::pipeline::on_demand::{self, Action};
 use crate::store::StoreError;
 use crate::store::audit::{self, NewAuditEntry};
-use crate::store::jobs::{self as job_store, JobOutcome, JobRun, ScheduleChange};
+use crate::store::jobs::{self as job_store, JobName, JobOutcome, JobRun, ScheduleChange};
 use crate::web::auth::Principal;
 use crate::web::view::{Flash, Nav, TakenFlash, frame, render};
 use crate::web::{AdminOnly, AppError, AppState};
@@ -41,13 +41,13 @@ const MAX_INTERVAL_S: u32 = 7 * 24 * 3600;
 
 /// What each job does, in a sentence for the page.
 fn purpose(name: &str) -> &'static str {
-    match name {
-        "poll_devices" => "Downloads new punches from every enabled polled device.",
-        "process_attendance" => "Turns pending punches into attendance days with the active rules.",
-        "sync_to_crm" => "Sends new and changed days to the CRM.",
-        "retry_failed_syncs" => "Puts deliveries that ran out of retries back in the queue.",
-        "daily_cleanup" => "Removes punches, runs and sessions past their retention.",
-        _ => "",
+    match JobName::from_name(name) {
+        Some(JobName::PollDevices) => "Downloads new punches from every enabled polled device.",
+        Some(JobName::ProcessAttendance) => "Turns pending punches into attendance days with the active rules.",
+        Some(JobName::SyncToCrm) => "Sends new and changed days to the CRM.",
+        Some(JobName::RetryFailedSyncs) => "Puts deliveries that ran out of retries back in the queue.",
+        Some(JobName::DailyCleanup) => "Removes punches, runs and sessions past their retention.",
+        Some(JobName::CheckAlerts | JobName::SendReports) | None => "",
     }
 }
 
@@ -102,7 +102,7 @@ async fn list(_: AdminOnly, State(state): State<AppState>, Extension(principal):
             paused => s.paused,
             next => if s.paused { None } else { shown(s.next_run_at, zone).or_else(|| Some("now".into())) },
             running,
-            runnable => on_demand::is_known_job(&s.name),
+            runnable => on_demand::runnable_job(&s.name).is_some(),
             last => last.map(|r| run_row(&r, zone)),
         });
     }
@@ -185,10 +185,10 @@ async fn interval(AdminOnly(user): AdminOnly, State(state): State<AppState>, Pat
 
 /// `POST /admin/jobs/{name}/run`: as `POST /api/jobs/{name}/run/` (joins a run in progress).
 async fn run_now(AdminOnly(user): AdminOnly, State(state): State<AppState>, Path(name): Path<String>) -> Result<Response, AppError> {
-    if !on_demand::is_known_job(&name) {
+    let Some(job) = on_demand::runnable_job(&name) else {
         return Ok(no_such_job(&name));
-    }
-    let run = start(&state, &user, Action::Job(name.clone())).await?;
+    };
+    let run = start(&state, &user, Action::Job(job)).await?;
     let text = if run.joined { format!("“{name}” was already running; that run is shown below.") } else { format!("“{name}” started (run {}).", run.run_id) };
     Ok(Flash::ok(text).redirect("/admin/jobs"))
 }

@@ -170,8 +170,8 @@ pub(super) async fn run(_: Authenticated, State(state): State<AppState>, Path(id
 )]
 /// `POST /api/jobs/{name}/run/`: 202 with the run to follow.
 pub(super) async fn run_now(AdminOnly(user): AdminOnly, State(state): State<AppState>, Path(name): Path<String>) -> ApiResult<(StatusCode, Json<Accepted>)> {
-    if !on_demand::is_known_job(&name) {
+    let Some(job) = on_demand::runnable_job(&name) else {
         return Err(ApiError::Status(StatusCode::NOT_FOUND, format!("no job named {name:?}")));
-    }
-    accepted(&state, &user, Action::Job(name)).await
+    };
+    accepted(&state, &user, Action::Job(job)).await
 }

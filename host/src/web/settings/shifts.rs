@@ -370,7 +370,7 @@ async fn remove_holiday(State(state): State<AppState>, AdminOnly(admin): AdminOn
 async fn reprocess(State(state): State<AppState>, AdminOnly(admin): AdminOnly) -> Result<Response, AppError> {
     let waiting = pending::count(&state.store).await?;
     let run = on_demand::trigger(&state.store, &state.config, Action::Process(None)).await?;
-    record(&state, &admin.username, "job.run", ("job", Some("process_attendance".into())), None, Some(serde_json::json!({ "run": run.run_id }))).await?;
+    record(&state, &admin.username, "job.run", ("job", Some(Action::Process(None).run_name())), None, Some(serde_json::json!({ "run": run.run_id }))).await?;
     Ok(Flash::info(format!("Re-processing {} (run {}); reload to follow it.", plural(usize::try_from(waiting).unwrap_or(0), "day", "days"), run.run_id))
         .redirect("/admin/shifts"))
 }
