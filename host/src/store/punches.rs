@@ -180,25 +180,12 @@ pub async fn for_employee_between(
     from: chrono::NaiveDateTime,
     to: chrono::NaiveDateTime,
 ) -> Result<Vec<StoredPunch>, StoreError> {
-    use super::schema::devices;
-    crate::with_conn!(store, |conn| {
-        raw_punches::table
-            .inner_join(devices::table)
-            .filter(devices::approved.eq(true))
-            .filter(raw_punches::device_user_id.eq(employee))
-            .filter(raw_punches::local_time.ge(from))
-            .filter(raw_punches::local_time.lt(to))
-            .order((raw_punches::device_id, raw_punches::id))
-            .select(StoredPunch::as_select())
-            .load(conn)
-            .await
-            .map_err(StoreError::from)
-    })
+    Ok(for_employees_between(store, &[(employee, from, to)]).await?.remove(employee).unwrap_or_default())
 }
 
 /// [`for_employee_between`] for several employees, each with its own range: one query per chunk of
 /// employees (over the union of their ranges, then each employee's own range kept). Each
-/// employee's punches come in the same order as from [`for_employee_between`].
+/// employee's punches come by device, then in the order they were stored.
 ///
 /// # Errors
 /// When the query fails.

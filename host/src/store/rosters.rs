@@ -272,16 +272,7 @@ pub async fn roster_between(
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<Vec<(NaiveDate, Option<String>)>, StoreError> {
-    crate::with_conn!(store, |conn| {
-        roster_entries::table
-            .filter(roster_entries::employee_code.eq(employee))
-            .filter(roster_entries::work_date.between(from, to))
-            .order(roster_entries::work_date)
-            .select((roster_entries::work_date, roster_entries::shift_code))
-            .load(conn)
-            .await
-            .map_err(StoreError::from)
-    })
+    Ok(rosters_between(store, &[employee], from, to).await?.remove(employee).unwrap_or_default())
 }
 
 /// [`roster_between`] for several employees over one date range: one query per chunk of employees.
