@@ -607,7 +607,7 @@ async fn a_poll_fails_over_to_the_secondary_address(backend: Backend) {
 }
 
 /// A realistic import measured: 100,000 raw punches (50 people per device, 500 nights), then the
-/// same import again. Run with `cargo test -p bridge-e2e --test import_django -- --ignored --nocapture`
+/// same import again. Run with `cargo test -p bridge-e2e --test suites -- --ignored --nocapture import_django::`
 /// to print the figures (debug build of the binary).
 async fn measure(backend: Backend) {
     let sample = Sample::generate([4370, 4371], 50, 500);
