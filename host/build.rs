@@ -10,6 +10,8 @@ use std::process::Command;
 const PLUGINS: &[(&str, &str)] = &[("crm-json", "crm_json"), ("standard-shifts", "standard_shifts"), ("quarter-hour", "quarter_hour")];
 
 fn main() {
+    // `embed_migrations!` reads these folders at compile time; a new migration must rebuild the crate.
+    println!("cargo:rerun-if-changed=../migrations");
     if std::env::var_os("CARGO_FEATURE_BUILTIN_PLUGINS").is_none() {
         return;
     }

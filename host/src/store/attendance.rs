@@ -305,9 +305,9 @@ async fn insert_new_days<C: Dialect>(
         let mut sql = Sql::<C>::new(
             "INSERT INTO processed_attendance (user_id, work_date, shift_code, revision, created_at, updated_at, status, \
              clock_in_local, clock_in_utc, clock_out_local, clock_out_utc, worked_min, break_min, payable_min, scheduled_min, \
-             overtime_min, late_min, early_min, duplicates, flags, is_final, reason, rule_plugin, rule_version) VALUES ",
+             overtime_min, late_min, early_min, duplicates, flags, is_final, reason, rule_plugin, rule_version) ",
         );
-        sql.values(chunk, |&(employee, date, shift, c)| {
+        sql.rows(chunk, |&(employee, date, shift, c)| {
             vec![
                 employee.0.as_str().into(),
                 (*date).into(),

@@ -4,8 +4,8 @@
 //! Most queries are diesel's DSL inside [`crate::with_conn!`], compiled once per backend. What the DSL
 //! cannot write for SQLite (a multi-row `INSERT … ON CONFLICT … RETURNING`, `UPDATE … FROM (VALUES …)`)
 //! and what must compose inside a caller's transaction in a generic function is written as text with
-//! bound values through [`Sql`]: the placeholders and the bound-parameter limit are the only things
-//! that differ, and they are answered here.
+//! bound values through [`Sql`]: the placeholders, the bound-parameter limit and how a batch of rows
+//! is sent ([`Sql::rows`]) are the only things that differ, and they are answered here.
 
 use std::future::Future;
 use std::marker::PhantomData;
@@ -13,7 +13,7 @@ use std::marker::PhantomData;
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::QueryResult;
 use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
-use diesel::sql_types::{BigInt, Bool, Date, Integer, Nullable, Text, Timestamp};
+use diesel::sql_types::{Array, BigInt, Bool, Date, Integer, Nullable, Text, Timestamp};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use super::SqliteConn;
@@ -33,6 +33,82 @@ pub enum Value {
     Date(NaiveDate),
     /// `BOOLEAN`.
     Bool(bool),
+    /// One column of a batch of rows as an array (PostgreSQL only; see [`Sql::rows`]).
+    Array(Column),
+}
+
+/// One column of a batch of rows, bound as one PostgreSQL array.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Column {
+    /// `text[]`.
+    Text(Vec<Option<String>>),
+    /// `int4[]`.
+    Int(Vec<Option<i32>>),
+    /// `int8[]`.
+    BigInt(Vec<Option<i64>>),
+    /// `timestamp[]`.
+    Timestamp(Vec<Option<NaiveDateTime>>),
+    /// `date[]`.
+    Date(Vec<NaiveDate>),
+    /// `bool[]`.
+    Bool(Vec<bool>),
+}
+
+impl Column {
+    /// An empty column of `value`'s type.
+    fn of(value: &Value) -> Option<Column> {
+        Some(match value {
+            Value::Text(_) => Column::Text(Vec::new()),
+            Value::Int(_) => Column::Int(Vec::new()),
+            Value::BigInt(_) => Column::BigInt(Vec::new()),
+            Value::Timestamp(_) => Column::Timestamp(Vec::new()),
+            Value::Date(_) => Column::Date(Vec::new()),
+            Value::Bool(_) => Column::Bool(Vec::new()),
+            Value::Array(_) => return None,
+        })
+    }
+
+    /// Appends `value`; false (and nothing appended) when it is of another type.
+    fn push(&mut self, value: Value) -> bool {
+        match (self, value) {
+            (Column::Text(c), Value::Text(v)) => c.push(v),
+            (Column::Int(c), Value::Int(v)) => c.push(v),
+            (Column::BigInt(c), Value::BigInt(v)) => c.push(v),
+            (Column::Timestamp(c), Value::Timestamp(v)) => c.push(v),
+            (Column::Date(c), Value::Date(v)) => c.push(v),
+            (Column::Bool(c), Value::Bool(v)) => c.push(v),
+            _ => return false,
+        }
+        true
+    }
+
+    /// The PostgreSQL array type the column is cast to in `UNNEST`.
+    fn pg_type(&self) -> &'static str {
+        match self {
+            Column::Text(_) => "text[]",
+            Column::Int(_) => "int4[]",
+            Column::BigInt(_) => "int8[]",
+            Column::Timestamp(_) => "timestamp[]",
+            Column::Date(_) => "date[]",
+            Column::Bool(_) => "bool[]",
+        }
+    }
+
+    /// `rows` (each of the same length) as columns, or `None` when a column mixes types.
+    fn transpose(rows: Vec<Vec<Value>>) -> Option<Vec<Column>> {
+        let mut columns: Vec<Column> = rows.as_slice().first()?.iter().map(Column::of).collect::<Option<_>>()?;
+        for row in rows {
+            if row.len() != columns.len() {
+                return None;
+            }
+            for (column, value) in columns.iter_mut().zip(row) {
+                if !column.push(value) {
+                    return None;
+                }
+            }
+        }
+        Some(columns)
+    }
 }
 
 impl From<&str> for Value {
@@ -102,6 +178,10 @@ pub trait Dialect: AsyncConnection + Send + Sized + 'static {
     /// protocol: 65,535).
     const MAX_PARAMS: usize;
 
+    /// Whether a batch of rows goes as one array per column (`UNNEST`) rather than a `VALUES` list
+    /// of one placeholder per value (see [`Sql::rows`]).
+    const ARRAY_ROWS: bool;
+
     /// The placeholder of the `n`th bound value (from 1).
     fn placeholder(n: usize) -> String;
 
@@ -146,8 +226,13 @@ pub trait Row: diesel::QueryableByName<diesel::sqlite::Sqlite> + diesel::Queryab
 
 impl<T> Row for T where T: diesel::QueryableByName<diesel::sqlite::Sqlite> + diesel::QueryableByName<diesel::pg::Pg> + Send + 'static {}
 
-/// Binds `values` in order on a boxed `sql_query`.
-fn bound<DB>(sql: String, values: Vec<Value>) -> BoxedSqlQuery<'static, DB, SqlQuery>
+/// Binds `values` in order on a boxed `sql_query`; `array` binds a [`Value::Array`] (only
+/// PostgreSQL has arrays: SQLite's refuses them, and [`Sql::rows`] never makes one there).
+fn bound<DB>(
+    sql: String,
+    values: Vec<Value>,
+    array: impl Fn(BoxedSqlQuery<'static, DB, SqlQuery>, Column) -> QueryResult<BoxedSqlQuery<'static, DB, SqlQuery>>,
+) -> QueryResult<BoxedSqlQuery<'static, DB, SqlQuery>>
 where
     DB: diesel::backend::Backend
         + diesel::sql_types::HasSqlType<Text>
@@ -172,13 +257,32 @@ where
             Value::Timestamp(v) => query.bind::<Nullable<Timestamp>, _>(v),
             Value::Date(v) => query.bind::<Date, _>(v),
             Value::Bool(v) => query.bind::<Bool, _>(v),
+            Value::Array(column) => array(query, column)?,
         };
     }
-    query
+    Ok(query)
+}
+
+/// SQLite's answer to a [`Value::Array`]: it has none.
+fn no_arrays(_: BoxedSqlQuery<'static, diesel::sqlite::Sqlite, SqlQuery>, _: Column) -> QueryResult<BoxedSqlQuery<'static, diesel::sqlite::Sqlite, SqlQuery>> {
+    Err(diesel::result::Error::QueryBuilderError("SQLite has no array parameters".into()))
+}
+
+/// Binds one column of a batch as a PostgreSQL array.
+fn pg_array(query: BoxedSqlQuery<'static, diesel::pg::Pg, SqlQuery>, column: Column) -> QueryResult<BoxedSqlQuery<'static, diesel::pg::Pg, SqlQuery>> {
+    Ok(match column {
+        Column::Text(v) => query.bind::<Array<Nullable<Text>>, _>(v),
+        Column::Int(v) => query.bind::<Array<Nullable<Integer>>, _>(v),
+        Column::BigInt(v) => query.bind::<Array<Nullable<BigInt>>, _>(v),
+        Column::Timestamp(v) => query.bind::<Array<Nullable<Timestamp>>, _>(v),
+        Column::Date(v) => query.bind::<Array<Date>, _>(v),
+        Column::Bool(v) => query.bind::<Array<Bool>, _>(v),
+    })
 }
 
 impl Dialect for SqliteConn {
     const MAX_PARAMS: usize = 32_766;
+    const ARRAY_ROWS: bool = false;
 
     fn placeholder(_n: usize) -> String {
         // Positional: values are bound in the order their placeholders appear, which `Sql` keeps.
@@ -186,11 +290,11 @@ impl Dialect for SqliteConn {
     }
 
     async fn execute_sql(&mut self, sql: String, binds: Vec<Value>) -> QueryResult<usize> {
-        bound::<diesel::sqlite::Sqlite>(sql, binds).execute(self).await
+        bound::<diesel::sqlite::Sqlite>(sql, binds, no_arrays)?.execute(self).await
     }
 
     async fn load_sql<T: Row>(&mut self, sql: String, binds: Vec<Value>) -> QueryResult<Vec<T>> {
-        bound::<diesel::sqlite::Sqlite>(sql, binds).load(self).await
+        bound::<diesel::sqlite::Sqlite>(sql, binds, no_arrays)?.load(self).await
     }
 
     async fn begin_write(&mut self) -> QueryResult<()> {
@@ -210,17 +314,18 @@ impl Dialect for SqliteConn {
 
 impl Dialect for AsyncPgConnection {
     const MAX_PARAMS: usize = 65_535;
+    const ARRAY_ROWS: bool = true;
 
     fn placeholder(n: usize) -> String {
         format!("${n}")
     }
 
     async fn execute_sql(&mut self, sql: String, binds: Vec<Value>) -> QueryResult<usize> {
-        bound::<diesel::pg::Pg>(sql, binds).execute(self).await
+        bound::<diesel::pg::Pg>(sql, binds, pg_array)?.execute(self).await
     }
 
     async fn load_sql<T: Row>(&mut self, sql: String, binds: Vec<Value>) -> QueryResult<Vec<T>> {
-        bound::<diesel::pg::Pg>(sql, binds).load(self).await
+        bound::<diesel::pg::Pg>(sql, binds, pg_array)?.load(self).await
     }
 
     async fn begin_write(&mut self) -> QueryResult<()> {
@@ -283,6 +388,44 @@ impl<C: Dialect> Sql<C> {
             self.row(row(item));
         }
         self
+    }
+
+    /// Appends `rows` as a row source, each row's values given by `row`: what may follow `INSERT
+    /// INTO t (…)`, or stand in parentheses after `IN` or `FROM` (its columns are named `column1`,
+    /// `column2`, … as a `VALUES` list's are on both backends).
+    ///
+    /// SQLite gets a `VALUES` list. PostgreSQL gets `SELECT * FROM UNNEST($1::int8[], …)`, one array
+    /// per column: the statement's text and its parameter count stay the same whatever the batch
+    /// size, where a `VALUES` list of thousands of rows costs PostgreSQL tens of thousands of
+    /// parameters to parse, bind and plan on every call. A batch whose column mixes types (never
+    /// the case for a `row` that builds the same values each time) falls back to the `VALUES` list.
+    pub fn rows<R>(&mut self, rows: &[R], row: impl Fn(&R) -> Vec<Value>) -> &mut Self {
+        if C::ARRAY_ROWS
+            && let Some(columns) = Column::transpose(rows.iter().map(&row).collect())
+        {
+            self.text.push_str("SELECT * FROM UNNEST(");
+            let count = columns.len();
+            for (i, column) in columns.into_iter().enumerate() {
+                if i > 0 {
+                    self.text.push_str(", ");
+                }
+                let cast = column.pg_type();
+                self.bind(Value::Array(column));
+                self.text.push_str("::");
+                self.text.push_str(cast);
+            }
+            self.text.push_str(") AS v(");
+            for i in 1..=count {
+                if i > 1 {
+                    self.text.push_str(", ");
+                }
+                self.text.push_str(&format!("column{i}"));
+            }
+            self.text.push(')');
+            return self;
+        }
+        self.text.push_str("VALUES ");
+        self.values(rows, row)
     }
 
     /// Runs it; returns the rows it changed.

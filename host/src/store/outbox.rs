@@ -125,7 +125,7 @@ pub(crate) async fn enqueue<C: Dialect>(conn: &mut C, attendance_id: i64, revisi
     supersede.push(" AND status IN (").bind(OutboxStatus::Pending).push(", ").bind(OutboxStatus::Failed).push(")");
     supersede.execute(conn).await?;
     let mut insert = Sql::<C>::new(FIRST_DELIVERY_INSERT);
-    insert.row(delivery_row(attendance_id, revision, now));
+    insert.push("VALUES ").row(delivery_row(attendance_id, revision, now));
     insert.execute(conn).await.map(drop)
 }
 
@@ -137,14 +137,14 @@ pub(crate) async fn enqueue<C: Dialect>(conn: &mut C, attendance_id: i64, revisi
 pub(crate) async fn enqueue_first<C: Dialect>(conn: &mut C, attendance_ids: &[i64], now: NaiveDateTime) -> QueryResult<()> {
     for chunk in dialect::chunks::<C, _>(attendance_ids, 6) {
         let mut insert = Sql::<C>::new(FIRST_DELIVERY_INSERT);
-        insert.values(chunk, |&id| delivery_row(id, 1, now));
+        insert.rows(chunk, |&id| delivery_row(id, 1, now));
         insert.execute(conn).await?;
     }
     Ok(())
 }
 
 const FIRST_DELIVERY_INSERT: &str =
-    "INSERT INTO crm_outbox (attendance_id, revision, idempotency_key, status, next_attempt_at, created_at) VALUES ";
+    "INSERT INTO crm_outbox (attendance_id, revision, idempotency_key, status, next_attempt_at, created_at) ";
 
 fn delivery_row(attendance_id: i64, revision: i32, now: NaiveDateTime) -> Vec<Value> {
     vec![
@@ -324,8 +324,8 @@ pub async fn set_bodies(store: &Store, owner: &str, bodies: &[(i64, String, Stri
 /// the delivery is `owner`'s and has none yet.
 async fn freeze_bodies<C: Dialect>(conn: &mut C, owner: &str, bodies: &[(i64, String, String)]) -> QueryResult<()> {
     for chunk in dialect::chunks::<C, _>(bodies, 3) {
-        let mut sql = Sql::<C>::new("UPDATE crm_outbox SET body = v.column2, headers = v.column3 FROM (VALUES ");
-        sql.values(chunk, |(id, body, headers)| vec![(*id).into(), body.clone().into(), headers.clone().into()]);
+        let mut sql = Sql::<C>::new("UPDATE crm_outbox SET body = v.column2, headers = v.column3 FROM (");
+        sql.rows(chunk, |(id, body, headers)| vec![(*id).into(), body.clone().into(), headers.clone().into()]);
         sql.push(") AS v");
         lease::OUTBOX.push_held_by(&mut sql, owner);
         sql.push(" AND crm_outbox.id = v.column1 AND crm_outbox.body IS NULL");
@@ -422,7 +422,7 @@ async fn record_marks<C: Dialect>(conn: &mut C, owner: &str, marks: &[(i64, Mark
             if !assignments.is_empty() {
                 sql.push(", ").push(assignments);
             }
-            sql.push(" FROM (VALUES ").values(chunk, Clone::clone).push(") AS v");
+            sql.push(" FROM (").rows(chunk, Clone::clone).push(") AS v");
             lease::OUTBOX.push_held_by(&mut sql, owner);
             sql.push(" AND crm_outbox.id = v.column1 RETURNING id");
             kept.extend(sql.load::<IdRow>(conn).await?.into_iter().map(|r| r.id));

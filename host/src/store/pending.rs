@@ -25,8 +25,8 @@ pub(crate) async fn mark_days<C: Dialect>(
     // One row per day: PostgreSQL refuses an upsert that would change the same row twice.
     let days: Vec<(EmployeeId, NaiveDate)> = days.into_iter().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
     for chunk in dialect::chunks::<C, _>(&days, 3) {
-        let mut sql = Sql::<C>::new("INSERT INTO pending_days (employee_code, work_date, marked_at) VALUES ");
-        sql.values(chunk, |(employee, day)| vec![employee.0.as_str().into(), (*day).into(), at.into()]);
+        let mut sql = Sql::<C>::new("INSERT INTO pending_days (employee_code, work_date, marked_at) ");
+        sql.rows(chunk, |(employee, day)| vec![employee.0.as_str().into(), (*day).into(), at.into()]);
         sql.push(" ON CONFLICT (employee_code, work_date) DO UPDATE SET marked_at = excluded.marked_at");
         sql.execute(conn).await?;
     }
@@ -110,8 +110,8 @@ pub(crate) async fn clear_many_in<C: Dialect>(conn: &mut C, cleared: &[(&Employe
     for (processed_from, days) in by_start {
         for chunk in dialect::chunks::<C, _>(&days, 2) {
             let mut sql = Sql::<C>::new("DELETE FROM pending_days WHERE marked_at <= ");
-            sql.bind(processed_from).push(" AND (employee_code, work_date) IN (VALUES ");
-            sql.values(chunk, |&(employee, day)| vec![employee.into(), day.into()]);
+            sql.bind(processed_from).push(" AND (employee_code, work_date) IN (");
+            sql.rows(chunk, |&(employee, day)| vec![employee.into(), day.into()]);
             sql.push(")");
             sql.execute(conn).await?;
         }

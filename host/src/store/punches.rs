@@ -121,9 +121,9 @@ pub(crate) async fn insert_in<C: Dialect>(conn: &mut C, punches: &[NewPunch], ma
     let mut new = Vec::new();
     for chunk in dialect::chunks::<C, _>(punches, 9) {
         let mut sql = Sql::<C>::new(
-            "INSERT INTO raw_punches (device_id, device_user_id, local_time, utc_time, status, punch_state, verify_type, device_seq, received_at) VALUES ",
+            "INSERT INTO raw_punches (device_id, device_user_id, local_time, utc_time, status, punch_state, verify_type, device_seq, received_at) ",
         );
-        sql.values(chunk, |p| {
+        sql.rows(chunk, |p| {
             vec![
                 p.device_id.0.into(),
                 p.employee.0.as_str().into(),
