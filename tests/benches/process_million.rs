@@ -3,7 +3,9 @@
 //! `process_attendance` job body: pending days found, inputs built from storage, the built-in
 //! `standard-shifts.wasm` run in the sandbox, days upserted with their CRM deliveries enqueued.
 //! Prints punches/s of the processing and its peak memory (the peak is reset before it starts).
-//! `-- sqlite` or `-- postgres` runs one backend only.
+//! `-- sqlite` or `-- postgres` runs one backend only; `-- compare` runs each backend first the way
+//! storage wrote before PostgreSQL got batches as arrays (`VALUES` lists, and the duplicate outbox
+//! index migration 000016 dropped), then as it writes now.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -51,9 +53,14 @@ async fn seed(store: &Store) -> usize {
     total
 }
 
-async fn run(backend: Backend) {
+async fn run(backend: Backend, before: bool) {
     let db = TestDb::new(backend).await;
+    let label = if before { "before (VALUES lists, duplicate index)" } else { "now" };
     let store = db.store().await;
+    attendance_bridge::store::dialect::send_rows_as_values_lists(before);
+    if before {
+        db.execute("CREATE INDEX crm_outbox_by_day_revision ON crm_outbox (attendance_id, revision)").await;
+    }
     let started = Instant::now();
     let seeded = seed(&store).await;
     let seed_secs = started.elapsed().as_secs_f64();
@@ -64,15 +71,17 @@ async fn run(backend: Backend) {
     let registry = Arc::new(Registry::new(PluginRuntime::new(Limits::default(), Some(cache.path().to_path_buf())).expect("runtime"), None));
     registry.get("standard-shifts").expect("compile the plugin before timing");
     bridge_e2e::reset_peak_memory();
+    let private = bridge_e2e::PrivateMemoryPeak::start();
     let started = Instant::now();
     let report = process::run_processing(&store, &registry, &config).await.expect("processing");
     let secs = started.elapsed().as_secs_f64();
     let peak = bridge_e2e::peak_memory_mib();
+    let private = private.finish();
     let counts = stats::counts(&store).await.expect("stats");
     assert_eq!(report.failed, 0);
     assert_eq!(counts.pending_days, 0, "everything processed");
     println!(
-        "{backend:?}: {seeded} punches stored in {seed_secs:.1}s ({:.0}/s, {pending_days} employee-days marked); processed in {secs:.1}s = {:.0} punches/s ({} days written, {} employees); peak memory while processing {peak:.0} MiB",
+        "{backend:?} {label}: {seeded} punches stored in {seed_secs:.1}s ({:.0}/s, {pending_days} employee-days marked); processed in {secs:.1}s = {:.0} punches/s ({} days written, {} employees); peak memory while processing {peak:.0} MiB resident (VmHWM), {private:.0} MiB private (RssAnon)",
         seeded as f64 / seed_secs,
         seeded as f64 / secs,
         report.days_written,
@@ -82,10 +91,13 @@ async fn run(backend: Backend) {
 
 fn main() {
     let only = std::env::args().skip(1).find(|a| a == "sqlite" || a == "postgres");
+    let variants: &[bool] = if std::env::args().any(|a| a == "compare") { &[true, false] } else { &[false] };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     for (backend, name) in [(Backend::Sqlite, "sqlite"), (Backend::Postgres, "postgres")] {
         if only.as_deref().is_none_or(|o| o == name) {
-            runtime.block_on(run(backend));
+            for &before in variants {
+                runtime.block_on(run(backend, before));
+            }
         }
     }
 }

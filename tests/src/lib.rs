@@ -127,6 +127,42 @@ pub fn peak_memory_mib() -> f64 {
     proc_status_kib("VmHWM") as f64 / 1024.0
 }
 
+/// The peak of this process's private memory (`RssAnon`: heap, stacks, anonymous maps) over a
+/// phase, sampled every 20 ms by a thread of its own. Beside [`peak_memory_mib`]: `VmHWM` also counts
+/// file pages mapped into the process, and SQLite reads its database through a memory map (the
+/// kernel's page cache, shared, dropped under pressure), so on SQLite the resident peak grows with
+/// the database file while the private peak shows what the work itself holds.
+pub struct PrivateMemoryPeak {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    sampler: std::thread::JoinHandle<u64>,
+}
+
+impl PrivateMemoryPeak {
+    /// Starts sampling.
+    pub fn start() -> Self {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let sampler = std::thread::spawn(move || {
+            let mut peak = proc_status_kib("RssAnon");
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                peak = peak.max(proc_status_kib("RssAnon"));
+            }
+            peak
+        });
+        PrivateMemoryPeak { stop, sampler }
+    }
+
+    /// Stops sampling; the peak in MiB.
+    ///
+    /// # Panics
+    /// When the sampler panicked (no `/proc`).
+    pub fn finish(self) -> f64 {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.sampler.join().expect("memory sampler") as f64 / 1024.0
+    }
+}
+
 /// Resets the peak to the current resident size (Linux `clear_refs` 5), so one phase is measured alone.
 ///
 /// # Panics

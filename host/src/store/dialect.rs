@@ -9,6 +9,7 @@
 
 use std::future::Future;
 use std::marker::PhantomData;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::QueryResult;
@@ -338,6 +339,16 @@ impl Dialect for AsyncPgConnection {
     }
 }
 
+/// Set by [`send_rows_as_values_lists`].
+static VALUES_LISTS: AtomicBool = AtomicBool::new(false);
+
+/// For benchmarks only: PostgreSQL gets batches as `VALUES` lists too, as before [`Sql::rows`] sent
+/// arrays, so one bench run can print the figure before the change beside the one after it.
+#[doc(hidden)]
+pub fn send_rows_as_values_lists(on: bool) {
+    VALUES_LISTS.store(on, Ordering::Relaxed);
+}
+
 /// A statement written as text with its bound values, for connection type `C`: text and values are
 /// appended in order, so every placeholder gets the right number on either backend.
 #[derive(Debug)]
@@ -401,6 +412,7 @@ impl<C: Dialect> Sql<C> {
     /// the case for a `row` that builds the same values each time) falls back to the `VALUES` list.
     pub fn rows<R>(&mut self, rows: &[R], row: impl Fn(&R) -> Vec<Value>) -> &mut Self {
         if C::ARRAY_ROWS
+            && !AtomicBool::load(&VALUES_LISTS, Ordering::Relaxed)
             && let Some(columns) = Column::transpose(rows.iter().map(&row).collect())
         {
             self.text.push_str("SELECT * FROM UNNEST(");
@@ -460,4 +472,44 @@ pub struct IdRow {
     /// The id.
     #[diesel(sql_type = BigInt)]
     pub id: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch() -> Vec<(i64, Option<&'static str>)> {
+        vec![(1, Some("a")), (2, None)]
+    }
+
+    fn row(&(id, text): &(i64, Option<&'static str>)) -> Vec<Value> {
+        vec![id.into(), text.into()]
+    }
+
+    #[test]
+    fn postgresql_gets_a_batch_as_one_array_per_column_named_as_a_values_list_would_be() {
+        let mut sql = Sql::<AsyncPgConnection>::new("INSERT INTO t (a, b) ");
+        sql.rows(&batch(), row);
+        assert_eq!(sql.text, "INSERT INTO t (a, b) SELECT * FROM UNNEST($1::int8[], $2::text[]) AS v(column1, column2)");
+        assert_eq!(
+            sql.binds,
+            vec![Value::Array(Column::BigInt(vec![Some(1), Some(2)])), Value::Array(Column::Text(vec![Some("a".into()), None]))]
+        );
+    }
+
+    #[test]
+    fn sqlite_gets_a_values_list() {
+        let mut sql = Sql::<SqliteConn>::new("INSERT INTO t (a, b) ");
+        sql.rows(&batch(), row);
+        assert_eq!(sql.text, "INSERT INTO t (a, b) VALUES (?, ?), (?, ?)");
+        assert_eq!(sql.binds.len(), 4);
+    }
+
+    #[test]
+    fn a_column_of_mixed_types_falls_back_to_a_values_list() {
+        let mixed = [vec![Value::from(1_i64)], vec![Value::from(2_i32)]];
+        let mut sql = Sql::<AsyncPgConnection>::new("");
+        sql.rows(&mixed, Clone::clone);
+        assert_eq!(sql.text, "VALUES ($1), ($2)");
+    }
 }
