@@ -2,9 +2,12 @@
 //! checked against what the protocol allows before anything is allocated, and the lie is a typed
 //! [`DeviceError::Oversized`], quickly.
 //!
-//! The heap is measured with a counting allocator (this test binary's own global allocator): the
-//! original client reserved the announced size up front, which with overcommit costs no resident
-//! memory until touched, so only counting the bytes asked of the allocator shows the difference.
+//! The heap is measured with a counting allocator (the global allocator of the suites' test binary,
+//! declared here; the other suites only pay an atomic add per allocation): the original client
+//! reserved the announced size up front, which with overcommit costs no resident memory until
+//! touched, so only counting the bytes asked of the allocator shows the difference. The counts are
+//! process-wide: the test command runs each test in its own process (nextest), so only this suite's
+//! measured tests, serialised by [`MEASURED`], allocate while they measure.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,5 +1,6 @@
 //! The end-to-end suites, one module per area, linked into one test binary (see `autotests` in
-//! Cargo.toml). Run one with `cargo nextest run -p bridge-e2e -E 'test(/^web_api::/)'`.
+//! Cargo.toml). Run one with `cargo nextest run -p bridge-e2e -E 'test(/^web_api::/)'`. The binary's
+//! global allocator is `device_hostile`'s counting one; nextest runs each test in its own process.
 
 mod alerts;
 mod backup;
