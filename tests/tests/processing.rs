@@ -13,7 +13,11 @@ use attendance_bridge::store::{attendance, outbox, pending};
 use bridge_e2e::smtp_sink::SmtpSink;
 use bridge_e2e::{Backend, TestDb};
 
-bridge_e2e::on_both_backends!(polled_punches_become_days_and_outliers_one_digest, days_stay_pending_while_the_rules_plugin_fails);
+bridge_e2e::on_both_backends!(
+    polled_punches_become_days_and_outliers_one_digest,
+    days_stay_pending_while_the_rules_plugin_fails,
+    a_day_the_database_refuses_sets_its_employee_aside_and_the_rest_of_the_batch_is_stored
+);
 
 fn punches_file(dir: &std::path::Path) -> std::path::PathBuf {
     let path = dir.join("punches.csv");
@@ -123,4 +127,63 @@ async fn days_stay_pending_while_the_rules_plugin_fails(backend: Backend) {
     }
     let queued = outbox::stats(&store).await.expect("outbox").pending;
     assert_eq!(queued, i64::try_from(written).expect("few"), "each written day queued for the CRM once");
+}
+
+/// A trigger that makes the database refuse any processed day of employee `REFUSED`, as a constraint
+/// or a value it cannot hold would: the statement fails while the database goes on answering.
+fn refuse_trigger(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => {
+            "CREATE TRIGGER refuse_one BEFORE INSERT ON processed_attendance WHEN NEW.user_id = 'REFUSED' \
+             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;"
+        }
+        Backend::Postgres => {
+            "CREATE FUNCTION refuse_one() RETURNS trigger AS $$ BEGIN \
+               IF NEW.user_id = 'REFUSED' THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; \
+             END $$ LANGUAGE plpgsql; \
+             CREATE TRIGGER refuse_one BEFORE INSERT ON processed_attendance FOR EACH ROW EXECUTE FUNCTION refuse_one();"
+        }
+    }
+}
+
+async fn a_day_the_database_refuses_sets_its_employee_aside_and_the_rest_of_the_batch_is_stored(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    let device = devices::insert(&store, &NewDevice::pull("Gate", "127.0.0.1", 4370, 0)).await.expect("device").id;
+    let at = |employee: &str, h: u32| {
+        let time = chrono::NaiveDate::from_ymd_opt(2025, 6, 2).and_then(|d| d.and_hms_opt(h, 0, 0)).expect("time").and_utc();
+        bridge_e2e::utc_punch(device, employee, time, u8::from(h >= 12))
+    };
+    // One batch (the plugin's batch is 100 employees): the refused employee among four others.
+    let employees = ["1001", "1002", "REFUSED", "1003", "1004"];
+    let punches: Vec<_> = employees.iter().flat_map(|e| [at(e, 8), at(e, 17)]).collect();
+    attendance_bridge::store::punches::insert(&store, &punches).await.expect("punches");
+    db.execute(refuse_trigger(backend)).await;
+    let config = Config { data_dir: bridge_e2e::plugins::data_dir(&db.dir.path().join("data")), ..Config::default() };
+    let registry = plugin_registry(&config).expect("registry");
+
+    let report = process::run_processing(&store, &registry, &config).await.expect("the run itself completes");
+    assert_eq!((report.failed, report.employees), (1, 4), "{report:?}");
+    for employee in ["1001", "1002", "1003", "1004"] {
+        let days = attendance::for_employee(&store, &EmployeeId(employee.into())).await.expect("days");
+        assert!(days.iter().any(|d| d.work_date.to_string() == "2025-06-02"), "{employee} is stored: {days:?}");
+    }
+    assert!(attendance::for_employee(&store, &EmployeeId("REFUSED".into())).await.expect("days").is_empty());
+    let waiting = pending::list(&store, 10).await.expect("pending");
+    assert!(!waiting.is_empty() && waiting.iter().all(|d| d.employee.0 == "REFUSED"), "only the refused employee waits: {waiting:?}");
+    let error = waiting.iter().find_map(|d| d.last_error.clone()).expect("the error is kept");
+    assert!(error.contains("refused by the test"), "{error}");
+    let queued = outbox::stats(&store).await.expect("outbox").pending;
+
+    // Once the database takes the day, the next run stores it, and each day is queued for the CRM once.
+    db.execute(match backend {
+        Backend::Sqlite => "DROP TRIGGER refuse_one",
+        Backend::Postgres => "DROP TRIGGER refuse_one ON processed_attendance",
+    })
+    .await;
+    let report = process::run_processing(&store, &registry, &config).await.expect("processed");
+    assert_eq!((report.failed, report.employees), (0, 1), "{report:?}");
+    assert_eq!(pending::count(&store).await.expect("pending"), 0);
+    let refused = attendance::for_employee(&store, &EmployeeId("REFUSED".into())).await.expect("days");
+    assert_eq!(outbox::stats(&store).await.expect("outbox").pending, queued + i64::try_from(refused.len()).expect("few"));
 }

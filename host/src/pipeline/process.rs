@@ -81,6 +81,10 @@ pub enum EmployeeError {
     /// Processing this employee panicked (a bug): the batch is set aside instead of stopping the run.
     #[error("processing panicked (set aside; the other employees went on): {0}")]
     Panicked(String),
+    /// The database refused to store this employee's result while it went on answering (a
+    /// constraint, a trigger, a value it cannot hold): the employee is set aside, the others go on.
+    #[error("the database refused this employee's result (set aside; the other employees went on): {0}")]
+    Refused(String),
 }
 
 /// The punch range an employee's input covers: two days before the first pending day to three after
@@ -558,7 +562,8 @@ async fn store_outputs(
     Ok(())
 }
 
-/// Counts one employee's stored result in `report`, or sets the employee aside after a panic.
+/// Counts one employee's stored result in `report`, or sets the employee aside after a panic or when
+/// the database refused its result.
 async fn record_stored(
     store: &Store,
     report: &mut ProcessReport,
@@ -577,7 +582,12 @@ async fn record_stored(
             done(day_list.len() as u64);
             Ok(())
         }
-        Ok(Err(e)) => Err(e),
+        // One employee's failure stops the run only when the database itself is gone: while it
+        // still answers, the failure is this employee's data, and the others must go on.
+        Ok(Err(e)) => match store.ping().await {
+            Ok(()) => set_aside(store, report, employee, day_list, &EmployeeError::Refused(e.to_string())).await,
+            Err(_) => Err(e),
+        },
         // Storing runs under catch_unwind: a panic on one employee's data sets that employee aside,
         // where it would otherwise fail the whole run again at every schedule.
         Err(payload) => set_aside(store, report, employee, day_list, &EmployeeError::Panicked(panic_payload_text(payload.as_ref()))).await,

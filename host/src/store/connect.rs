@@ -90,6 +90,15 @@ impl Store {
         Ok(store)
     }
 
+    /// Whether the database answers a trivial query: tells a failure of one statement (a row the
+    /// database refuses) from a database that is down or unreachable.
+    ///
+    /// # Errors
+    /// When no connection can be had or the query fails.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        crate::with_conn!(self, |conn| conn.batch_execute("SELECT 1").await.map_err(StoreError::from))
+    }
+
     /// Reports migrations the database has not applied yet (empty when ready).
     ///
     /// # Errors
