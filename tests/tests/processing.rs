@@ -4,11 +4,12 @@
 use std::time::Duration;
 
 use attendance_bridge::config::{CommaList, Config, EmailBackend};
-use attendance_bridge::domain::EmployeeId;
+use attendance_bridge::domain::{DeviceId, EmployeeId};
 use attendance_bridge::pipeline::poll::{self, PollOptions};
 use attendance_bridge::pipeline::{plugin_registry, process};
 use attendance_bridge::simulator::{DeviceData, SimConfig, SimulatedDevice};
 use attendance_bridge::store::devices::{self, NewDevice};
+use attendance_bridge::store::punches::NewPunch;
 use attendance_bridge::store::{attendance, outbox, pending};
 use bridge_e2e::smtp_sink::SmtpSink;
 use bridge_e2e::{Backend, TestDb};
@@ -73,6 +74,12 @@ async fn polled_punches_become_days_and_outliers_one_digest(backend: Backend) {
     assert_eq!(attendance::for_employee(&store, &EmployeeId("1001".into())).await.expect("days")[0].revision, 1);
 }
 
+/// A punch of `employee` on 2 June 2025 at `h`:00 UTC: in before noon, out after.
+fn june_2(device: DeviceId, employee: &str, h: u32) -> NewPunch {
+    let time = chrono::NaiveDate::from_ymd_opt(2025, 6, 2).and_then(|d| d.and_hms_opt(h, 0, 0)).expect("time").and_utc();
+    bridge_e2e::utc_punch(device, employee, time, u8::from(h >= 12))
+}
+
 /// The rules plugin traps for one employee: that employee's days stay pending with the error recorded
 /// (nothing written, nothing queued for the CRM), the others are processed, and once a working plugin
 /// is active the waiting days go through.
@@ -80,10 +87,7 @@ async fn days_stay_pending_while_the_rules_plugin_fails(backend: Backend) {
     let db = TestDb::new(backend).await;
     let store = db.store().await;
     let device = devices::insert(&store, &NewDevice::pull("Gate", "127.0.0.1", 4370, 0)).await.expect("device").id;
-    let at = |employee: &str, h: u32| {
-        let time = chrono::NaiveDate::from_ymd_opt(2025, 6, 2).and_then(|d| d.and_hms_opt(h, 0, 0)).expect("time").and_utc();
-        bridge_e2e::utc_punch(device, employee, time, u8::from(h >= 12))
-    };
+    let at = |employee: &str, h: u32| june_2(device, employee, h);
     // The test plugin traps (panics) for the user id "trap" and returns an empty output for anyone
     // else, which the output contract refuses for someone who punched: both fail, each with its own
     // named error, and neither stops the other.
@@ -150,10 +154,7 @@ async fn a_day_the_database_refuses_sets_its_employee_aside_and_the_rest_of_the_
     let db = TestDb::new(backend).await;
     let store = db.store().await;
     let device = devices::insert(&store, &NewDevice::pull("Gate", "127.0.0.1", 4370, 0)).await.expect("device").id;
-    let at = |employee: &str, h: u32| {
-        let time = chrono::NaiveDate::from_ymd_opt(2025, 6, 2).and_then(|d| d.and_hms_opt(h, 0, 0)).expect("time").and_utc();
-        bridge_e2e::utc_punch(device, employee, time, u8::from(h >= 12))
-    };
+    let at = |employee: &str, h: u32| june_2(device, employee, h);
     // One batch (the plugin's batch is 100 employees): the refused employee among four others.
     let employees = ["1001", "1002", "REFUSED", "1003", "1004"];
     let punches: Vec<_> = employees.iter().flat_map(|e| [at(e, 8), at(e, 17)]).collect();
