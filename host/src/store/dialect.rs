@@ -228,7 +228,7 @@ pub trait Row: diesel::QueryableByName<diesel::sqlite::Sqlite> + diesel::Queryab
 impl<T> Row for T where T: diesel::QueryableByName<diesel::sqlite::Sqlite> + diesel::QueryableByName<diesel::pg::Pg> + Send + 'static {}
 
 /// Binds `values` in order on a boxed `sql_query`; `array` binds a [`Value::Array`] (only
-/// PostgreSQL has arrays: SQLite's refuses them, and [`Sql::rows`] never makes one there).
+/// PostgreSQL has arrays: SQLite refuses them, and [`Sql::rows`] never makes one there).
 fn bound<DB>(
     sql: String,
     values: Vec<Value>,
